@@ -1,0 +1,233 @@
+//! Record inputs and their v1 canonical form (SPEC §2).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ErrorCode, FieldError, ValidationError};
+use crate::id::RecordId;
+use crate::number::ExactDecimal;
+use crate::quantity::Quantity;
+use crate::text::{push_canonical, py_strip};
+use crate::value::FieldValue;
+
+/// Earliest accepted vintage.
+pub const MIN_VINTAGE: u16 = 1900;
+/// Latest accepted vintage.
+pub const MAX_VINTAGE: u16 = 2100;
+
+/// The five fields of a record as a client sent them, before validation.
+///
+/// Deserializes from any JSON object (unknown keys are ignored, as the original
+/// service ignored them); every field is kept as a [`FieldValue`] so that
+/// validation can report all problems at once.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub struct RecordInput {
+    /// Name of the project that issued the credits.
+    #[serde(default)]
+    pub project_name: FieldValue,
+    /// The registry, e.g. `VCS` or `Gold Standard`.
+    #[serde(default)]
+    pub registry: FieldValue,
+    /// Vintage year.
+    #[serde(default)]
+    pub vintage: FieldValue,
+    /// Number of credits (tonnes of CO₂e).
+    #[serde(default)]
+    pub quantity: FieldValue,
+    /// The registry's serial number for the block of credits.
+    #[serde(default)]
+    pub serial_number: FieldValue,
+}
+
+/// A record's canonical fields: what its v1 id is computed from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CanonicalRecord {
+    /// Stripped, lowercased, NFKC-normalized project name.
+    pub project_name: String,
+    /// Stripped, lowercased, NFKC-normalized registry.
+    pub registry: String,
+    /// Vintage year, 1900..=2100.
+    pub vintage: u16,
+    /// Quantity truncated to 4 decimals; serialized as `"100.0000"`.
+    pub quantity: Quantity,
+    /// Stripped, lowercased, NFKC-normalized serial number.
+    pub serial_number: String,
+}
+
+impl CanonicalRecord {
+    /// The v1 id of this record.
+    pub fn id(&self) -> RecordId {
+        let mut line = String::with_capacity(
+            self.project_name.len() + self.registry.len() + self.serial_number.len() + 32,
+        );
+        self.write_line(&mut line);
+        RecordId::of_canonical_line(&line)
+    }
+
+    /// The string the id hashes: `project_name|registry|vintage|quantity|serial_number`.
+    pub fn canonical_line(&self) -> String {
+        let mut line = String::new();
+        self.write_line(&mut line);
+        line
+    }
+
+    fn write_line(&self, line: &mut String) {
+        line.push_str(&self.project_name);
+        line.push('|');
+        line.push_str(&self.registry);
+        line.push('|');
+        line.push_str(itoa::Buffer::new().format(self.vintage));
+        line.push('|');
+        self.quantity.write_to(line);
+        line.push('|');
+        line.push_str(&self.serial_number);
+    }
+}
+
+impl RecordInput {
+    /// Validates and canonicalizes; the error lists every problem in field order.
+    pub fn canonicalize(&self) -> Result<CanonicalRecord, ValidationError> {
+        let mut errors = Vec::new();
+        let project_name = text_field("project_name", &self.project_name, &mut errors);
+        let registry = text_field("registry", &self.registry, &mut errors);
+        let vintage =
+            vintage(&self.vintage).map_err(|c| errors.push(FieldError::new("vintage", c)));
+        let quantity = Quantity::from_field(&self.quantity)
+            .map_err(|c| errors.push(FieldError::new("quantity", c)));
+        let serial_number = text_field("serial_number", &self.serial_number, &mut errors);
+        match (project_name, registry, vintage, quantity, serial_number) {
+            (
+                Some(project_name),
+                Some(registry),
+                Ok(vintage),
+                Ok(quantity),
+                Some(serial_number),
+            ) if errors.is_empty() => Ok(CanonicalRecord {
+                project_name,
+                registry,
+                vintage,
+                quantity,
+                serial_number,
+            }),
+            _ => Err(ValidationError { errors }),
+        }
+    }
+
+    /// Every problem of this input; empty when it is valid.
+    pub fn validate(&self) -> Vec<FieldError> {
+        self.canonicalize()
+            .err()
+            .map(|e| e.errors)
+            .unwrap_or_default()
+    }
+
+    /// The v1 id, computed without building a [`CanonicalRecord`].
+    ///
+    /// This is the hot path for bulk work: the canonical line is written into a
+    /// per-thread buffer and hashed, so a valid ASCII input costs no allocation.
+    pub fn record_id(&self) -> Result<RecordId, ValidationError> {
+        crate::id::with_line_buffer(|line| {
+            let mut errors = Vec::new();
+            push_text_field("project_name", &self.project_name, line, &mut errors);
+            line.push('|');
+            push_text_field("registry", &self.registry, line, &mut errors);
+            line.push('|');
+            match vintage(&self.vintage) {
+                Ok(year) => line.push_str(itoa::Buffer::new().format(year)),
+                Err(code) => errors.push(FieldError::new("vintage", code)),
+            }
+            line.push('|');
+            match Quantity::from_field(&self.quantity) {
+                Ok(q) => q.write_to(line),
+                Err(code) => errors.push(FieldError::new("quantity", code)),
+            }
+            line.push('|');
+            push_text_field("serial_number", &self.serial_number, line, &mut errors);
+            ValidationError::check(errors)?;
+            Ok(RecordId::of_canonical_line(line))
+        })
+    }
+}
+
+/// Canonicalizes one text field into its own string.
+fn text_field(field: &str, value: &FieldValue, errors: &mut Vec<FieldError>) -> Option<String> {
+    let mut out = String::new();
+    push_text_field(field, value, &mut out, errors).then_some(out)
+}
+
+/// Appends one canonical text field to `out`; `false` (and errors) if invalid.
+fn push_text_field(
+    field: &str,
+    value: &FieldValue,
+    out: &mut String,
+    errors: &mut Vec<FieldError>,
+) -> bool {
+    let raw = match value {
+        FieldValue::Text(raw) => raw,
+        FieldValue::Missing | FieldValue::Null => {
+            errors.push(FieldError::new(field, ErrorCode::Missing));
+            return false;
+        }
+        _ => {
+            errors.push(FieldError::new(field, ErrorCode::NotAString));
+            return false;
+        }
+    };
+    let before = errors.len();
+    for code in push_canonical(raw, out).codes() {
+        errors.push(match code {
+            ErrorCode::TooLong => FieldError::with_message(
+                field,
+                code,
+                format!(
+                    "{field} must be at most {} characters once canonicalized",
+                    crate::text::MAX_TEXT_CHARS
+                ),
+            ),
+            _ => FieldError::new(field, code),
+        });
+    }
+    errors.len() == before
+}
+
+/// Reads `vintage`: an integer 1900..=2100, given as an integer, an
+/// integral number (`2023.0`) or an integer string (`"2023"`).
+fn vintage(value: &FieldValue) -> Result<u16, ErrorCode> {
+    let exact_text;
+    let exact = match value {
+        FieldValue::Missing | FieldValue::Null => return Err(ErrorCode::Missing),
+        FieldValue::Integer(n) => return year_in_range(*n),
+        FieldValue::Float(f) => {
+            if !f.is_finite() || f.fract() != 0.0 {
+                return Err(ErrorCode::NotAnInteger);
+            }
+            exact_text = format!("{f:e}");
+            ExactDecimal::parse(&exact_text)
+        }
+        FieldValue::Number(text) => ExactDecimal::parse(text),
+        FieldValue::Text(text) => {
+            let text = py_strip(text);
+            let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ErrorCode::NotAnInteger);
+            }
+            ExactDecimal::parse(text)
+        }
+        FieldValue::Bool(_) | FieldValue::Array | FieldValue::Object => {
+            return Err(ErrorCode::NotAnInteger)
+        }
+    };
+    let exact = exact
+        .filter(ExactDecimal::is_integral)
+        .ok_or(ErrorCode::NotAnInteger)?;
+    match exact.truncated_magnitude(0, 4) {
+        Some(year) if !exact.is_negative() => year_in_range(i128::from(year)),
+        _ => Err(ErrorCode::OutOfRange),
+    }
+}
+
+fn year_in_range(year: i128) -> Result<u16, ErrorCode> {
+    u16::try_from(year)
+        .ok()
+        .filter(|y| (MIN_VINTAGE..=MAX_VINTAGE).contains(y))
+        .ok_or(ErrorCode::OutOfRange)
+}

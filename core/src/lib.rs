@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+
+pub mod api;
+mod canonical;
+mod error;
+mod id;
+pub mod lifecycle;
+mod number;
+mod payload;
+mod quantity;
+mod text;
+mod value;
+
+pub use canonical::{CanonicalRecord, RecordInput, MAX_VINTAGE, MIN_VINTAGE};
+pub use error::{ErrorCode, FieldError, ValidationError};
+pub use id::{ParseRecordIdError, RecordId, ID_SCHEME};
+pub use lifecycle::{
+    apply, next_event, replay, state_at, Event, EventType, RecordState, Status, TransitionError,
+};
+pub use payload::{validate_payload, MAX_NAME_CHARS, MAX_NOTE_CHARS};
+pub use quantity::Quantity;
+pub use text::{canonical_text, MAX_TEXT_CHARS};
+pub use value::FieldValue;
+
+/// The `time` crate this crate's timestamps use, so hosts share its version.
+pub use time;

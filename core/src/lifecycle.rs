@@ -1,0 +1,378 @@
+//! The credit lifecycle (SPEC §3) as a pure state machine.
+//!
+//! ```text
+//! (none) --CREATED--> ACTIVE --SOLD--> SOLD --SOLD--> SOLD
+//!                       |                |
+//!                       +--RETIRED / CANCELLED--> final
+//! ```
+//!
+//! A record's state is never stored as truth: it is the fold of its events with
+//! [`apply`]. The same function decides whether a new event may be appended
+//! ([`next_event`]) and checks a stored history ([`replay`]), so a host cannot
+//! append what it would later refuse to replay.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use time::{OffsetDateTime, UtcOffset};
+use uuid::Uuid;
+
+use crate::error::FieldError;
+use crate::id::RecordId;
+use crate::payload::validate_payload;
+use crate::text::py_strip;
+
+/// What happened to a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventType {
+    /// The record was registered; always the first event.
+    Created,
+    /// The credits changed hands (payload: `buyer`, `price`, `currency`, `note`).
+    Sold,
+    /// The credits were retired against emissions (final).
+    Retired,
+    /// The credits were cancelled (final).
+    Cancelled,
+}
+
+impl EventType {
+    /// The name as stored and sent: `"CREATED"`, `"SOLD"`, …
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::Sold => "SOLD",
+            Self::Retired => "RETIRED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Parses `"CREATED"`, `"SOLD"`, `"RETIRED"` or `"CANCELLED"`.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Created, Self::Sold, Self::Retired, Self::Cancelled]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A record's status: what its events add up to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// Created and not yet sold, retired or cancelled.
+    Active,
+    /// Sold at least once; may be sold again, retired or cancelled.
+    Sold,
+    /// Retired: final.
+    Retired,
+    /// Cancelled: final.
+    Cancelled,
+}
+
+impl Status {
+    /// The name as sent: `"ACTIVE"`, `"SOLD"`, …
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Sold => "SOLD",
+            Self::Retired => "RETIRED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// `true` for `RETIRED` and `CANCELLED`: nothing may follow.
+    pub const fn is_final(self) -> bool {
+        matches!(self, Self::Retired | Self::Cancelled)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of a record's append-only history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// A UUIDv7: unique, and ordered by creation time.
+    pub id: Uuid,
+    /// The record this event belongs to.
+    pub record_id: RecordId,
+    /// 1, 2, 3… within the record.
+    pub seq: u32,
+    /// What happened.
+    pub event_type: EventType,
+    /// Details of the event (a JSON object), or `null`.
+    #[serde(default)]
+    pub payload: Option<Map<String, Value>>,
+    /// When it happened, RFC 3339 in UTC.
+    #[serde(with = "utc_rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A record's state after some prefix of its events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordState {
+    /// The record.
+    pub record_id: RecordId,
+    /// Its status.
+    pub status: Status,
+    /// The `seq` of the last event applied.
+    pub last_seq: u32,
+    /// When the record was created.
+    #[serde(with = "utc_rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When the last event applied happened.
+    #[serde(with = "utc_rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// The buyer of the latest sale, if the credits were ever sold.
+    pub owner: Option<String>,
+}
+
+/// Why an event cannot follow a state.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransitionError {
+    /// A history must hold at least its `CREATED` event.
+    #[error("the history is empty: a record's history starts with a CREATED event")]
+    NoEvents,
+    /// The first event of a record must be `CREATED`.
+    #[error("a record's history must start with a CREATED event, not {found}")]
+    NotCreated {
+        /// The event type given instead.
+        found: EventType,
+    },
+    /// `CREATED` may only be the first event.
+    #[error("the record already exists: CREATED can only be its first event")]
+    AlreadyCreated,
+    /// Nothing may follow `RETIRED` or `CANCELLED`.
+    #[error("the record is already {status}: no event can follow a final one")]
+    AlreadyFinal {
+        /// The final status.
+        status: Status,
+    },
+    /// `seq` must be 1 for the first event and one more than the last after that.
+    #[error("expected event seq {expected}, got {found}")]
+    OutOfSequence {
+        /// The seq the event should have had.
+        expected: u64,
+        /// The seq it had.
+        found: u32,
+    },
+    /// The event is for a different record.
+    #[error("the event belongs to record {found}, not {expected}")]
+    WrongRecord {
+        /// The record being replayed.
+        expected: RecordId,
+        /// The event's record.
+        found: RecordId,
+    },
+    /// Events must not go back in time.
+    #[error("the event's created_at is earlier than the previous event's")]
+    TimeWentBackwards,
+    /// The payload breaks the rules of its event type.
+    #[error("invalid {event_type} payload: {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidPayload {
+        /// The event type.
+        event_type: EventType,
+        /// Every problem with the payload.
+        errors: Vec<FieldError>,
+    },
+}
+
+impl TransitionError {
+    /// A stable machine code, e.g. `"already_final"`.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::NoEvents => "no_events",
+            Self::NotCreated { .. } => "not_created",
+            Self::AlreadyCreated => "already_created",
+            Self::AlreadyFinal { .. } => "already_final",
+            Self::OutOfSequence { .. } => "out_of_sequence",
+            Self::WrongRecord { .. } => "wrong_record",
+            Self::TimeWentBackwards => "time_went_backwards",
+            Self::InvalidPayload { .. } => "invalid_payload",
+        }
+    }
+
+    /// `true` when the event itself is malformed (an HTTP 422) rather than in
+    /// conflict with the record's state (an HTTP 409).
+    pub const fn is_invalid_input(&self) -> bool {
+        matches!(self, Self::InvalidPayload { .. })
+    }
+}
+
+/// The state after `event`, given the state before it (`None`: no events yet).
+pub fn apply(state: Option<&RecordState>, event: &Event) -> Result<RecordState, TransitionError> {
+    let next = match state {
+        None => {
+            if event.event_type != EventType::Created {
+                return Err(TransitionError::NotCreated {
+                    found: event.event_type,
+                });
+            }
+            if event.seq != 1 {
+                return Err(TransitionError::OutOfSequence {
+                    expected: 1,
+                    found: event.seq,
+                });
+            }
+            RecordState {
+                record_id: event.record_id,
+                status: Status::Active,
+                last_seq: event.seq,
+                created_at: event.created_at,
+                updated_at: event.created_at,
+                owner: None,
+            }
+        }
+        Some(state) => {
+            if event.record_id != state.record_id {
+                return Err(TransitionError::WrongRecord {
+                    expected: state.record_id,
+                    found: event.record_id,
+                });
+            }
+            let expected = u64::from(state.last_seq) + 1;
+            if u64::from(event.seq) != expected {
+                return Err(TransitionError::OutOfSequence {
+                    expected,
+                    found: event.seq,
+                });
+            }
+            if event.created_at < state.updated_at {
+                return Err(TransitionError::TimeWentBackwards);
+            }
+            let status = transition(state.status, event.event_type)?;
+            let owner = match event.event_type {
+                EventType::Sold => buyer(event.payload.as_ref()),
+                _ => state.owner.clone(),
+            };
+            RecordState {
+                status,
+                last_seq: event.seq,
+                updated_at: event.created_at,
+                owner,
+                ..state.clone()
+            }
+        }
+    };
+    let errors = validate_payload(event.event_type, event.payload.as_ref());
+    if errors.is_empty() {
+        Ok(next)
+    } else {
+        Err(TransitionError::InvalidPayload {
+            event_type: event.event_type,
+            errors,
+        })
+    }
+}
+
+/// The table of SPEC §3, for a record that exists.
+fn transition(from: Status, event_type: EventType) -> Result<Status, TransitionError> {
+    if from.is_final() {
+        return Err(TransitionError::AlreadyFinal { status: from });
+    }
+    match event_type {
+        EventType::Created => Err(TransitionError::AlreadyCreated),
+        EventType::Sold => Ok(Status::Sold),
+        EventType::Retired => Ok(Status::Retired),
+        EventType::Cancelled => Ok(Status::Cancelled),
+    }
+}
+
+fn buyer(payload: Option<&Map<String, Value>>) -> Option<String> {
+    payload?
+        .get("buyer")?
+        .as_str()
+        .map(|b| py_strip(b).to_owned())
+}
+
+/// The state a history adds up to, checking every event on the way.
+pub fn replay(events: &[Event]) -> Result<RecordState, TransitionError> {
+    let mut state: Option<RecordState> = None;
+    for event in events {
+        state = Some(apply(state.as_ref(), event)?);
+    }
+    state.ok_or(TransitionError::NoEvents)
+}
+
+/// The state as of `at`: the replay of the events created at or before `at`;
+/// `None` if the record did not exist yet. Only that prefix is checked.
+pub fn state_at(
+    events: &[Event],
+    at: OffsetDateTime,
+) -> Result<Option<RecordState>, TransitionError> {
+    let mut state: Option<RecordState> = None;
+    for event in events.iter().take_while(|e| e.created_at <= at) {
+        state = Some(apply(state.as_ref(), event)?);
+    }
+    Ok(state)
+}
+
+/// Builds the next event of a record and checks it may be appended.
+///
+/// Time and randomness are arguments, so the core stays deterministic: `now`
+/// is the host's clock, `random` 10 random bytes for the UUIDv7. If the clock
+/// has gone backwards since the last event, the event takes the last event's
+/// time instead, so histories never go back in time.
+pub fn next_event(
+    state: Option<&RecordState>,
+    record_id: RecordId,
+    event_type: EventType,
+    payload: Option<Map<String, Value>>,
+    now: OffsetDateTime,
+    random: [u8; 10],
+) -> Result<(Event, RecordState), TransitionError> {
+    let (seq, created_at) = match state {
+        None => (1, now),
+        Some(s) => {
+            let seq = s
+                .last_seq
+                .checked_add(1)
+                .ok_or(TransitionError::OutOfSequence {
+                    expected: u64::from(s.last_seq) + 1,
+                    found: s.last_seq,
+                })?;
+            (seq, now.max(s.updated_at))
+        }
+    };
+    let created_at = created_at.to_offset(UtcOffset::UTC);
+    let millis = u64::try_from(created_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
+    let payload = payload.filter(|p| !p.is_empty());
+    let event = Event {
+        id,
+        record_id,
+        seq,
+        event_type,
+        payload,
+        created_at,
+    };
+    let next = apply(state, &event)?;
+    Ok((event, next))
+}
+
+/// RFC 3339 timestamps, always written in UTC (`…Z`).
+pub mod utc_rfc3339 {
+    use serde::{Deserializer, Serializer};
+    use time::{OffsetDateTime, UtcOffset};
+
+    /// Writes `t` in UTC.
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
+        time::serde::rfc3339::serialize(&t.to_offset(UtcOffset::UTC), serializer)
+    }
+
+    /// Reads any RFC 3339 offset and converts it to UTC.
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<OffsetDateTime, D::Error> {
+        time::serde::rfc3339::deserialize(deserializer).map(|t| t.to_offset(UtcOffset::UTC))
+    }
+}

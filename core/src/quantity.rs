@@ -1,0 +1,150 @@
+//! `quantity`: an exact decimal, truncated toward zero to 4 places (SPEC §2.3).
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::ErrorCode;
+use crate::number::ExactDecimal;
+use crate::text::py_strip;
+use crate::value::FieldValue;
+
+/// Fractional digits kept by v1.
+const PLACES: u32 = 4;
+/// `10^PLACES`.
+const SCALE: u64 = 10_000;
+/// Integer digits allowed: a quantity is below 10^14 so that it fits NUMERIC(18,4).
+const MAX_INT_DIGITS: i64 = 14;
+
+/// A valid v1 quantity: greater than 0, below 10^14, with exactly 4 decimals.
+///
+/// Held as a count of ten-thousandths, which fits a `u64` (< 10^18), so
+/// comparing, hashing and formatting need no decimal arithmetic. Serialized as
+/// its canonical text (`"100.0000"`), as the original service returned it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Quantity(u64);
+
+impl Quantity {
+    /// Reads a quantity as v1 does; the error is the code to report for `quantity`.
+    pub fn from_field(value: &FieldValue) -> Result<Self, ErrorCode> {
+        match value {
+            FieldValue::Missing | FieldValue::Null => Err(ErrorCode::Missing),
+            FieldValue::Integer(n) => {
+                Self::from_exact(&ExactDecimal::parse(&n.to_string()).ok_or(ErrorCode::NotANumber)?)
+            }
+            FieldValue::Float(f) if f.is_finite() => {
+                // `{:e}` writes the shortest digits that round-trip, like
+                // JavaScript's `String(n)` and Python's `repr()`.
+                Self::from_exact(
+                    &ExactDecimal::parse(&format!("{f:e}")).ok_or(ErrorCode::NotANumber)?,
+                )
+            }
+            FieldValue::Number(text) | FieldValue::Text(text) => Self::from_text(text),
+            FieldValue::Float(_) | FieldValue::Bool(_) | FieldValue::Array | FieldValue::Object => {
+                Err(ErrorCode::NotANumber)
+            }
+        }
+    }
+
+    /// Reads decimal text (surrounding whitespace allowed, as Python's
+    /// `Decimal(str.strip())` would) and truncates it to 4 places.
+    pub fn from_text(text: &str) -> Result<Self, ErrorCode> {
+        Self::from_exact(&ExactDecimal::parse(py_strip(text)).ok_or(ErrorCode::NotANumber)?)
+    }
+
+    fn from_exact(exact: &ExactDecimal<'_>) -> Result<Self, ErrorCode> {
+        let magnitude = exact.truncated_magnitude(i64::from(PLACES), MAX_INT_DIGITS);
+        match magnitude {
+            _ if exact.is_negative() => Err(ErrorCode::NotPositive),
+            None => Err(ErrorCode::TooLarge),
+            Some(0) => Err(ErrorCode::NotPositive),
+            Some(n) => Ok(Self(n)),
+        }
+    }
+
+    /// The quantity in ten-thousandths of a unit (`100.0000` → `1_000_000`).
+    pub const fn ten_thousandths(self) -> u64 {
+        self.0
+    }
+
+    /// The quantity as a `Decimal` with scale 4.
+    pub fn to_decimal(self) -> Decimal {
+        Decimal::from_i128_with_scale(i128::from(self.0), PLACES)
+    }
+
+    /// Appends the canonical text (`"100.0000"`) to `out` without allocating.
+    pub(crate) fn write_to(self, out: &mut String) {
+        let mut buf = itoa::Buffer::new();
+        out.push_str(buf.format(self.0 / SCALE));
+        out.push('.');
+        // 10000 + frac always has 5 digits; its last 4 are the zero-padded fraction.
+        let padded = buf.format(SCALE + self.0 % SCALE);
+        out.push_str(padded.get(1..).unwrap_or_default());
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::with_capacity(24);
+        self.write_to(&mut s);
+        f.write_str(&s)
+    }
+}
+
+impl FromStr for Quantity {
+    type Err = ErrorCode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::from_text(s)
+    }
+}
+
+impl From<Quantity> for Decimal {
+    fn from(q: Quantity) -> Self {
+        q.to_decimal()
+    }
+}
+
+impl Serialize for Quantity {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = FieldValue::deserialize(deserializer)?;
+        Self::from_field(&value)
+            .map_err(|code| serde::de::Error::custom(format!("quantity {}", code.message())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_text() {
+        let q = |v: FieldValue| Quantity::from_field(&v).map(|q| q.to_string());
+        assert_eq!(q(FieldValue::Integer(100)), Ok("100.0000".into()));
+        assert_eq!(q(FieldValue::Float(100.1)), Ok("100.1000".into()));
+        assert_eq!(q(FieldValue::Float(1e-4)), Ok("0.0001".into()));
+        assert_eq!(q(FieldValue::number("628E+6")), Ok("628000000.0000".into()));
+        assert_eq!(q(FieldValue::text(" 0.00019\n")), Ok("0.0001".into()));
+        assert_eq!(q(FieldValue::Float(1e30)), Err(ErrorCode::TooLarge));
+        assert_eq!(q(FieldValue::Float(f64::NAN)), Err(ErrorCode::NotANumber));
+        assert_eq!(q(FieldValue::Integer(-5)), Err(ErrorCode::NotPositive));
+        assert_eq!(q(FieldValue::text("-0.00001")), Err(ErrorCode::NotPositive));
+        assert_eq!(q(FieldValue::text("-1e30")), Err(ErrorCode::NotPositive));
+        assert_eq!(q(FieldValue::Bool(true)), Err(ErrorCode::NotANumber));
+    }
+
+    #[test]
+    fn decimal_view() {
+        let q = Quantity::from_text("12.34567").unwrap();
+        assert_eq!(q.to_decimal().to_string(), "12.3456");
+        assert_eq!(q.ten_thousandths(), 123_456);
+    }
+}
