@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::canonical::{CanonicalRecord, RecordInput};
-use crate::error::{FieldError, ValidationError};
+use crate::error::{ErrorCode, FieldError, ValidationError};
 use crate::id::RecordId;
 use crate::lifecycle::{self, Event, RecordState, TransitionError};
 
@@ -114,6 +114,31 @@ pub struct DerivedId {
 /// Reads a host value (JSON, a JS value, …) into one of this module's inputs.
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     serde_json::from_value(value).map_err(ApiError::parse)
+}
+
+/// Reads a record input from a JSON value. A value that is not an object is a
+/// validation error on the field `body`, so clients get one error shape.
+pub fn record_input_from_value(value: serde_json::Value) -> Result<RecordInput, ApiError> {
+    if !value.is_object() {
+        return Err(ValidationError {
+            errors: vec![FieldError::new("body", ErrorCode::NotAnObject)],
+        }
+        .into());
+    }
+    from_value(value)
+}
+
+/// Reads a record input from JSON text; numbers keep their exact digits.
+pub fn parse_record_input(json: &str) -> Result<RecordInput, ApiError> {
+    let value = serde_json::from_str(json).map_err(|e| ApiError {
+        code: "invalid_json".to_owned(),
+        help: Some(
+            "send a JSON object with project_name, registry, vintage, quantity and serial_number"
+                .to_owned(),
+        ),
+        ..ApiError::parse(e)
+    })?;
+    record_input_from_value(value)
 }
 
 /// The v1 id of an input.

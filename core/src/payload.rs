@@ -59,16 +59,18 @@ pub fn validate_payload(
     let payload = payload.unwrap_or(&empty);
     let rules = schema(event_type);
     let mut errors = Vec::new();
-    for key in payload.keys() {
-        if !rules.iter().any(|(name, ..)| name == key) {
-            let code = if rules.is_empty() {
-                ErrorCode::NotAllowed
-            } else {
-                ErrorCode::UnknownField
-            };
-            errors.push(FieldError::new(key, code));
-        }
-    }
+    // Unknown keys first, sorted, whatever order the map keeps its keys in.
+    let mut unknown: Vec<&String> = payload
+        .keys()
+        .filter(|key| !rules.iter().any(|(name, ..)| name == key))
+        .collect();
+    unknown.sort_unstable();
+    let code = if rules.is_empty() {
+        ErrorCode::NotAllowed
+    } else {
+        ErrorCode::UnknownField
+    };
+    errors.extend(unknown.into_iter().map(|key| FieldError::new(key, code)));
     for &(name, required, rule) in rules {
         match payload.get(name) {
             None | Some(Value::Null) if required => {

@@ -98,11 +98,12 @@ def canonical_quantity(value: Any) -> tuple[str | None, str | None]:
     exact = _exact_decimal(value)
     if exact is None:
         return None, "not_a_number"
-    # Compare before quantizing: a huge exponent would overflow the context.
-    if abs(exact) >= QUANTITY_LIMIT:
+    # Compare before quantizing (copy_abs is exact: no context, no overflow).
+    if exact.copy_abs() >= QUANTITY_LIMIT:
         return None, ("too_large" if exact > 0 else "not_positive")
     with decimal.localcontext() as ctx:
         ctx.prec = 40
+        ctx.Emin, ctx.Emax = decimal.MIN_EMIN, decimal.MAX_EMAX
         truncated = exact.quantize(FOUR_PLACES, rounding=decimal.ROUND_DOWN)
     if truncated <= 0:
         return None, "not_positive"

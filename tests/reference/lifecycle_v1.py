@@ -1,0 +1,143 @@
+"""Pure-Python reference of the lifecycle (SPEC §3), the oracle for
+``tests/vectors/lifecycle.json``. Standard library only; shares no code with the
+Rust core.
+
+Checks, in this order, for an event applied to an existing record: same record,
+next ``seq``, not earlier than the previous event, not after a final event, not
+a second CREATED, then the payload rules. For the first event: CREATED, seq 1,
+then the payload rules.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+FINAL = {"RETIRED", "CANCELLED"}
+AFTER = {"SOLD": "SOLD", "RETIRED": "RETIRED", "CANCELLED": "CANCELLED"}
+MAX_NAME, MAX_NOTE = 256, 1000
+DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+# key -> (required, rule) per event type
+SCHEMA: dict[str, dict[str, tuple[bool, str]]] = {
+    "CREATED": {},
+    "SOLD": {"buyer": (True, "name"), "price": (False, "price"), "currency": (False, "currency"), "note": (False, "note")},
+    "RETIRED": {"beneficiary": (False, "name"), "reason": (False, "note")},
+    "CANCELLED": {"reason": (False, "note")},
+}
+
+
+class Refused(Exception):
+    def __init__(self, code: str, errors: Optional[list[tuple[str, str]]] = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.errors = errors or []
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def utc_text(text: str) -> str:
+    return instant(text).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _is_control(c: str) -> bool:
+    return unicodedata.category(c) == "Cc"
+
+
+def _check(rule: str, value: Any) -> Optional[str]:
+    if rule in ("name", "note", "currency") and not isinstance(value, str):
+        return "not_a_string"
+    if rule == "name":
+        v = value.strip()
+        if v == "":
+            return "empty"
+        if any(_is_control(c) for c in v):
+            return "control_character"
+        return "too_long" if len(v) > MAX_NAME else None
+    if rule == "note":
+        if any(_is_control(c) and c not in "\n\r\t" for c in value):
+            return "control_character"
+        return "too_long" if len(value) > MAX_NOTE else None
+    if rule == "currency":
+        return None if re.fullmatch(r"[A-Z]{3}", value) else "invalid_currency"
+    # price: a JSON number (given here as its text) or a decimal string
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return "not_a_number"
+    text = value.strip() if isinstance(value, str) else repr(value)
+    if not DECIMAL_TEXT.fullmatch(text):
+        return "not_a_number"
+    negative = text.startswith("-") and any(c in "123456789" for c in text.split("e")[0].split("E")[0])
+    return "negative" if negative else None
+
+
+def payload_errors(event_type: str, payload: Optional[dict[str, Any]]) -> list[tuple[str, str]]:
+    payload = payload or {}
+    schema = SCHEMA[event_type]
+    errors = []
+    for key in sorted(payload):
+        if key not in schema:
+            errors.append((key, "not_allowed" if not schema else "unknown_field"))
+    for key, (required, rule) in schema.items():
+        value = payload.get(key)
+        if value is None:
+            if required:
+                errors.append((key, "missing"))
+            continue
+        code = _check(rule, value)
+        if code:
+            errors.append((key, code))
+    return errors
+
+
+def apply(state: Optional[dict[str, Any]], event: dict[str, Any]) -> dict[str, Any]:
+    etype, seq, at = event["event_type"], event["seq"], event["created_at"]
+    if state is None:
+        if etype != "CREATED":
+            raise Refused("not_created")
+        if seq != 1:
+            raise Refused("out_of_sequence")
+        new = {"record_id": event["record_id"], "status": "ACTIVE", "last_seq": 1,
+               "created_at": utc_text(at), "updated_at": utc_text(at), "owner": None}
+    else:
+        if event["record_id"] != state["record_id"]:
+            raise Refused("wrong_record")
+        if seq != state["last_seq"] + 1:
+            raise Refused("out_of_sequence")
+        if instant(at) < instant(state["updated_at"]):
+            raise Refused("time_went_backwards")
+        if state["status"] in FINAL:
+            raise Refused("already_final")
+        if etype == "CREATED":
+            raise Refused("already_created")
+        owner = state["owner"]
+        if etype == "SOLD":
+            buyer = (event.get("payload") or {}).get("buyer")
+            owner = buyer.strip() if isinstance(buyer, str) else None
+        new = dict(state, status=AFTER[etype], last_seq=seq, updated_at=utc_text(at), owner=owner)
+    errors = payload_errors(etype, event.get("payload"))
+    if errors:
+        raise Refused("invalid_payload", errors)
+    return new
+
+
+def replay(events: list[dict[str, Any]]) -> dict[str, Any]:
+    if not events:
+        raise Refused("no_events")
+    state = None
+    for event in events:
+        state = apply(state, event)
+    assert state is not None
+    return state
+
+
+def state_at(events: list[dict[str, Any]], at: str) -> Optional[dict[str, Any]]:
+    state = None
+    for event in events:
+        if instant(event["created_at"]) > instant(at):
+            break
+        state = apply(state, event)
+    return state

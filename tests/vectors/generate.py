@@ -1,0 +1,462 @@
+#!/usr/bin/env python3
+"""Writes the conformance vectors from the pure-Python references.
+
+    python3 tests/vectors/generate.py          # rewrite ids.json, rejects.json, lifecycle.json
+    python3 tests/vectors/generate.py --check  # fail if the committed files differ
+
+Expected values come from ``tests/reference/`` (standard library only), never
+from the code under test. The 60 cases of
+``../shared/vectors/original-service-ids.json`` are copied in and their ids are
+asserted equal to the ids the original service derived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import itertools
+import json
+import random
+import sys
+import unicodedata
+from pathlib import Path
+from typing import Any, Iterator
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "reference"))
+
+import ids_v1  # noqa: E402
+import lifecycle_v1  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "vectors" / "original-service-ids.json"
+FIELDS = ids_v1.FIELD_ORDER
+BASE = {"project_name": "Solar Farm", "registry": "VCS", "vintage": 2023, "quantity": 100, "serial_number": "VCS-001"}
+
+
+def body(**overrides: Any) -> str:
+    """A JSON body: BASE with some fields replaced (a value of ... removes the field)."""
+    fields = {k: v for k, v in {**BASE, **overrides}.items() if v is not ...}
+    return json.dumps(fields, ensure_ascii=False)
+
+
+def raw_body(**raw: str) -> str:
+    """A JSON body whose values are given as raw JSON text (exact number spellings)."""
+    fields = {k: json.dumps(v, ensure_ascii=False) for k, v in BASE.items()}
+    fields.update(raw)
+    return "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in fields.items()) + "}"
+
+
+def outcome(parsed: Any) -> Any:
+    try:
+        canonical, digest = ids_v1.derive(parsed)
+        return ("ok", canonical, digest)
+    except ids_v1.Rejected as e:
+        return ("rejected", e.errors)
+
+
+def float_safe(text: str) -> bool:
+    """Whether a host reading JSON numbers as IEEE doubles gets the same outcome."""
+    return outcome(ids_v1.parse_body(text)) == outcome(json.loads(text))
+
+
+# ---------------------------------------------------------------- ids.json
+
+def python_whitespace() -> list[str]:
+    return [chr(c) for c in range(0x110000) if chr(c).isspace()]
+
+
+def hand_id_cases() -> Iterator[tuple[str, str]]:
+    for ws in python_whitespace():
+        yield f"whitespace U+{ord(ws):04X} at both ends", body(project_name=f"{ws}Solar Farm{ws}", serial_number=f"{ws}{ws}VCS-001{ws}")
+    kept = {"U+200B zero width space": "\u200b", "U+180E mongolian vowel separator": "\u180e", "U+FEFF byte order mark": "\ufeff", "U+2060 word joiner": "\u2060"}
+    for name, ch in kept.items():
+        yield f"{name} is not whitespace and is kept", body(project_name=f"{ch}Solar{ch}")
+    unicode_cases = {
+        "dotted capital I lowercases to i + combining dot": "İstanbul İ",
+        "final sigma": "ΟΔΟΣ",
+        "final sigma before punctuation": "ΟΔΟΣ. ΣΑΣ",
+        "lone capital sigma": "Σ",
+        "sigma after apostrophe (case-ignorable)": "A'Σ",
+        "sigma between letters": "AΣB",
+        "sigma after space": "A Σ",
+        "black-letter H stays capital after NFKC": "ℌ Farm",
+        "double-struck capitals": "ℍℂℕ",
+        "mathematical bold capitals stay capital": "𝐀𝐁𝐂 Farm",
+        "squared latin capital": "🄰🄱",
+        "roman numeral twelve": "Ⅻ",
+        "small roman numerals": "ⅻⅳ",
+        "fi ligature": "ﬁeld",
+        "ffi ligature": "oﬃce",
+        "ff ligature": "eﬀort",
+        "dz titlecase digraph": "ǅemal",
+        "capital sharp s": "ẞtraße",
+        "circled letter": "Ⓐⓑ",
+        "full-width latin": "ＶＣＳ Ｆａｒｍ",
+        "full-width digits": "Ｆａｒｍ １２３",
+        "half-width katakana with voiced mark": "ｶﾞｷﾞ",
+        "square kilogram": "㎏ Farm",
+        "square corporation": "㍿",
+        "vulgar fraction": "½ Farm",
+        "kelvin sign": "K Farm",
+        "ohm sign": "Ω Farm",
+        "angstrom sign": "Å Farm",
+        "combining diaeresis composes": "A\u0308rhus",
+        "decomposed hangul composes": "\u1100\u1161",
+        "hangul compatibility jamo": "ㄱㅏ",
+        "dotless i is kept": "ıI",
+        "cherokee capital lowercases": "ᎠᎡᎢ",
+        "georgian capital lowercases": "ႠႡ",
+        "greek with tonos": "Άθήνα",
+        "greek iota with dialytika and tonos": "ΐΰ",
+        "arabic ligature expands": "ﷺ",
+        "arabic presentation form": "ﺳﻼﻡ",
+        "emoji is kept": "🌱 Farm",
+        "diaeresis decomposes to a leading space, kept": "\u00a8abc",
+        "acute accent decomposes to space + combining acute": "\u00b4",
+        "one dot leader": "A․B",
+        "superscripts": "CO² e³",
+        "subscript": "CO₂",
+        "micro sign": "µg",
+        "long s": "ſtate",
+        "armenian ligature": "ﬓ",
+        "turkish capital with cedilla": "ŞĞÇ",
+        "vietnamese stacked diacritics": "Ẩm Thực",
+        "cyrillic": "Лесной Проект",
+        "devanagari": "महाराष्ट्र",
+        "chinese": "碳信用项目",
+        "compatibility ideograph": "\uf900\uf901",
+        "broken bar is not a separator": "A¦B",
+        "full stop variants": "A．B｡C",
+        "non-breaking space inside is normalized to space": "Solar\u00a0Farm",
+        "ideographic space inside": "Solar\u3000Farm",
+        "en quad inside": "Solar\u2000Farm",
+        "zero width joiner inside": "a\u200db",
+        "tab-like ogham space mark inside": "a\u1680b",
+    }
+    for name, text in unicode_cases.items():
+        yield name, body(project_name=text)
+    yield "unicode in every text field", body(project_name="ℌydro Ⅻ", registry="ＧＳ", serial_number="ΟΔΟΣ-ﬁ-001")
+    yield "256 ASCII characters", body(project_name="a" * 256)
+    yield "256 non-ASCII characters", body(project_name="é" * 256)
+    yield "255 characters from 85 ffi ligatures", body(project_name="ﬃ" * 85)
+    yield "256 characters after stripping", body(project_name="  " + "B" * 256 + "\n")
+    quantities = {
+        "integer": "100", "float with .0": "100.0", "JSON exponent": "1E+2", "JSON lowercase exponent": "1e2",
+        "negative exponent": "1.5e-3", "smallest positive": "0.0001", "truncated to smallest": "0.00019",
+        "exponent to smallest": "1e-4", "long fraction": "12.34567890123456789012345678901234567890",
+        "largest": "99999999999999.9999", "largest with more digits": "99999999999999.99999999",
+        "float that rounds up in binary": "1.99999999999999999999",
+        "float just below 4 places": "0.99999999999999999", "trailing zeros": "100.5000",
+        "seventeen digits": "123456789.12345678", "precise binary value": "0.1",
+    }
+    for name, number in quantities.items():
+        yield f"quantity as JSON number: {name}", raw_body(quantity=number)
+    texts = ["100.5", "1E+2", "1e2", ".5", "5.", "+7", " 42 ", "\t3.25\n", "0001.5000", "1.99999999999999999999", "1e-4",
+             "99999999999999.9999", "0.00019", "628E+6", "5e-4", "1.0e1", "+0.5e1", "1E0"]
+    for number in texts:
+        yield f"quantity as string {number!r}", body(quantity=number)
+    for vintage in ["1900", "2100", '"2023"', '" 2023 "', '"+2023"', "2023.0", "2.023e3", '"1900"']:
+        yield f"vintage {vintage}", raw_body(vintage=vintage)
+    yield "unknown fields are ignored", body(extra="x", id="ignored")
+
+
+WORDS = ["Solar", "Wind", "Mangrove", "Peatland", "Cookstove", "Hydro", "Biogas", "Rice", "Kenya", "Gujarat",
+         "Amazon", "Blue-Carbon", "REDD+", "Restoration", "Farm", "Forest", "Landfill", "Methane"]
+DECOR = ["ℌ", "Ⅻ", "ﬁ", "ＡＢ", "İ", "Σ", "ǅ", "ẞ", "Ⓐ", "½", "ｶﾞ", "K", "Å", "A\u0308", "ΟΔΟΣ", "Ꭰ", "Ⴀ", "㎏", "µ", "ſ", "é", "ß"]
+SPACES = [" ", "\t", "\n", "\u00a0", "\u3000", "\u2005", "\u001c", "\u001f", "\u0085", "\u000b", "\u000c", "\r", "\u2028"]
+REGISTRIES = ["VCS", "Verra", "Gold Standard", "GS", "CAR", "ACR", "Puro.earth", "Isometric"]
+
+
+def random_cases(count: int) -> Iterator[tuple[str, str]]:
+    rng = random.Random(20261125)
+
+    def mixcase(s: str) -> str:
+        return "".join(c.upper() if rng.random() < 0.4 else c.lower() for c in s)
+
+    def pad(s: str) -> str:
+        left = "".join(rng.choice(SPACES) for _ in range(rng.randint(0, 2)))
+        right = "".join(rng.choice(SPACES) for _ in range(rng.randint(0, 2)))
+        return left + s + right
+
+    def text(words: int) -> str:
+        parts = [mixcase(rng.choice(WORDS)) for _ in range(words)]
+        if rng.random() < 0.5:
+            parts.insert(rng.randint(0, len(parts)), rng.choice(DECOR))
+        return pad(" ".join(parts))
+
+    def quantity() -> str:
+        kind = rng.randint(0, 5)
+        whole = rng.randint(1, 10 ** rng.randint(1, 13))
+        frac = str(rng.randint(0, 10 ** 9)).rjust(9, "0")[: rng.randint(1, 9)]
+        if kind == 0:
+            return str(whole)
+        if kind == 1:
+            return f"{whole}.{frac}"
+        if kind == 2:
+            return json.dumps(f"{whole}.{frac}")
+        if kind == 3:
+            return json.dumps(f"{rng.randint(1, 999)}E+{rng.randint(0, 8)}")
+        if kind == 4:
+            return f"{rng.randint(1, 99999)}e-{rng.randint(0, 6)}"
+        return json.dumps(f"{whole}")
+
+    for n in range(count):
+        serial = rng.choice([f"VCS-{rng.randint(1, 99999):05d}", f"GS1-1-IN-GS{rng.randint(1, 9999)}-{rng.randint(1, 99)}-2020",
+                             f"{rng.randint(1000, 9999)}-{rng.randint(10**8, 10**9)}-VCS-VCU-{rng.randint(1, 999)}"])
+        vintage = rng.choice([str(rng.randint(1990, 2040)), json.dumps(str(rng.randint(1990, 2040))), f"{rng.randint(1990, 2040)}.0"])
+        fields = {
+            "project_name": json.dumps(text(rng.randint(1, 4)), ensure_ascii=rng.random() < 0.5),
+            "registry": json.dumps(pad(mixcase(rng.choice(REGISTRIES))), ensure_ascii=rng.random() < 0.5),
+            "vintage": vintage,
+            "quantity": quantity(),
+            "serial_number": json.dumps(pad(mixcase(serial)), ensure_ascii=rng.random() < 0.5),
+        }
+        yield f"generated #{n + 1}", "{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in fields.items()) + "}"
+
+
+def id_case(name: str, text: str, source: str) -> dict[str, Any]:
+    result = outcome(ids_v1.parse_body(text))
+    if result[0] != "ok":
+        raise SystemExit(f"id case {name!r} is rejected by the reference: {result[1]}")
+    _, canonical, digest = result
+    return {"name": name, "source": source, "body": text, "canonical": canonical, "id": digest, "float_safe": float_safe(text)}
+
+
+def ids_vectors() -> dict[str, Any]:
+    cases = []
+    shared = json.loads(SHARED.read_text(encoding="utf-8"))["cases"]
+    for n, c in enumerate(shared, 1):
+        case = id_case(f"original service #{n}", c["body"], "original-service")
+        if case["id"] != c["id"] or case["canonical"] != c["canonical"]:
+            raise SystemExit(f"reference disagrees with the original service on {c['body']!r}")
+        cases.append(case)
+    spec = '{"project_name":"Solar Farm","registry":"VCS","vintage":2023,"quantity":100.1,"serial_number":"VCS-001"}'
+    case = id_case("SPEC §2 example", spec, "spec")
+    assert case["id"] == "a5bc4dc91565de74176de49c87f05596fdaecb63004268bc71473c4f1fda6187"
+    cases.append(case)
+    cases += [id_case(name, text, "edge") for name, text in hand_id_cases()]
+    cases += [id_case(name, text, "generated") for name, text in random_cases(160)]
+    return {
+        "about": "v1 record ids: request bodies (JSON text, numbers spelled exactly), their canonical fields and ids. "
+                 "Written by tests/vectors/generate.py from tests/reference/ids_v1.py. float_safe: a host that reads "
+                 "JSON numbers as IEEE doubles (shortest round-trip spelling) gets the same result.",
+        "scheme": ids_v1.SCHEME,
+        "cases": cases,
+    }
+
+
+# ---------------------------------------------------------------- rejects.json
+
+def hand_reject_cases() -> Iterator[tuple[str, str]]:
+    for field in FIELDS:
+        yield f"{field} missing", body(**{field: ...})
+        yield f"{field} null", body(**{field: None})
+    for field in ("project_name", "registry", "serial_number"):
+        for value in (42, True, ["a"], {"a": 1}):
+            yield f"{field} is {type(value).__name__}", body(**{field: value})
+        yield f"{field} empty", body(**{field: ""})
+        yield f"{field} only whitespace", body(**{field: " \u3000\n\u001c"})
+        yield f"{field} contains |", body(**{field: "A|B"})
+        yield f"{field} contains full-width | (NFKC gives |)", body(**{field: "A｜B"})
+        yield f"{field} contains a tab", body(**{field: "A\tB"})
+        yield f"{field} contains NUL", body(**{field: "A\u0000B"})
+        yield f"{field} contains DEL", body(**{field: "A\u007fB"})
+        yield f"{field} contains U+0085 inside", body(**{field: "é\u0085é"})
+        yield f"{field} contains U+009F", body(**{field: "A\u009fB"})
+        yield f"{field} 257 characters", body(**{field: "a" * 257})
+        yield f"{field} 257 non-ASCII characters", body(**{field: "é" * 257})
+    yield "ligatures expand past 256 characters", body(project_name="ﬃ" * 86)
+    yield "arabic ligature expands past 256 characters", body(project_name="ﷺ" * 20)
+    yield "several rules broken in one field", body(project_name="a|\t" + "b" * 300)
+    for name, number in {"zero": "0", "zero float": "0.0", "negative": "-1", "negative small": "-0.0001",
+                         "below 4 places": "0.00009", "exponent below 4 places": "1e-5", "10^14": "1e14",
+                         "10^14 spelled out": "100000000000000", "10^30 (a 500 in the original)": "1e30",
+                         "huge exponent": "1e999999999", "huge negative exponent": "1e-999999999",
+                         "negative huge": "-1e999999999", "negative zero": "-0"}.items():
+        yield f"quantity JSON number {name}", raw_body(quantity=number)
+    for text in ["0", "-5", "abc", "", " ", "NaN", "nan", "Infinity", "-Infinity", "inf", "1,000", "1_000", "0x10",
+                 "１００", "1e", "e5", ".", "1.2.3", "100000000000000", "1e999999999999999999", "1e-999999999999999999",
+                 "0.00001", "5 6", "+-5", "١٢٣"]:
+        yield f"quantity string {text!r}", body(quantity=text)
+    for value in (True, False, [1], {"v": 1}):
+        yield f"quantity is {type(value).__name__}", body(quantity=value)
+    for raw in ["1899", "2101", "0", "-2023", "2023.5", "1e3", "1e100", "2023.0000000000000001", "true", "[2023]", "{}",
+                '"2023.5"', '"abc"', '""', '" "', '"twenty"', '"1e3"', '"２０２３"', '"2023.0"', '"1899"', '"2101"']:
+        yield f"vintage {raw}", raw_body(vintage=raw)
+    yield "every field wrong at once", raw_body(project_name='" "', registry='"A|B"', vintage="1850", quantity="-5", serial_number="null")
+    yield "empty object", "{}"
+    for raw in ["[]", "[1, 2, 3, 4, 5]", '"text"', "42", "null", "true"]:
+        yield f"body is not an object: {raw}", raw
+
+
+def rejects_vectors() -> dict[str, Any]:
+    cases = []
+    for name, text in hand_reject_cases():
+        result = outcome(ids_v1.parse_body(text))
+        if result[0] != "rejected":
+            raise SystemExit(f"reject case {name!r} is accepted by the reference")
+        errors = [{"field": f, "code": c} for f, c in result[1]]
+        cases.append({"name": name, "body": text, "errors": errors, "float_safe": float_safe(text)})
+    return {
+        "about": "invalid inputs and every (field, code) the v1 rules report for them, in field order. "
+                 "Written by tests/vectors/generate.py from tests/reference/ids_v1.py.",
+        "cases": cases,
+    }
+
+
+# ---------------------------------------------------------------- lifecycle.json
+
+RECORD = "86db9b9a1e56092d9ff60b0ee09713b28f12312243fbe6d51f21020e5ec303fe"
+OTHER = "92a56c0da9a791f5d9f332aaab5ddbaa334b2ccdbe767cdca34472fbd2bfb539"
+PAYLOADS = {
+    "CREATED": None,
+    "SOLD": {"buyer": "Acme Corp", "price": "12.50", "currency": "USD"},
+    "RETIRED": {"beneficiary": "Acme Corp", "reason": "2025 emissions"},
+    "CANCELLED": None,
+}
+
+
+def event(seq: int, etype: str, payload: Any = "default", *, record: str = RECORD, at: str | None = None) -> dict[str, Any]:
+    return {
+        "id": f"0192f0c1-0000-7000-8000-{seq:012d}",
+        "record_id": record,
+        "seq": seq,
+        "event_type": etype,
+        "payload": PAYLOADS[etype] if payload == "default" else payload,
+        "created_at": at or f"2026-01-{max(seq, 1):02d}T10:00:00Z",
+    }
+
+
+def lifecycle_case(name: str, events: list[dict[str, Any]], at: str | None = None) -> dict[str, Any]:
+    case: dict[str, Any] = {"name": name, "events": events}
+    try:
+        if at is None:
+            case["expect"] = {"state": lifecycle_v1.replay(events)}
+        else:
+            case["at"] = at
+            case["expect"] = {"state": lifecycle_v1.state_at(events, at)}
+    except lifecycle_v1.Refused as e:
+        error: dict[str, Any] = {"code": e.code}
+        if e.errors:
+            error["errors"] = [{"field": f, "code": c} for f, c in e.errors]
+        case["expect"] = {"error": error}
+    return case
+
+
+def lifecycle_vectors() -> dict[str, Any]:
+    types = ["CREATED", "SOLD", "RETIRED", "CANCELLED"]
+    cases = []
+    # Every sequence of up to three event types: each row of the SPEC §3 table
+    # from every status, valid or not.
+    for length in (1, 2, 3):
+        for seq_types in itertools.product(types, repeat=length):
+            events = [event(i + 1, t) for i, t in enumerate(seq_types)]
+            cases.append(lifecycle_case(" → ".join(seq_types), events))
+    resale = [event(1, "CREATED")] + [event(i, "SOLD", {"buyer": f"Buyer {i}"}) for i in range(2, 7)]
+    cases.append(lifecycle_case("five resales", resale))
+    cases.append(lifecycle_case("five resales then retire", resale + [event(7, "RETIRED", None)]))
+    cases.append(lifecycle_case("empty history", []))
+    c, s = event(1, "CREATED"), event(2, "SOLD")
+    cases += [
+        lifecycle_case("first event with seq 2", [event(2, "CREATED")]),
+        lifecycle_case("first event with seq 0", [event(0, "CREATED")]),
+        lifecycle_case("seq gap", [c, event(3, "SOLD")]),
+        lifecycle_case("repeated seq", [c, s, dict(event(3, "SOLD"), seq=2)]),
+        lifecycle_case("event of another record", [c, event(2, "SOLD", record=OTHER)]),
+        lifecycle_case("time goes backwards", [c, event(2, "SOLD", at="2025-12-31T10:00:00Z")]),
+        lifecycle_case("same instant is allowed", [c, event(2, "RETIRED", at="2026-01-01T10:00:00Z")]),
+        lifecycle_case("offsets normalize to UTC", [event(1, "CREATED", at="2026-01-01T12:00:00+02:00"),
+                                                     event(2, "SOLD", at="2026-01-01T05:30:00-05:00")]),
+        lifecycle_case("offset making a later wall clock earlier", [event(1, "CREATED", at="2026-01-01T12:00:00Z"),
+                                                                    event(2, "SOLD", at="2026-01-01T13:00:00+02:00")]),
+    ]
+    bad_payloads = {
+        "SOLD without payload": ("SOLD", None),
+        "SOLD without buyer": ("SOLD", {"price": "1"}),
+        "SOLD with null buyer": ("SOLD", {"buyer": None}),
+        "SOLD with empty buyer": ("SOLD", {"buyer": "  "}),
+        "SOLD with numeric buyer": ("SOLD", {"buyer": 7}),
+        "SOLD with control character in buyer": ("SOLD", {"buyer": "A\u0000B"}),
+        "SOLD with 257-character buyer": ("SOLD", {"buyer": "b" * 257}),
+        "SOLD with unknown field": ("SOLD", {"buyer": "A", "buyer_name": "B"}),
+        "SOLD with negative price": ("SOLD", {"buyer": "A", "price": -1}),
+        "SOLD with negative price string": ("SOLD", {"buyer": "A", "price": "-0.5"}),
+        "SOLD with text price": ("SOLD", {"buyer": "A", "price": "ten"}),
+        "SOLD with boolean price": ("SOLD", {"buyer": "A", "price": True}),
+        "SOLD with lowercase currency": ("SOLD", {"buyer": "A", "currency": "usd"}),
+        "SOLD with long currency": ("SOLD", {"buyer": "A", "currency": "EURO"}),
+        "SOLD with numeric note": ("SOLD", {"buyer": "A", "note": 5}),
+        "SOLD with control character in note": ("SOLD", {"buyer": "A", "note": "a\u0007"}),
+        "SOLD with 1001-character note": ("SOLD", {"buyer": "A", "note": "n" * 1001}),
+        "SOLD with several problems": ("SOLD", {"zeta": 1, "alpha": 2, "price": "x", "currency": "us"}),
+        "RETIRED with unknown field": ("RETIRED", {"buyer": "A"}),
+        "RETIRED with empty beneficiary": ("RETIRED", {"beneficiary": ""}),
+        "RETIRED with numeric reason": ("RETIRED", {"reason": 1}),
+        "CANCELLED with beneficiary": ("CANCELLED", {"beneficiary": "A"}),
+    }
+    for name, (etype, payload) in bad_payloads.items():
+        cases.append(lifecycle_case(name, [c, event(2, etype, payload)]))
+    good_payloads = {
+        "SOLD with buyer only": {"buyer": "A"},
+        "SOLD with every field": {"buyer": "  Acme  ", "price": 0, "currency": "EUR", "note": "line one\nline two\tend"},
+        "SOLD with exponent price": {"buyer": "A", "price": "1.5e3"},
+        "SOLD with negative zero price": {"buyer": "A", "price": "-0"},
+        "SOLD with empty note": {"buyer": "A", "note": ""},
+        "SOLD with 256-character buyer": {"buyer": "b" * 256},
+    }
+    for name, payload in good_payloads.items():
+        cases.append(lifecycle_case(name, [c, event(2, "SOLD", payload)]))
+    cases += [
+        lifecycle_case("RETIRED with empty payload object", [c, event(2, "RETIRED", {})]),
+        lifecycle_case("CANCELLED with reason", [c, event(2, "CANCELLED", {"reason": "issued in error"})]),
+        lifecycle_case("CREATED with empty payload object", [event(1, "CREATED", {})]),
+        lifecycle_case("CREATED with a payload", [event(1, "CREATED", {"note": "x"})]),
+    ]
+    history = [c, s, event(3, "SOLD", {"buyer": "Second Buyer"}), event(4, "RETIRED")]
+    for at, name in [("2025-12-31T23:59:59Z", "before creation"), ("2026-01-01T10:00:00Z", "at the creation instant"),
+                     ("2026-01-02T09:59:59Z", "just before the sale"), ("2026-01-02T10:00:00Z", "at the sale"),
+                     ("2026-01-03T12:00:00+02:00", "at the resale, given with an offset"), ("2030-01-01T00:00:00Z", "long after")]:
+        cases.append(lifecycle_case(f"state {name}", history, at=at))
+    cases.append(lifecycle_case("state before a bad later event", [c, event(2, "CREATED")], at="2026-01-01T12:00:00Z"))
+    cases.append(lifecycle_case("state after a bad event", [c, event(2, "CREATED")], at="2026-01-03T00:00:00Z"))
+    return {
+        "about": "event histories and the state they replay to (or the transition error), per SPEC §3. "
+                 "With `at`, the expected state is the state as of that instant (null: not created yet). "
+                 "Written by tests/vectors/generate.py from tests/reference/lifecycle_v1.py.",
+        "cases": cases,
+    }
+
+
+# ---------------------------------------------------------------- main
+
+def render(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="compare with the committed files instead of writing")
+    args = parser.parse_args()
+    if unicodedata.unidata_version != "14.0.0":
+        print(f"note: this Python has Unicode {unicodedata.unidata_version}; the vectors were made with 14.0.0", file=sys.stderr)
+    outputs = {"ids.json": ids_vectors(), "rejects.json": rejects_vectors(), "lifecycle.json": lifecycle_vectors()}
+    stale = 0
+    for name, data in outputs.items():
+        path, text = HERE / name, render(data)
+        if args.check:
+            old = path.read_text(encoding="utf-8") if path.exists() else ""
+            if old != text:
+                stale += 1
+                diff = difflib.unified_diff(old.splitlines(), text.splitlines(), f"committed/{name}", f"regenerated/{name}", lineterm="", n=1)
+                print("\n".join(itertools.islice(diff, 40)))
+        else:
+            path.write_text(text, encoding="utf-8")
+        print(f"{name}: {len(data['cases'])} cases{' (differs)' if args.check and stale else ''}")
+    if stale:
+        print("vectors are stale: run python3 tests/vectors/generate.py and commit the result", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
