@@ -6,7 +6,7 @@ use crate::error::{ErrorCode, FieldError, ValidationError};
 use crate::id::RecordId;
 use crate::number::ExactDecimal;
 use crate::quantity::Quantity;
-use crate::text::{push_canonical, py_strip};
+use crate::text::{push_canonical, py_strip, Sink};
 use crate::value::FieldValue;
 
 /// Earliest accepted vintage.
@@ -128,22 +128,22 @@ impl RecordInput {
         crate::id::with_line_buffer(|line| {
             let mut errors = Vec::new();
             push_text_field("project_name", &self.project_name, line, &mut errors);
-            line.push('|');
+            line.push(b'|');
             push_text_field("registry", &self.registry, line, &mut errors);
-            line.push('|');
+            line.push(b'|');
             match vintage(&self.vintage) {
-                Ok(year) => line.push_str(itoa::Buffer::new().format(year)),
+                Ok(year) => line.extend_from_slice(itoa::Buffer::new().format(year).as_bytes()),
                 Err(code) => errors.push(FieldError::new("vintage", code)),
             }
-            line.push('|');
+            line.push(b'|');
             match Quantity::from_field(&self.quantity) {
                 Ok(q) => q.write_to(line),
                 Err(code) => errors.push(FieldError::new("quantity", code)),
             }
-            line.push('|');
+            line.push(b'|');
             push_text_field("serial_number", &self.serial_number, line, &mut errors);
             ValidationError::check(errors)?;
-            Ok(RecordId::of_canonical_line(line))
+            Ok(RecordId::of_line_bytes(line))
         })
     }
 }
@@ -158,7 +158,7 @@ fn text_field(field: &str, value: &FieldValue, errors: &mut Vec<FieldError>) -> 
 fn push_text_field(
     field: &str,
     value: &FieldValue,
-    out: &mut String,
+    out: &mut impl Sink,
     errors: &mut Vec<FieldError>,
 ) -> bool {
     let raw = match value {

@@ -19,7 +19,11 @@ pub struct RecordId([u8; 32]);
 impl RecordId {
     /// The id of a canonical line (`project_name|registry|vintage|quantity|serial_number`).
     pub fn of_canonical_line(line: &str) -> Self {
-        Self(Sha256::digest(line.as_bytes()).into())
+        Self::of_line_bytes(line.as_bytes())
+    }
+
+    pub(crate) fn of_line_bytes(line: &[u8]) -> Self {
+        Self(Sha256::digest(line).into())
     }
 
     /// The 32 bytes of the digest.
@@ -84,18 +88,18 @@ impl<'de> Deserialize<'de> for RecordId {
 thread_local! {
     /// Scratch space for canonical lines, so that bulk id derivation does not
     /// allocate per record.
-    static LINE: RefCell<String> = RefCell::new(String::with_capacity(256));
+    static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(256));
 }
 
 /// Runs `f` with an empty per-thread line buffer.
-pub(crate) fn with_line_buffer<T>(f: impl FnOnce(&mut String) -> T) -> T {
+pub(crate) fn with_line_buffer<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
     LINE.with(|cell| match cell.try_borrow_mut() {
         Ok(mut line) => {
             line.clear();
             f(&mut line)
         }
         // Only reachable if `f` re-entered; a fresh buffer keeps it correct.
-        Err(_) => f(&mut String::new()),
+        Err(_) => f(&mut Vec::new()),
     })
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::ErrorCode;
 use crate::number::ExactDecimal;
-use crate::text::py_strip;
+use crate::text::{py_strip, Sink};
 use crate::value::FieldValue;
 
 /// Fractional digits kept by v1.
@@ -75,10 +75,10 @@ impl Quantity {
     }
 
     /// Appends the canonical text (`"100.0000"`) to `out` without allocating.
-    pub(crate) fn write_to(self, out: &mut String) {
+    pub(crate) fn write_to(self, out: &mut impl Sink) {
         let mut buf = itoa::Buffer::new();
         out.push_str(buf.format(self.0 / SCALE));
-        out.push('.');
+        out.push_str(".");
         // 10000 + frac always has 5 digits; its last 4 are the zero-padded fraction.
         let padded = buf.format(SCALE + self.0 % SCALE);
         out.push_str(padded.get(1..).unwrap_or_default());

@@ -16,45 +16,153 @@ pub(crate) fn is_py_whitespace(c: char) -> bool {
 
 /// Python's `str.strip()` with no argument.
 pub(crate) fn py_strip(s: &str) -> &str {
+    // Most input has no surrounding whitespace: two byte tests decide that.
+    let plain = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+    if plain(s.as_bytes().first()) && plain(s.as_bytes().last()) {
+        return s;
+    }
     s.trim_matches(is_py_whitespace)
+}
+
+/// Where canonical text is written: a `String` for canonical records, a byte
+/// buffer for the allocation-free id path.
+pub(crate) trait Sink {
+    /// Appends text.
+    fn push_str(&mut self, s: &str);
+    /// Appends ASCII `bytes` lowercased; `true` if any byte is a control
+    /// character or `|` (so the caller looks closer only in that rare case).
+    fn push_ascii_lowercase(&mut self, bytes: &str) -> bool;
+}
+
+/// `true` for the bytes that break a v1 text rule: ASCII controls and `|`.
+fn suspect(b: u8) -> bool {
+    (b < b' ') | (b == 0x7f) | (b == b'|')
+}
+
+impl Sink for String {
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+
+    fn push_ascii_lowercase(&mut self, ascii: &str) -> bool {
+        let start = self.len();
+        String::push_str(self, ascii);
+        if let Some(pushed) = self.get_mut(start..) {
+            pushed.make_ascii_lowercase();
+        }
+        ascii.bytes().fold(false, |acc, b| acc | suspect(b))
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn push_str(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+
+    fn push_ascii_lowercase(&mut self, ascii: &str) -> bool {
+        // Eight bytes at a time (fields are mostly shorter than a SIMD
+        // register), then the tail byte by byte.
+        let mut chunks = ascii.as_bytes().chunks_exact(8);
+        let mut found = false;
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+            let (lower, bad) = swar::lowercase_and_suspect(word);
+            self.extend_from_slice(&lower.to_le_bytes());
+            found |= bad;
+        }
+        for &b in chunks.remainder() {
+            found |= suspect(b);
+            self.push(b.to_ascii_lowercase());
+        }
+        found
+    }
+}
+
+/// Eight ASCII bytes in a `u64` at once ("SIMD within a register").
+///
+/// Every byte is below 0x80, so adding a constant below 0x80 to each byte never
+/// carries into the next one, and each byte's top bit answers one comparison.
+mod swar {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+
+    /// Each byte's top bit set where `byte >= n` (for `n` in `1..=0x80`).
+    const fn at_least(word: u64, n: u8) -> u64 {
+        // 0x80 - n fits in a byte and byte + (0x80 - n) < 0x100.
+        word.wrapping_add(ONES.wrapping_mul(0x80 - n as u64)) & TOPS
+    }
+
+    /// The bytes lowercased, and whether any byte is a control character
+    /// (below 0x20 or 0x7f) or `|` (0x7c).
+    pub(super) const fn lowercase_and_suspect(word: u64) -> (u64, bool) {
+        let upper = at_least(word, b'A') & !at_least(word, b'Z' + 1);
+        let lower = word | (upper >> 2);
+        let control = !at_least(word, b' ') & TOPS;
+        let delete = at_least(word, 0x7f);
+        let pipe = word ^ ONES.wrapping_mul(b'|' as u64);
+        let has_pipe = pipe.wrapping_sub(ONES) & !pipe & TOPS;
+        (lower, (control | delete | has_pipe) != 0)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        /// Against the byte-by-byte definition, for every byte in every lane.
+        #[test]
+        fn matches_bytewise() {
+            for b in 0..0x80_u8 {
+                for lane in 0..8 {
+                    let mut bytes = *b"Ab|z@[`{";
+                    bytes[lane] = b;
+                    let word = u64::from_le_bytes(bytes);
+                    let (lower, _) = super::lowercase_and_suspect(word);
+                    assert_eq!(lower.to_le_bytes(), bytes.map(|c| c.to_ascii_lowercase()));
+                    let clean = *b"Ab_z@[`{";
+                    let mut probe = clean;
+                    probe[lane] = b;
+                    let (_, bad) = super::lowercase_and_suspect(u64::from_le_bytes(probe));
+                    assert_eq!(
+                        bad,
+                        probe.iter().any(|&c| super::super::suspect(c)),
+                        "byte {b:#x} lane {lane}"
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// Appends the v1 canonical form of `raw` to `out` and returns the codes of
 /// every v1 rule the canonical form breaks (empty when it is valid).
 ///
 /// ASCII text (most registry data) takes a fast path: for ASCII, Python's
-/// `lower()` is ASCII lowercasing and NFKC is the identity, so one copy and an
-/// in-place lowercase give the same bytes with no allocation.
-pub(crate) fn push_canonical(raw: &str, out: &mut String) -> TextProblems {
+/// `lower()` is ASCII lowercasing and NFKC is the identity, so one pass over
+/// the bytes gives the same result with no allocation.
+pub(crate) fn push_canonical(raw: &str, out: &mut impl Sink) -> TextProblems {
     let trimmed = py_strip(raw);
-    let start = out.len();
     if trimmed.is_ascii() {
-        out.push_str(trimmed);
-        if let Some(pushed) = out.get_mut(start..) {
-            pushed.make_ascii_lowercase();
-        }
         let bytes = trimmed.as_bytes();
+        let suspect = out.push_ascii_lowercase(trimmed);
         return TextProblems {
             empty: bytes.is_empty(),
-            separator: bytes.contains(&b'|'),
-            control: bytes.iter().any(u8::is_ascii_control),
+            separator: suspect && bytes.contains(&b'|'),
+            control: suspect && bytes.iter().any(u8::is_ascii_control),
             too_long: bytes.len() > MAX_TEXT_CHARS,
         };
     }
     // `str::to_lowercase` applies the full mappings and the final-sigma rule,
     // as Python's `str.lower()` does.
     let lowered = trimmed.to_lowercase();
-    if is_nfkc_quick(lowered.chars()) == IsNormalized::Yes {
-        out.push_str(&lowered);
+    let canonical = if is_nfkc_quick(lowered.chars()) == IsNormalized::Yes {
+        lowered
     } else {
-        out.extend(lowered.nfkc());
-    }
-    let pushed = out.get(start..).unwrap_or_default();
+        lowered.nfkc().collect()
+    };
+    out.push_str(&canonical);
     TextProblems {
-        empty: pushed.is_empty(),
-        separator: pushed.contains('|'),
-        control: pushed.chars().any(char::is_control),
-        too_long: pushed.chars().nth(MAX_TEXT_CHARS).is_some(),
+        empty: canonical.is_empty(),
+        separator: canonical.contains('|'),
+        control: canonical.chars().any(char::is_control),
+        too_long: canonical.chars().nth(MAX_TEXT_CHARS).is_some(),
     }
 }
 

@@ -1,3 +1,10 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 //! The shared conformance vectors (`tests/vectors/`, written from the Python
 //! reference) through the Rust core: ids, rejects and lifecycle histories.
 
