@@ -1,4 +1,9 @@
-#![allow(clippy::expect_used, clippy::print_stdout, clippy::indexing_slicing)]
+#![allow(
+    missing_docs,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::indexing_slicing
+)]
 
 //! Id derivation against its floor, the bare SHA-256 of the same canonical line.
 //!

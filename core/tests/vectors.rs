@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
