@@ -167,6 +167,10 @@ fn push_text_field(
             errors.push(FieldError::new(field, ErrorCode::Missing));
             return false;
         }
+        FieldValue::InvalidText => {
+            errors.push(FieldError::new(field, ErrorCode::InvalidUnicode));
+            return false;
+        }
         _ => {
             errors.push(FieldError::new(field, ErrorCode::NotAString));
             return false;
@@ -212,7 +216,7 @@ fn vintage(value: &FieldValue) -> Result<u16, ErrorCode> {
             }
             ExactDecimal::parse(text)
         }
-        FieldValue::Bool(_) | FieldValue::Array | FieldValue::Object => {
+        FieldValue::Bool(_) | FieldValue::Array | FieldValue::Object | FieldValue::InvalidText => {
             return Err(ErrorCode::NotAnInteger)
         }
     };

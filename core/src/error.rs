@@ -18,6 +18,8 @@ pub enum ErrorCode {
     Missing,
     /// A text field holds a number, a boolean, an array or an object.
     NotAString,
+    /// A text field is not valid Unicode (it holds a lone surrogate).
+    InvalidUnicode,
     /// A text field is empty once canonicalized.
     Empty,
     /// A text field contains `|`, the separator of the canonical string.
@@ -54,6 +56,7 @@ impl ErrorCode {
         match self {
             Self::Missing => "missing",
             Self::NotAString => "not_a_string",
+            Self::InvalidUnicode => "invalid_unicode",
             Self::Empty => "empty",
             Self::ContainsSeparator => "contains_separator",
             Self::ControlCharacter => "control_character",
@@ -76,6 +79,7 @@ impl ErrorCode {
         match self {
             Self::Missing => "is required",
             Self::NotAString => "must be a string",
+            Self::InvalidUnicode => "must be valid Unicode text (it holds a lone surrogate)",
             Self::Empty => "must not be empty (after trimming whitespace)",
             Self::ContainsSeparator => {
                 "must not contain '|': it separates the fields of the canonical string, so two different records could share an id"

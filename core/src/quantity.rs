@@ -42,7 +42,11 @@ impl Quantity {
                 )
             }
             FieldValue::Number(text) | FieldValue::Text(text) => Self::from_text(text),
-            FieldValue::Float(_) | FieldValue::Bool(_) | FieldValue::Array | FieldValue::Object => {
+            FieldValue::Float(_)
+            | FieldValue::Bool(_)
+            | FieldValue::Array
+            | FieldValue::Object
+            | FieldValue::InvalidText => {
                 Err(ErrorCode::NotANumber)
             }
         }

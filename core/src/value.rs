@@ -36,6 +36,9 @@ pub enum FieldValue {
     Number(String),
     /// A string.
     Text(String),
+    /// A host string that is not valid Unicode (a JavaScript or Python string
+    /// with a lone surrogate): never valid, and never silently repaired.
+    InvalidText,
     /// An array (never valid; kept so the error can say what was given).
     Array,
     /// An object (never valid; kept so the error can say what was given).

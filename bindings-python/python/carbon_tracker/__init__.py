@@ -1,0 +1,234 @@
+"""Carbon Credit Tracker for Python: v1 record ids, validation and the credit
+lifecycle, computed by the same Rust core as the REST server and the browser.
+
+>>> import carbon_tracker
+>>> carbon_tracker.record_id(project_name="Solar Farm", registry="VCS", vintage=2023,
+...                          quantity="100.1", serial_number="VCS-001")
+'a5bc4dc91565de74176de49c87f05596fdaecb63004268bc71473c4f1fda6187'
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union, overload
+
+from . import _native
+from ._errors import FieldError, TransitionError, ValidationError
+
+__all__ = [
+    "ID_SCHEME",
+    "CanonicalRecord",
+    "FieldError",
+    "RecordState",
+    "TransitionError",
+    "ValidationError",
+    "apply",
+    "canonicalize",
+    "record_id",
+    "record_ids",
+    "replay",
+    "state_at",
+    "validate",
+]
+
+#: The id scheme this package computes.
+ID_SCHEME: str = _native.ID_SCHEME
+
+#: A quantity: ``str``, ``int`` and ``Decimal`` are exact; a ``float`` reads as its ``repr``.
+Quantity = Union[str, int, Decimal, float]
+Vintage = Union[int, str]
+
+
+def _fields(
+    fields: Optional[Mapping[str, Any]],
+    project_name: Any,
+    registry: Any,
+    vintage: Any,
+    quantity: Any,
+    serial_number: Any,
+) -> Mapping[str, Any]:
+    given = {"project_name": project_name, "registry": registry, "vintage": vintage, "quantity": quantity,
+             "serial_number": serial_number}
+    keywords = {k: v for k, v in given.items() if v is not _MISSING}
+    if fields is None:
+        return keywords
+    if keywords:
+        raise TypeError("pass either a mapping or keyword arguments, not both")
+    return fields
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True)
+class CanonicalRecord:
+    """A record's canonical fields and its v1 id."""
+
+    id: str
+    project_name: str
+    registry: str
+    vintage: int
+    quantity: str
+    serial_number: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The canonical fields (without ``id``), as the REST API returns them."""
+        d = asdict(self)
+        del d["id"]
+        return d
+
+
+@overload
+def record_id(fields: Mapping[str, Any], /) -> str: ...
+@overload
+def record_id(*, project_name: str, registry: str, vintage: Vintage, quantity: Quantity, serial_number: str) -> str: ...
+def record_id(
+    fields: Optional[Mapping[str, Any]] = None,
+    /,
+    *,
+    project_name: Any = _MISSING,
+    registry: Any = _MISSING,
+    vintage: Any = _MISSING,
+    quantity: Any = _MISSING,
+    serial_number: Any = _MISSING,
+) -> str:
+    """The v1 id of a record, from a mapping or keyword arguments.
+
+    Raises :class:`ValidationError` listing every problem of the input.
+    """
+    return _native.record_id(_fields(fields, project_name, registry, vintage, quantity, serial_number))
+
+
+@overload
+def canonicalize(fields: Mapping[str, Any], /) -> CanonicalRecord: ...
+@overload
+def canonicalize(*, project_name: str, registry: str, vintage: Vintage, quantity: Quantity,
+                 serial_number: str) -> CanonicalRecord: ...
+def canonicalize(
+    fields: Optional[Mapping[str, Any]] = None,
+    /,
+    *,
+    project_name: Any = _MISSING,
+    registry: Any = _MISSING,
+    vintage: Any = _MISSING,
+    quantity: Any = _MISSING,
+    serial_number: Any = _MISSING,
+) -> CanonicalRecord:
+    """The canonical fields and id of a record; raises :class:`ValidationError`."""
+    values = _native.canonicalize(_fields(fields, project_name, registry, vintage, quantity, serial_number))
+    return CanonicalRecord(*values)
+
+
+@overload
+def validate(fields: Mapping[str, Any], /) -> list[FieldError]: ...
+@overload
+def validate(*, project_name: Any = ..., registry: Any = ..., vintage: Any = ..., quantity: Any = ...,
+             serial_number: Any = ...) -> list[FieldError]: ...
+def validate(
+    fields: Optional[Mapping[str, Any]] = None,
+    /,
+    *,
+    project_name: Any = _MISSING,
+    registry: Any = _MISSING,
+    vintage: Any = _MISSING,
+    quantity: Any = _MISSING,
+    serial_number: Any = _MISSING,
+) -> list[FieldError]:
+    """Every problem of a record, in field order; empty when it is valid."""
+    errors = _native.validate(_fields(fields, project_name, registry, vintage, quantity, serial_number))
+    return [FieldError(*e) for e in errors]
+
+
+@overload
+def record_ids(rows: Iterable[Mapping[str, Any]], *, errors: Literal["raise"] = "raise") -> list[str]: ...
+@overload
+def record_ids(rows: Iterable[Mapping[str, Any]], *, errors: Literal["collect"]) -> list[Union[str, ValidationError]]: ...
+def record_ids(
+    rows: Iterable[Mapping[str, Any]], *, errors: Literal["raise", "collect"] = "raise"
+) -> Union[list[str], list[Union[str, ValidationError]]]:
+    """The v1 ids of many records, in input order, computed without holding the GIL.
+
+    With ``errors="raise"`` (the default) the first invalid row raises its
+    :class:`ValidationError` (its ``row`` says which); with ``errors="collect"``
+    each invalid row's ``ValidationError`` takes its place in the list.
+    """
+    if errors not in ("raise", "collect"):
+        raise ValueError('errors must be "raise" or "collect"')
+    return _native.record_ids(rows, errors == "collect")
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """A record's state after some prefix of its events."""
+
+    record_id: str
+    status: str
+    last_seq: int
+    created_at: datetime
+    updated_at: datetime
+    owner: Optional[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The state as JSON-ready data (RFC 3339 timestamps), as every host writes it."""
+        return {**asdict(self), "created_at": _rfc3339(self.created_at), "updated_at": _rfc3339(self.updated_at)}
+
+
+def _rfc3339(value: Union[datetime, str]) -> str:
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware datetimes (e.g. datetime.now(timezone.utc))")
+    return value.isoformat()
+
+
+def _parse_instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _event_data(event: Mapping[str, Any]) -> dict[str, Any]:
+    data = dict(event)
+    if "created_at" in data:
+        data["created_at"] = _rfc3339(data["created_at"])
+    if "id" in data:
+        data["id"] = str(data["id"])
+    return data
+
+
+def _state(data: Mapping[str, Any]) -> RecordState:
+    return RecordState(
+        record_id=data["record_id"],
+        status=data["status"],
+        last_seq=data["last_seq"],
+        created_at=_parse_instant(data["created_at"]),
+        updated_at=_parse_instant(data["updated_at"]),
+        owner=data["owner"],
+    )
+
+
+def replay(events: Sequence[Mapping[str, Any]]) -> RecordState:
+    """The state a record's events add up to; raises :class:`TransitionError`.
+
+    Events are mappings shaped as the REST API writes them (``id``,
+    ``record_id``, ``seq``, ``event_type``, ``payload``, ``created_at``);
+    ``created_at`` may be an aware ``datetime`` or RFC 3339 text.
+    """
+    return _state(_native.replay([_event_data(e) for e in events]))
+
+
+def apply(state: Optional[RecordState], event: Mapping[str, Any]) -> RecordState:
+    """The state after ``event``, from the state before it (``None``: no events yet)."""
+    before = None if state is None else state.as_dict()
+    return _state(_native.apply(before, _event_data(event)))
+
+
+def state_at(events: Sequence[Mapping[str, Any]], at: Union[datetime, str]) -> Optional[RecordState]:
+    """The state as of ``at``, or ``None`` if the record did not exist yet."""
+    data = _native.state_at([_event_data(e) for e in events], _rfc3339(at))
+    return None if data is None else _state(data)

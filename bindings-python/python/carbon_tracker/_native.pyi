@@ -1,0 +1,28 @@
+"""The native core. Use the typed API of ``carbon_tracker`` instead."""
+
+from typing import Any, Iterable, Mapping, Optional, Union
+
+from ._errors import ValidationError
+
+ID_SCHEME: str
+
+def record_id(fields: Mapping[str, Any]) -> str:
+    """The v1 id of one record; raises ``ValidationError``."""
+
+def record_ids(rows: Iterable[Mapping[str, Any]], collect_errors: bool = False) -> list[Union[str, ValidationError]]:
+    """The v1 ids of many records, in order, computed without the GIL."""
+
+def canonicalize(fields: Mapping[str, Any]) -> tuple[str, str, str, int, str, str]:
+    """``(id, project_name, registry, vintage, quantity, serial_number)``."""
+
+def validate(fields: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """Every problem as ``(field, code, message)``."""
+
+def replay(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The state a history adds up to; raises ``TransitionError``."""
+
+def apply(state: Optional[dict[str, Any]], event: dict[str, Any]) -> dict[str, Any]:
+    """The state after one event; raises ``TransitionError``."""
+
+def state_at(events: list[dict[str, Any]], at: str) -> Optional[dict[str, Any]]:
+    """The state as of an RFC 3339 instant, or ``None`` before creation."""

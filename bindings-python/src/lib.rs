@@ -1,0 +1,217 @@
+//! `carbon_tracker._native`: the core for Python.
+//!
+//! Only conversions live here: Python objects in, core calls, Python objects
+//! out. Every decision (canonical form, id, validation, lifecycle) is the
+//! core's. The typed public API is the Python package around this module
+//! (`python/carbon_tracker/`), which also defines the exception classes raised
+//! here, so that users catch one `ValidationError` whatever raised it.
+
+use carbon_tracker_core::api::{self, ApiError};
+use carbon_tracker_core::time::format_description::well_known::Rfc3339;
+use carbon_tracker_core::time::OffsetDateTime;
+use carbon_tracker_core::{Event, FieldValue, RecordInput, RecordState, ValidationError, ID_SCHEME};
+use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+/// The record fields, in the order of the canonical line.
+const FIELDS: [&str; 5] = ["project_name", "registry", "vintage", "quantity", "serial_number"];
+
+/// One Python value as the core's untyped field value.
+fn field_value(obj: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
+    Ok(if obj.is_none() {
+        FieldValue::Null
+    } else if let Ok(b) = obj.cast::<PyBool>() {
+        FieldValue::Bool(b.is_true())
+    } else if obj.is_instance_of::<PyInt>() {
+        match obj.extract::<i128>() {
+            Ok(n) => FieldValue::Integer(n),
+            // Beyond i128: its exact decimal text (it is out of range anyway).
+            Err(_) => FieldValue::number(obj.str()?.to_string()),
+        }
+    } else if let Ok(f) = obj.cast::<PyFloat>() {
+        // A float reads as its shortest round-trip spelling, like `repr()`.
+        FieldValue::Float(f.value())
+    } else if let Ok(s) = obj.cast::<PyString>() {
+        match s.to_cow() {
+            Ok(text) => FieldValue::text(text),
+            Err(_) => FieldValue::InvalidText,
+        }
+    } else if obj.get_type().fully_qualified_name()?.to_cow()? == "decimal.Decimal" {
+        // `str(Decimal)` is exact: "1E+2", "0.00019", "NaN".
+        FieldValue::number(obj.str()?.to_string())
+    } else if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        FieldValue::Array
+    } else {
+        FieldValue::Object
+    })
+}
+
+/// A mapping of record fields as a core input; `None` if `row` is not a mapping.
+fn record_input(row: &Bound<'_, PyAny>) -> PyResult<Option<RecordInput>> {
+    let mut values: [FieldValue; 5] = Default::default();
+    if let Ok(dict) = row.cast::<PyDict>() {
+        for (value, name) in values.iter_mut().zip(FIELDS) {
+            if let Some(v) = dict.get_item(name)? {
+                *value = field_value(&v)?;
+            }
+        }
+    } else if row.hasattr("keys")? && row.hasattr("__getitem__")? {
+        for (value, name) in values.iter_mut().zip(FIELDS) {
+            match row.get_item(name) {
+                Ok(v) => *value = field_value(&v)?,
+                Err(e) if e.is_instance_of::<PyKeyError>(row.py()) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    } else {
+        return Ok(None);
+    }
+    let [project_name, registry, vintage, quantity, serial_number] = values;
+    Ok(Some(RecordInput { project_name, registry, vintage, quantity, serial_number }))
+}
+
+/// The input of a row, or the Python `ValidationError` for a row that is not a mapping.
+fn input_or_raise(row: &Bound<'_, PyAny>) -> PyResult<RecordInput> {
+    record_input(row)?.ok_or_else(|| match api::record_input_from_value(serde_json::Value::Null) {
+        Err(e) => api_error(row.py(), e),
+        Ok(_) => PyValueError::new_err("a record must be a mapping"),
+    })
+}
+
+/// The package's exception for an [`ApiError`]: `ValidationError` or `TransitionError`.
+fn api_error(py: Python<'_>, e: ApiError) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let errors = e.errors.iter().map(|f| (f.field.as_str(), f.code.as_str(), f.message.as_str())).collect::<Vec<_>>();
+        let module = py.import("carbon_tracker._errors")?;
+        let exception = match e.kind {
+            api::ErrorKind::Transition => module.getattr("TransitionError")?.call1((&e.message, &e.code, errors))?,
+            _ if e.code == "invalid_payload" => module.getattr("TransitionError")?.call1((&e.message, &e.code, errors))?,
+            api::ErrorKind::Validation => module.getattr("ValidationError")?.call1((&e.message, errors))?,
+            api::ErrorKind::Parse => return Ok(PyValueError::new_err(e.message.clone())),
+        };
+        Ok(PyErr::from_value(exception))
+    };
+    build().unwrap_or_else(|err| err)
+}
+
+fn validation_error(py: Python<'_>, e: ValidationError) -> PyErr {
+    api_error(py, e.into())
+}
+
+/// The v1 id of one record (a mapping of its five fields).
+#[pyfunction]
+fn record_id(py: Python<'_>, fields: &Bound<'_, PyAny>) -> PyResult<String> {
+    let input = input_or_raise(fields)?;
+    input.record_id().map(|id| id.to_string()).map_err(|e| validation_error(py, e))
+}
+
+/// `(id, project_name, registry, vintage, quantity, serial_number)` of one record.
+#[pyfunction]
+fn canonicalize(py: Python<'_>, fields: &Bound<'_, PyAny>) -> PyResult<(String, String, String, u16, String, String)> {
+    let input = input_or_raise(fields)?;
+    let c = input.canonicalize().map_err(|e| validation_error(py, e))?;
+    let id = c.id().to_string();
+    Ok((id, c.project_name, c.registry, c.vintage, c.quantity.to_string(), c.serial_number))
+}
+
+/// Every problem of one record as `(field, code, message)`; empty when valid.
+#[pyfunction]
+fn validate(fields: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String, String)>> {
+    let errors = match record_input(fields)? {
+        Some(input) => input.validate(),
+        None => match api::record_input_from_value(serde_json::Value::Null) {
+            Err(e) => e.errors,
+            Ok(_) => Vec::new(),
+        },
+    };
+    Ok(errors.into_iter().map(|e| (e.field, e.code.as_str().to_owned(), e.message)).collect())
+}
+
+/// The ids of many records, in order. With `collect_errors`, a row that is not
+/// valid gives its `ValidationError` in its place instead of raising.
+///
+/// Rows are read while holding the GIL; ids are computed without it.
+#[pyfunction]
+#[pyo3(signature = (rows, collect_errors = false))]
+fn record_ids(py: Python<'_>, rows: &Bound<'_, PyAny>, collect_errors: bool) -> PyResult<Vec<Py<PyAny>>> {
+    let mut inputs = Vec::new();
+    for row in rows.try_iter()? {
+        inputs.push(record_input(&row?)?);
+    }
+    let outcomes: Vec<Option<Result<String, ValidationError>>> = py.detach(|| {
+        inputs.iter().map(|input| input.as_ref().map(|i| i.record_id().map(|id| id.to_string()))).collect()
+    });
+    let mut out = Vec::with_capacity(outcomes.len());
+    for (row, outcome) in outcomes.into_iter().enumerate() {
+        let error = match outcome {
+            Some(Ok(id)) => {
+                out.push(id.into_pyobject(py)?.into_any().unbind());
+                continue;
+            }
+            Some(Err(e)) => validation_error(py, e),
+            None => input_or_raise(&py.None().into_bound(py)).err().unwrap_or_else(|| PyValueError::new_err("row is not a mapping")),
+        };
+        if !collect_errors {
+            let message = format!("row {row}: {}", error.value(py));
+            error.value(py).setattr("row", row)?;
+            error.value(py).setattr("args", (message,))?;
+            return Err(error);
+        }
+        error.value(py).setattr("row", row)?;
+        out.push(error.into_value(py).into_any());
+    }
+    Ok(out)
+}
+
+fn events_from(events: &Bound<'_, PyAny>) -> PyResult<Vec<Event>> {
+    pythonize::depythonize(events).map_err(|e| PyValueError::new_err(format!("invalid events: {e}")))
+}
+
+fn state_to_py(py: Python<'_>, state: &RecordState) -> PyResult<Py<PyAny>> {
+    Ok(pythonize::pythonize(py, state).map_err(|e| PyValueError::new_err(e.to_string()))?.unbind())
+}
+
+/// The state a history adds up to, as a dict with RFC 3339 timestamps.
+#[pyfunction]
+fn replay(py: Python<'_>, events: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let events = events_from(events)?;
+    let state = api::replay(&events).map_err(|e| api_error(py, e))?;
+    state_to_py(py, &state)
+}
+
+/// The state after `event`, from the state before it (`None`: no events yet).
+#[pyfunction]
+fn apply(py: Python<'_>, state: &Bound<'_, PyAny>, event: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let state: Option<RecordState> =
+        pythonize::depythonize(state).map_err(|e| PyValueError::new_err(format!("invalid state: {e}")))?;
+    let event: Event =
+        pythonize::depythonize(event).map_err(|e| PyValueError::new_err(format!("invalid event: {e}")))?;
+    let next = api::apply(state.as_ref(), &event).map_err(|e| api_error(py, e))?;
+    state_to_py(py, &next)
+}
+
+/// The state as of `at` (RFC 3339), or `None` if the record did not exist yet.
+#[pyfunction]
+fn state_at(py: Python<'_>, events: &Bound<'_, PyAny>, at: &str) -> PyResult<Option<Py<PyAny>>> {
+    let events = events_from(events)?;
+    let at = OffsetDateTime::parse(at, &Rfc3339).map_err(|e| PyValueError::new_err(format!("invalid `at`: {e}")))?;
+    match api::state_at(&events, at).map_err(|e| api_error(py, e))? {
+        Some(state) => state_to_py(py, &state).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The core for Python.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("ID_SCHEME", ID_SCHEME)?;
+    m.add_function(wrap_pyfunction!(record_id, m)?)?;
+    m.add_function(wrap_pyfunction!(record_ids, m)?)?;
+    m.add_function(wrap_pyfunction!(canonicalize, m)?)?;
+    m.add_function(wrap_pyfunction!(validate, m)?)?;
+    m.add_function(wrap_pyfunction!(replay, m)?)?;
+    m.add_function(wrap_pyfunction!(apply, m)?)?;
+    m.add_function(wrap_pyfunction!(state_at, m)?)?;
+    Ok(())
+}
