@@ -9,13 +9,13 @@
 use carbon_tracker_core::api::{self, ApiError};
 use carbon_tracker_core::time::format_description::well_known::Rfc3339;
 use carbon_tracker_core::time::OffsetDateTime;
-use carbon_tracker_core::{Event, FieldValue, RecordInput, RecordState, ValidationError, ID_SCHEME};
+use carbon_tracker_core::{
+    ErrorCode, Event, FieldError, FieldValue, RecordInput, RecordState, ValidationError, ID_SCHEME,
+};
 use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
-
-/// The record fields, in the order of the canonical line.
-const FIELDS: [&str; 5] = ["project_name", "registry", "vintage", "quantity", "serial_number"];
 
 /// One Python value as the core's untyped field value.
 fn field_value(obj: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
@@ -24,7 +24,12 @@ fn field_value(obj: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
     } else if let Ok(b) = obj.cast::<PyBool>() {
         FieldValue::Bool(b.is_true())
     } else if obj.is_instance_of::<PyInt>() {
-        match obj.extract::<i128>() {
+        // i64 first: under abi3, i128 extraction goes through a slower path.
+        match obj
+            .extract::<i64>()
+            .map(i128::from)
+            .or_else(|_| obj.extract::<i128>())
+        {
             Ok(n) => FieldValue::Integer(n),
             // Beyond i128: its exact decimal text (it is out of range anyway).
             Err(_) => FieldValue::number(obj.str()?.to_string()),
@@ -49,18 +54,27 @@ fn field_value(obj: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
 
 /// A mapping of record fields as a core input; `None` if `row` is not a mapping.
 fn record_input(row: &Bound<'_, PyAny>) -> PyResult<Option<RecordInput>> {
+    let py = row.py();
+    // Interned keys: one Python string per field name for the process, not per lookup.
+    let keys = [
+        intern!(py, "project_name"),
+        intern!(py, "registry"),
+        intern!(py, "vintage"),
+        intern!(py, "quantity"),
+        intern!(py, "serial_number"),
+    ];
     let mut values: [FieldValue; 5] = Default::default();
     if let Ok(dict) = row.cast::<PyDict>() {
-        for (value, name) in values.iter_mut().zip(FIELDS) {
-            if let Some(v) = dict.get_item(name)? {
+        for (value, key) in values.iter_mut().zip(keys) {
+            if let Some(v) = dict.get_item(key)? {
                 *value = field_value(&v)?;
             }
         }
-    } else if row.hasattr("keys")? && row.hasattr("__getitem__")? {
-        for (value, name) in values.iter_mut().zip(FIELDS) {
-            match row.get_item(name) {
+    } else if row.hasattr(intern!(py, "keys"))? && row.hasattr(intern!(py, "__getitem__"))? {
+        for (value, key) in values.iter_mut().zip(keys) {
+            match row.get_item(key) {
                 Ok(v) => *value = field_value(&v)?,
-                Err(e) if e.is_instance_of::<PyKeyError>(row.py()) => {}
+                Err(e) if e.is_instance_of::<PyKeyError>(py) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -68,26 +82,46 @@ fn record_input(row: &Bound<'_, PyAny>) -> PyResult<Option<RecordInput>> {
         return Ok(None);
     }
     let [project_name, registry, vintage, quantity, serial_number] = values;
-    Ok(Some(RecordInput { project_name, registry, vintage, quantity, serial_number }))
+    Ok(Some(RecordInput {
+        project_name,
+        registry,
+        vintage,
+        quantity,
+        serial_number,
+    }))
+}
+
+/// The core's error for a row that is not a mapping: `body` / `not_an_object`.
+fn not_a_mapping() -> ValidationError {
+    ValidationError {
+        errors: vec![FieldError::new("body", ErrorCode::NotAnObject)],
+    }
 }
 
 /// The input of a row, or the Python `ValidationError` for a row that is not a mapping.
 fn input_or_raise(row: &Bound<'_, PyAny>) -> PyResult<RecordInput> {
-    record_input(row)?.ok_or_else(|| match api::record_input_from_value(serde_json::Value::Null) {
-        Err(e) => api_error(row.py(), e),
-        Ok(_) => PyValueError::new_err("a record must be a mapping"),
-    })
+    record_input(row)?.ok_or_else(|| validation_error(row.py(), not_a_mapping()))
 }
 
 /// The package's exception for an [`ApiError`]: `ValidationError` or `TransitionError`.
-fn api_error(py: Python<'_>, e: ApiError) -> PyErr {
+fn api_error(py: Python<'_>, e: &ApiError) -> PyErr {
     let build = || -> PyResult<PyErr> {
-        let errors = e.errors.iter().map(|f| (f.field.as_str(), f.code.as_str(), f.message.as_str())).collect::<Vec<_>>();
+        let errors = e
+            .errors
+            .iter()
+            .map(|f| (f.field.as_str(), f.code.as_str(), f.message.as_str()))
+            .collect::<Vec<_>>();
         let module = py.import("carbon_tracker._errors")?;
         let exception = match e.kind {
-            api::ErrorKind::Transition => module.getattr("TransitionError")?.call1((&e.message, &e.code, errors))?,
-            _ if e.code == "invalid_payload" => module.getattr("TransitionError")?.call1((&e.message, &e.code, errors))?,
-            api::ErrorKind::Validation => module.getattr("ValidationError")?.call1((&e.message, errors))?,
+            api::ErrorKind::Transition => module
+                .getattr("TransitionError")?
+                .call1((&e.message, &e.code, errors))?,
+            _ if e.code == "invalid_payload" => module
+                .getattr("TransitionError")?
+                .call1((&e.message, &e.code, errors))?,
+            api::ErrorKind::Validation => module
+                .getattr("ValidationError")?
+                .call1((&e.message, errors))?,
             api::ErrorKind::Parse => return Ok(PyValueError::new_err(e.message.clone())),
         };
         Ok(PyErr::from_value(exception))
@@ -96,23 +130,36 @@ fn api_error(py: Python<'_>, e: ApiError) -> PyErr {
 }
 
 fn validation_error(py: Python<'_>, e: ValidationError) -> PyErr {
-    api_error(py, e.into())
+    api_error(py, &e.into())
 }
 
 /// The v1 id of one record (a mapping of its five fields).
 #[pyfunction]
 fn record_id(py: Python<'_>, fields: &Bound<'_, PyAny>) -> PyResult<String> {
     let input = input_or_raise(fields)?;
-    input.record_id().map(|id| id.to_string()).map_err(|e| validation_error(py, e))
+    input
+        .record_id()
+        .map(|id| id.to_string())
+        .map_err(|e| validation_error(py, e))
 }
 
 /// `(id, project_name, registry, vintage, quantity, serial_number)` of one record.
 #[pyfunction]
-fn canonicalize(py: Python<'_>, fields: &Bound<'_, PyAny>) -> PyResult<(String, String, String, u16, String, String)> {
+fn canonicalize(
+    py: Python<'_>,
+    fields: &Bound<'_, PyAny>,
+) -> PyResult<(String, String, String, u16, String, String)> {
     let input = input_or_raise(fields)?;
     let c = input.canonicalize().map_err(|e| validation_error(py, e))?;
     let id = c.id().to_string();
-    Ok((id, c.project_name, c.registry, c.vintage, c.quantity.to_string(), c.serial_number))
+    Ok((
+        id,
+        c.project_name,
+        c.registry,
+        c.vintage,
+        c.quantity.to_string(),
+        c.serial_number,
+    ))
 }
 
 /// Every problem of one record as `(field, code, message)`; empty when valid.
@@ -120,12 +167,12 @@ fn canonicalize(py: Python<'_>, fields: &Bound<'_, PyAny>) -> PyResult<(String, 
 fn validate(fields: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String, String)>> {
     let errors = match record_input(fields)? {
         Some(input) => input.validate(),
-        None => match api::record_input_from_value(serde_json::Value::Null) {
-            Err(e) => e.errors,
-            Ok(_) => Vec::new(),
-        },
+        None => not_a_mapping().errors,
     };
-    Ok(errors.into_iter().map(|e| (e.field, e.code.as_str().to_owned(), e.message)).collect())
+    Ok(errors
+        .into_iter()
+        .map(|e| (e.field, e.code.as_str().to_owned(), e.message))
+        .collect())
 }
 
 /// The ids of many records, in order. With `collect_errors`, a row that is not
@@ -134,13 +181,24 @@ fn validate(fields: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String, String)>
 /// Rows are read while holding the GIL; ids are computed without it.
 #[pyfunction]
 #[pyo3(signature = (rows, collect_errors = false))]
-fn record_ids(py: Python<'_>, rows: &Bound<'_, PyAny>, collect_errors: bool) -> PyResult<Vec<Py<PyAny>>> {
+fn record_ids(
+    py: Python<'_>,
+    rows: &Bound<'_, PyAny>,
+    collect_errors: bool,
+) -> PyResult<Vec<Py<PyAny>>> {
     let mut inputs = Vec::new();
     for row in rows.try_iter()? {
         inputs.push(record_input(&row?)?);
     }
     let outcomes: Vec<Option<Result<String, ValidationError>>> = py.detach(|| {
-        inputs.iter().map(|input| input.as_ref().map(|i| i.record_id().map(|id| id.to_string()))).collect()
+        inputs
+            .iter()
+            .map(|input| {
+                input
+                    .as_ref()
+                    .map(|i| i.record_id().map(|id| id.to_string()))
+            })
+            .collect()
     });
     let mut out = Vec::with_capacity(outcomes.len());
     for (row, outcome) in outcomes.into_iter().enumerate() {
@@ -150,7 +208,9 @@ fn record_ids(py: Python<'_>, rows: &Bound<'_, PyAny>, collect_errors: bool) -> 
                 continue;
             }
             Some(Err(e)) => validation_error(py, e),
-            None => input_or_raise(&py.None().into_bound(py)).err().unwrap_or_else(|| PyValueError::new_err("row is not a mapping")),
+            None => input_or_raise(&py.None().into_bound(py))
+                .err()
+                .unwrap_or_else(|| PyValueError::new_err("row is not a mapping")),
         };
         if !collect_errors {
             let message = format!("row {row}: {}", error.value(py));
@@ -165,29 +225,36 @@ fn record_ids(py: Python<'_>, rows: &Bound<'_, PyAny>, collect_errors: bool) -> 
 }
 
 fn events_from(events: &Bound<'_, PyAny>) -> PyResult<Vec<Event>> {
-    pythonize::depythonize(events).map_err(|e| PyValueError::new_err(format!("invalid events: {e}")))
+    pythonize::depythonize(events)
+        .map_err(|e| PyValueError::new_err(format!("invalid events: {e}")))
 }
 
 fn state_to_py(py: Python<'_>, state: &RecordState) -> PyResult<Py<PyAny>> {
-    Ok(pythonize::pythonize(py, state).map_err(|e| PyValueError::new_err(e.to_string()))?.unbind())
+    Ok(pythonize::pythonize(py, state)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?
+        .unbind())
 }
 
 /// The state a history adds up to, as a dict with RFC 3339 timestamps.
 #[pyfunction]
 fn replay(py: Python<'_>, events: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
     let events = events_from(events)?;
-    let state = api::replay(&events).map_err(|e| api_error(py, e))?;
+    let state = api::replay(&events).map_err(|e| api_error(py, &e))?;
     state_to_py(py, &state)
 }
 
 /// The state after `event`, from the state before it (`None`: no events yet).
 #[pyfunction]
-fn apply(py: Python<'_>, state: &Bound<'_, PyAny>, event: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-    let state: Option<RecordState> =
-        pythonize::depythonize(state).map_err(|e| PyValueError::new_err(format!("invalid state: {e}")))?;
-    let event: Event =
-        pythonize::depythonize(event).map_err(|e| PyValueError::new_err(format!("invalid event: {e}")))?;
-    let next = api::apply(state.as_ref(), &event).map_err(|e| api_error(py, e))?;
+fn apply(
+    py: Python<'_>,
+    state: &Bound<'_, PyAny>,
+    event: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    let state: Option<RecordState> = pythonize::depythonize(state)
+        .map_err(|e| PyValueError::new_err(format!("invalid state: {e}")))?;
+    let event: Event = pythonize::depythonize(event)
+        .map_err(|e| PyValueError::new_err(format!("invalid event: {e}")))?;
+    let next = api::apply(state.as_ref(), &event).map_err(|e| api_error(py, &e))?;
     state_to_py(py, &next)
 }
 
@@ -195,8 +262,9 @@ fn apply(py: Python<'_>, state: &Bound<'_, PyAny>, event: &Bound<'_, PyAny>) -> 
 #[pyfunction]
 fn state_at(py: Python<'_>, events: &Bound<'_, PyAny>, at: &str) -> PyResult<Option<Py<PyAny>>> {
     let events = events_from(events)?;
-    let at = OffsetDateTime::parse(at, &Rfc3339).map_err(|e| PyValueError::new_err(format!("invalid `at`: {e}")))?;
-    match api::state_at(&events, at).map_err(|e| api_error(py, e))? {
+    let at = OffsetDateTime::parse(at, &Rfc3339)
+        .map_err(|e| PyValueError::new_err(format!("invalid `at`: {e}")))?;
+    match api::state_at(&events, at).map_err(|e| api_error(py, &e))? {
         Some(state) => state_to_py(py, &state).map(Some),
         None => Ok(None),
     }

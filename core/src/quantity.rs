@@ -46,9 +46,7 @@ impl Quantity {
             | FieldValue::Bool(_)
             | FieldValue::Array
             | FieldValue::Object
-            | FieldValue::InvalidText => {
-                Err(ErrorCode::NotANumber)
-            }
+            | FieldValue::InvalidText => Err(ErrorCode::NotANumber),
         }
     }
 

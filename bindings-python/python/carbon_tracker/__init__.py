@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union, overload
+from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union, cast, overload
 
 from . import _native
 from ._errors import FieldError, TransitionError, ValidationError
@@ -41,30 +41,36 @@ Quantity = Union[str, int, Decimal, float]
 Vintage = Union[int, str]
 
 
-def _fields(
-    fields: Optional[Mapping[str, Any]],
-    project_name: Any,
-    registry: Any,
-    vintage: Any,
-    quantity: Any,
-    serial_number: Any,
-) -> Mapping[str, Any]:
-    given = {"project_name": project_name, "registry": registry, "vintage": vintage, "quantity": quantity,
-             "serial_number": serial_number}
-    keywords = {k: v for k, v in given.items() if v is not _MISSING}
-    if fields is None:
-        return keywords
-    if keywords:
-        raise TypeError("pass either a mapping or keyword arguments, not both")
-    return fields
-
-
 class _Missing:
     def __repr__(self) -> str:
         return "<missing>"
 
 
 _MISSING: Any = _Missing()
+
+
+def _fields(
+    fields: Any,
+    project_name: Any,
+    registry: Any,
+    vintage: Any,
+    quantity: Any,
+    serial_number: Any,
+) -> Mapping[str, Any]:
+    if fields is not _MISSING and project_name is registry is vintage is quantity is serial_number is _MISSING:
+        # The common case, kept cheap: a mapping and no keywords.
+        return cast(Mapping[str, Any], fields)
+    given = {"project_name": project_name, "registry": registry, "vintage": vintage, "quantity": quantity,
+             "serial_number": serial_number}
+    keywords = {k: v for k, v in given.items() if v is not _MISSING}
+    if fields is _MISSING:
+        return keywords
+    if keywords:
+        raise TypeError("pass either a mapping or keyword arguments, not both")
+    # Not checked here: the core reports a non-mapping as a ValidationError on `body`.
+    return cast(Mapping[str, Any], fields)
+
+
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ def record_id(fields: Mapping[str, Any], /) -> str: ...
 @overload
 def record_id(*, project_name: str, registry: str, vintage: Vintage, quantity: Quantity, serial_number: str) -> str: ...
 def record_id(
-    fields: Optional[Mapping[str, Any]] = None,
+    fields: Any = _MISSING,
     /,
     *,
     project_name: Any = _MISSING,
@@ -112,7 +118,7 @@ def canonicalize(fields: Mapping[str, Any], /) -> CanonicalRecord: ...
 def canonicalize(*, project_name: str, registry: str, vintage: Vintage, quantity: Quantity,
                  serial_number: str) -> CanonicalRecord: ...
 def canonicalize(
-    fields: Optional[Mapping[str, Any]] = None,
+    fields: Any = _MISSING,
     /,
     *,
     project_name: Any = _MISSING,
@@ -132,7 +138,7 @@ def validate(fields: Mapping[str, Any], /) -> list[FieldError]: ...
 def validate(*, project_name: Any = ..., registry: Any = ..., vintage: Any = ..., quantity: Any = ...,
              serial_number: Any = ...) -> list[FieldError]: ...
 def validate(
-    fields: Optional[Mapping[str, Any]] = None,
+    fields: Any = _MISSING,
     /,
     *,
     project_name: Any = _MISSING,

@@ -1,0 +1,120 @@
+"""Every case of tests/vectors/ through the installed package."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Optional
+
+import pytest
+
+import carbon_tracker as ct
+from conftest import cases
+
+IDS = cases("ids.json")
+REJECTS = cases("rejects.json")
+LIFECYCLE = cases("lifecycle.json")
+
+
+def exact(body: str) -> Any:
+    """JSON with exact numbers: ints stay int, the rest become Decimal."""
+    return json.loads(body, parse_float=Decimal)
+
+
+def test_vectors_are_complete() -> None:
+    assert len(IDS) >= 300
+    assert sum(c["source"] == "original-service" for c in IDS) == 60
+
+
+@pytest.mark.parametrize("case", IDS, ids=[c["name"] for c in IDS])
+def test_ids(case: dict[str, Any]) -> None:
+    fields = exact(case["body"])
+    assert ct.record_id(fields) == case["id"]
+    record = ct.canonicalize(fields)
+    assert record.id == case["id"]
+    assert record.as_dict() == case["canonical"]
+    assert ct.validate(fields) == []
+    # The same body read with floats: the same id exactly when float_safe.
+    floats = json.loads(case["body"])
+    try:
+        through_floats: Optional[str] = ct.record_id(floats)
+    except ct.ValidationError:
+        through_floats = None
+    assert (through_floats == case["id"]) == case["float_safe"]
+
+
+def test_keyword_arguments() -> None:
+    assert ct.record_id(project_name="Solar Farm", registry="VCS", vintage=2023, quantity="100.1",
+                        serial_number="VCS-001") == "a5bc4dc91565de74176de49c87f05596fdaecb63004268bc71473c4f1fda6187"
+    assert ct.record_id(project_name="Solar Farm", registry="VCS", vintage=2023, quantity=Decimal("100.1"),
+                        serial_number="VCS-001") == "a5bc4dc91565de74176de49c87f05596fdaecb63004268bc71473c4f1fda6187"
+    with pytest.raises(TypeError):
+        ct.record_id({"project_name": "x"}, registry="y")  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("case", REJECTS, ids=[c["name"] for c in REJECTS])
+def test_rejects(case: dict[str, Any]) -> None:
+    fields = exact(case["body"])
+    expected = [(e["field"], e["code"]) for e in case["errors"]]
+    assert [(e.field, e.code) for e in ct.validate(fields)] == expected
+    with pytest.raises(ct.ValidationError) as raised:
+        ct.record_id(fields)
+    assert [(e.field, e.code) for e in raised.value.errors] == expected
+    assert all(e.message.startswith(e.field) for e in raised.value.errors)
+    assert isinstance(raised.value, ValueError)
+
+
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def expected_state(data: Optional[dict[str, Any]]) -> Optional[ct.RecordState]:
+    if data is None:
+        return None
+    return ct.RecordState(data["record_id"], data["status"], data["last_seq"], instant(data["created_at"]),
+                          instant(data["updated_at"]), data["owner"])
+
+
+@pytest.mark.parametrize("case", LIFECYCLE, ids=[c["name"] for c in LIFECYCLE])
+def test_lifecycle(case: dict[str, Any]) -> None:
+    events = case["events"]
+    expect = case["expect"]
+
+    def run() -> Optional[ct.RecordState]:
+        if "at" in case:
+            return ct.state_at(events, case["at"])
+        return ct.replay(events)
+
+    if "state" in expect:
+        assert run() == expected_state(expect["state"])
+    else:
+        with pytest.raises(ct.TransitionError) as raised:
+            run()
+        assert raised.value.code == expect["error"]["code"]
+        assert [(e.field, e.code) for e in raised.value.errors] == [
+            (e["field"], e["code"]) for e in expect["error"].get("errors", [])
+        ]
+
+
+def test_apply_step_by_step_with_datetimes() -> None:
+    case = next(c for c in LIFECYCLE if c["name"] == "five resales then retire")
+    state: Optional[ct.RecordState] = None
+    for event in case["events"]:
+        state = ct.apply(state, {**event, "created_at": instant(event["created_at"])})
+    assert state == expected_state(case["expect"]["state"])
+    assert state is not None and state.status == "RETIRED"
+    with pytest.raises(ValueError, match="timezone-aware"):
+        ct.state_at(case["events"], datetime(2026, 1, 1))
+
+
+def test_record_ids_raise_and_collect() -> None:
+    rows = [exact(c["body"]) for c in IDS[:5]] + [exact(REJECTS[0]["body"])] + [exact(IDS[5]["body"])]
+    with pytest.raises(ct.ValidationError) as raised:
+        ct.record_ids(rows)
+    assert raised.value.row == 5
+    collected = ct.record_ids(rows, errors="collect")
+    assert collected[:5] == [c["id"] for c in IDS[:5]]
+    assert isinstance(collected[5], ct.ValidationError) and collected[5].row == 5
+    assert collected[6] == IDS[5]["id"]
+    assert ct.record_ids(iter(rows[:2])) == [c["id"] for c in IDS[:2]]
