@@ -5,7 +5,8 @@
 
 Prints µs per id for single calls (record_id) and for bulk work (record_ids on
 100,000 rows), each beside the reference (tests/reference/ids_v1.py) measured
-in the same run, and the ratio. Best of several repeats, to damp a noisy host.
+in the same run, and the ratio: the best of five runs of each, the two
+alternating so that both see the same machine.
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ import ids_v1  # noqa: E402
 SAMPLE = ROOT.parent / "shared" / "seed" / "sample-registry.json"
 
 
-def best(fn: Callable[[], Any], repeats: int) -> float:
-    times = []
+def paired_best(a: Callable[[], Any], b: Callable[[], Any], repeats: int) -> tuple[float, float]:
+    """Best times of `a` and `b`, run in alternation so that both see the same machine."""
+    times_a, times_b = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for fn, times in ((a, times_a), (b, times_b)):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return min(times_a), min(times_b)
 
 
 def main() -> None:
@@ -41,16 +44,20 @@ def main() -> None:
 
     per_call_rows = sample * 2000
     n = len(per_call_rows)
-    native = best(lambda: [ct.record_id(r) for r in per_call_rows], 7) / n
-    reference = best(lambda: [ids_v1.record_id(r) for r in per_call_rows], 3) / n
+    native, reference = paired_best(
+        lambda: [ct.record_id(r) for r in per_call_rows], lambda: [ids_v1.record_id(r) for r in per_call_rows], 5
+    )
+    native, reference = native / n, reference / n
     print(f"record_id, {len(sample)} sample records x 2000 (python {sys.version.split()[0]}):")
     print(f"  carbon_tracker.record_id  {native * 1e6:7.3f} us/id")
     print(f"  reference ids_v1          {reference * 1e6:7.3f} us/id")
     print(f"  speed-up                  {reference / native:7.1f}x")
 
     bulk_rows = (sample * (100_000 // len(sample) + 1))[:100_000]
-    bulk = best(lambda: ct.record_ids(bulk_rows), 7) / len(bulk_rows)
-    reference_bulk = best(lambda: [ids_v1.record_id(r) for r in bulk_rows], 3) / len(bulk_rows)
+    bulk, reference_bulk = paired_best(
+        lambda: ct.record_ids(bulk_rows), lambda: [ids_v1.record_id(r) for r in bulk_rows], 5
+    )
+    bulk, reference_bulk = bulk / len(bulk_rows), reference_bulk / len(bulk_rows)
     print("record_ids, 100,000 rows:")
     print(f"  carbon_tracker.record_ids {bulk * 1e6:7.3f} us/row")
     print(f"  reference ids_v1 loop     {reference_bulk * 1e6:7.3f} us/row")

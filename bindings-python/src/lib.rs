@@ -10,10 +10,20 @@ use carbon_tracker_core::api::{self, ApiError};
 use carbon_tracker_core::time::format_description::well_known::Rfc3339;
 use carbon_tracker_core::time::OffsetDateTime;
 use carbon_tracker_core::{
-    ErrorCode, Event, FieldError, FieldValue, RecordInput, RecordState, ValidationError, ID_SCHEME,
+    ErrorCode, Event, FieldError, FieldValue, RecordId, RecordInput, RecordState, ValidationError,
+    ID_SCHEME,
 };
-use pyo3::exceptions::{PyKeyError, PyValueError};
+use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::intern;
+
+/// The record fields, as keyword arguments.
+const FIELDS: [&str; 5] = [
+    "project_name",
+    "registry",
+    "vintage",
+    "quantity",
+    "serial_number",
+];
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
@@ -133,13 +143,47 @@ fn validation_error(py: Python<'_>, e: ValidationError) -> PyErr {
     api_error(py, &e.into())
 }
 
-/// The v1 id of one record (a mapping of its five fields).
+/// The input of a call `f(mapping)` or `f(project_name=…, …)`.
+///
+/// Read here rather than in a Python wrapper: for a single id the wrapper's
+/// argument shuffling cost as much as the id itself.
+fn input_from_args(
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<RecordInput> {
+    let kwargs = kwargs.filter(|k| !k.is_empty());
+    match (args.len(), kwargs) {
+        (1, None) => input_or_raise(&args.get_item(0)?),
+        (0, Some(kwargs)) => {
+            for key in kwargs.keys() {
+                let key = key.str()?;
+                if !FIELDS.contains(&&*key.to_cow()?) {
+                    return Err(PyTypeError::new_err(format!(
+                        "unexpected keyword argument '{key}'"
+                    )));
+                }
+            }
+            input_or_raise(kwargs.as_any())
+        }
+        (0, None) => input_or_raise(PyDict::new(args.py()).as_any()),
+        _ => Err(PyTypeError::new_err(
+            "pass one mapping or the fields as keyword arguments, not both",
+        )),
+    }
+}
+
+/// The v1 id of one record: `record_id(mapping)` or `record_id(project_name=…, …)`.
 #[pyfunction]
-fn record_id(py: Python<'_>, fields: &Bound<'_, PyAny>) -> PyResult<String> {
-    let input = input_or_raise(fields)?;
+#[pyo3(signature = (*args, **kwargs))]
+fn record_id<'py>(
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyString>> {
+    let input = input_from_args(args, kwargs)?;
+    let py = args.py();
     input
         .record_id()
-        .map(|id| id.to_string())
+        .map(|id| hex_string(py, &id))
         .map_err(|e| validation_error(py, e))
 }
 
@@ -190,38 +234,37 @@ fn record_ids(
     for row in rows.try_iter()? {
         inputs.push(record_input(&row?)?);
     }
-    let outcomes: Vec<Option<Result<String, ValidationError>>> = py.detach(|| {
+    let outcomes: Vec<Option<Result<RecordId, ValidationError>>> = py.detach(|| {
         inputs
             .iter()
-            .map(|input| {
-                input
-                    .as_ref()
-                    .map(|i| i.record_id().map(|id| id.to_string()))
-            })
+            .map(|input| input.as_ref().map(RecordInput::record_id))
             .collect()
     });
     let mut out = Vec::with_capacity(outcomes.len());
     for (row, outcome) in outcomes.into_iter().enumerate() {
         let error = match outcome {
             Some(Ok(id)) => {
-                out.push(id.into_pyobject(py)?.into_any().unbind());
+                out.push(hex_string(py, &id).into_any().unbind());
                 continue;
             }
             Some(Err(e)) => validation_error(py, e),
-            None => input_or_raise(&py.None().into_bound(py))
-                .err()
-                .unwrap_or_else(|| PyValueError::new_err("row is not a mapping")),
+            None => validation_error(py, not_a_mapping()),
         };
+        let exception = error.value(py);
+        exception.setattr("row", row)?;
         if !collect_errors {
-            let message = format!("row {row}: {}", error.value(py));
-            error.value(py).setattr("row", row)?;
-            error.value(py).setattr("args", (message,))?;
+            let message = format!("row {row}: {exception}");
+            exception.setattr("args", (message,))?;
             return Err(error);
         }
-        error.value(py).setattr("row", row)?;
         out.push(error.into_value(py).into_any());
     }
     Ok(out)
+}
+
+/// The id as a Python `str`, without an intermediate Rust `String`.
+fn hex_string<'py>(py: Python<'py>, id: &RecordId) -> Bound<'py, PyString> {
+    PyString::new(py, id.encode_hex(&mut [0; 64]))
 }
 
 fn events_from(events: &Bound<'_, PyAny>) -> PyResult<Vec<Event>> {

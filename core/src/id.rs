@@ -31,8 +31,9 @@ impl RecordId {
         &self.0
     }
 
-    /// Writes the 64 hex digits into `buf` and returns them as a `&str`.
-    fn hex<'a>(&self, buf: &'a mut [u8; 64]) -> &'a str {
+    /// Writes the 64 hex digits into `buf` and returns them as a `&str`,
+    /// for hosts that build their own string type without an allocation.
+    pub fn encode_hex<'a>(&self, buf: &'a mut [u8; 64]) -> &'a str {
         // Cannot fail: the buffer is exactly twice the digest's length.
         if hex::encode_to_slice(self.0, buf).is_err() {
             return "";
@@ -43,7 +44,7 @@ impl RecordId {
 
 impl fmt::Display for RecordId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.hex(&mut [0; 64]))
+        f.write_str(self.encode_hex(&mut [0; 64]))
     }
 }
 
@@ -74,7 +75,7 @@ impl FromStr for RecordId {
 
 impl Serialize for RecordId {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.hex(&mut [0; 64]))
+        serializer.serialize_str(self.encode_hex(&mut [0; 64]))
     }
 }
 

@@ -15,6 +15,8 @@ use crate::value::FieldValue;
 const PLACES: u32 = 4;
 /// `10^PLACES`.
 const SCALE: u64 = 10_000;
+/// Quantities must be below 10^14.
+const LIMIT: u64 = 100_000_000_000_000;
 /// Integer digits allowed: a quantity is below 10^14 so that it fits NUMERIC(18,4).
 const MAX_INT_DIGITS: i64 = 14;
 
@@ -31,9 +33,12 @@ impl Quantity {
     pub fn from_field(value: &FieldValue) -> Result<Self, ErrorCode> {
         match value {
             FieldValue::Missing | FieldValue::Null => Err(ErrorCode::Missing),
-            FieldValue::Integer(n) => {
-                Self::from_exact(&ExactDecimal::parse(&n.to_string()).ok_or(ErrorCode::NotANumber)?)
-            }
+            // An integer needs no decimal reading: 0 < n < 10^14 or an error.
+            FieldValue::Integer(n) => match u64::try_from(*n) {
+                _ if *n <= 0 => Err(ErrorCode::NotPositive),
+                Ok(n) if n < LIMIT => Ok(Self(n * SCALE)),
+                _ => Err(ErrorCode::TooLarge),
+            },
             FieldValue::Float(f) if f.is_finite() => {
                 // `{:e}` writes the shortest digits that round-trip, like
                 // JavaScript's `String(n)` and Python's `repr()`.
@@ -138,6 +143,20 @@ mod tests {
         assert_eq!(q(FieldValue::Float(1e30)), Err(ErrorCode::TooLarge));
         assert_eq!(q(FieldValue::Float(f64::NAN)), Err(ErrorCode::NotANumber));
         assert_eq!(q(FieldValue::Integer(-5)), Err(ErrorCode::NotPositive));
+        assert_eq!(q(FieldValue::Integer(0)), Err(ErrorCode::NotPositive));
+        assert_eq!(
+            q(FieldValue::Integer(99_999_999_999_999)),
+            Ok("99999999999999.0000".into())
+        );
+        assert_eq!(
+            q(FieldValue::Integer(100_000_000_000_000)),
+            Err(ErrorCode::TooLarge)
+        );
+        assert_eq!(q(FieldValue::Integer(i128::MAX)), Err(ErrorCode::TooLarge));
+        assert_eq!(
+            q(FieldValue::Integer(i128::MIN)),
+            Err(ErrorCode::NotPositive)
+        );
         assert_eq!(q(FieldValue::text("-0.00001")), Err(ErrorCode::NotPositive));
         assert_eq!(q(FieldValue::text("-1e30")), Err(ErrorCode::NotPositive));
         assert_eq!(q(FieldValue::Bool(true)), Err(ErrorCode::NotANumber));

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union, cast, overload
 
 from . import _native
+from ._native import record_id
 from ._errors import FieldError, TransitionError, ValidationError
 
 __all__ = [
@@ -89,27 +90,6 @@ class CanonicalRecord:
         d = asdict(self)
         del d["id"]
         return d
-
-
-@overload
-def record_id(fields: Mapping[str, Any], /) -> str: ...
-@overload
-def record_id(*, project_name: str, registry: str, vintage: Vintage, quantity: Quantity, serial_number: str) -> str: ...
-def record_id(
-    fields: Any = _MISSING,
-    /,
-    *,
-    project_name: Any = _MISSING,
-    registry: Any = _MISSING,
-    vintage: Any = _MISSING,
-    quantity: Any = _MISSING,
-    serial_number: Any = _MISSING,
-) -> str:
-    """The v1 id of a record, from a mapping or keyword arguments.
-
-    Raises :class:`ValidationError` listing every problem of the input.
-    """
-    return _native.record_id(_fields(fields, project_name, registry, vintage, quantity, serial_number))
 
 
 @overload

@@ -1,13 +1,28 @@
 """The native core. Use the typed API of ``carbon_tracker`` instead."""
 
-from typing import Any, Iterable, Mapping, Optional, Union
+from decimal import Decimal
+from typing import Any, Iterable, Mapping, Optional, Union, overload
 
 from ._errors import ValidationError
 
 ID_SCHEME: str
 
-def record_id(fields: Mapping[str, Any]) -> str:
-    """The v1 id of one record; raises ``ValidationError``."""
+@overload
+def record_id(fields: Mapping[str, Any], /) -> str:
+    """The v1 id of a record, from a mapping or keyword arguments.
+
+    ``quantity`` is exact as ``str``, ``int`` or ``Decimal``; a ``float`` reads
+    as its ``repr()``. Raises ``ValidationError`` listing every problem.
+    """
+@overload
+def record_id(
+    *,
+    project_name: str,
+    registry: str,
+    vintage: Union[int, str],
+    quantity: Union[str, int, Decimal, float],
+    serial_number: str,
+) -> str: ...
 
 def record_ids(rows: Iterable[Mapping[str, Any]], collect_errors: bool = False) -> list[Union[str, ValidationError]]:
     """The v1 ids of many records, in order, computed without the GIL."""
