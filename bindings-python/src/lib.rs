@@ -29,6 +29,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 /// One Python value as the core's untyped field value.
 fn field_value(obj: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
+    let py = obj.py();
     Ok(if obj.is_none() {
         FieldValue::Null
     } else if let Ok(b) = obj.cast::<PyBool>() {
@@ -41,8 +42,9 @@ fn field_value(obj: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
             .or_else(|_| obj.extract::<i128>())
         {
             Ok(n) => FieldValue::Integer(n),
-            // Beyond i128: its exact decimal text (it is out of range anyway).
-            Err(_) => FieldValue::number(obj.str()?.to_string()),
+            // Beyond i128 (and perhaps beyond `str()`'s digit limit) only the
+            // sign matters: such an integer is outside every v1 range.
+            Err(_) => FieldValue::number(if obj.gt(0)? { "1e40" } else { "-1e40" }),
         }
     } else if let Ok(f) = obj.cast::<PyFloat>() {
         // A float reads as its shortest round-trip spelling, like `repr()`.
@@ -52,7 +54,10 @@ fn field_value(obj: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
             Ok(text) => FieldValue::text(text),
             Err(_) => FieldValue::InvalidText,
         }
-    } else if obj.get_type().fully_qualified_name()?.to_cow()? == "decimal.Decimal" {
+    } else if obj.is_instance(
+        &py.import(intern!(py, "decimal"))?
+            .getattr(intern!(py, "Decimal"))?,
+    )? {
         // `str(Decimal)` is exact: "1E+2", "0.00019", "NaN".
         FieldValue::number(obj.str()?.to_string())
     } else if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {

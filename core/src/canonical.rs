@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, FieldError, ValidationError};
 use crate::id::RecordId;
-use crate::number::ExactDecimal;
+use crate::number::{float_text, ExactDecimal};
 use crate::quantity::Quantity;
 use crate::text::{push_canonical, py_strip, Sink};
 use crate::value::FieldValue;
@@ -196,7 +196,7 @@ fn push_text_field(
 /// Reads `vintage`: an integer 1900..=2100, given as an integer, an
 /// integral number (`2023.0`) or an integer string (`"2023"`).
 fn vintage(value: &FieldValue) -> Result<u16, ErrorCode> {
-    let exact_text;
+    let mut float_buf = ryu::Buffer::new();
     let exact = match value {
         FieldValue::Missing | FieldValue::Null => return Err(ErrorCode::Missing),
         FieldValue::Integer(n) => return year_in_range(*n),
@@ -204,8 +204,7 @@ fn vintage(value: &FieldValue) -> Result<u16, ErrorCode> {
             if !f.is_finite() || f.fract() != 0.0 {
                 return Err(ErrorCode::NotAnInteger);
             }
-            exact_text = format!("{f:e}");
-            ExactDecimal::parse(&exact_text)
+            ExactDecimal::parse(float_text(*f, &mut float_buf))
         }
         FieldValue::Number(text) => ExactDecimal::parse(text),
         FieldValue::Text(text) => {

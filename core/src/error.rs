@@ -44,7 +44,7 @@ pub enum ErrorCode {
     UnknownField,
     /// A price is negative.
     Negative,
-    /// A currency is not a three-letter ISO 4217 code.
+    /// A currency is not three uppercase letters (the shape of an ISO 4217 code).
     InvalidCurrency,
     /// The field must not be present for this event type.
     NotAllowed,
@@ -94,7 +94,7 @@ impl ErrorCode {
             Self::NotAnObject => "must be a JSON object",
             Self::UnknownField => "is not a field of this event type",
             Self::Negative => "must not be negative",
-            Self::InvalidCurrency => "must be a three-letter ISO 4217 code such as \"USD\"",
+            Self::InvalidCurrency => "must be three uppercase letters, like an ISO 4217 code such as \"USD\"",
             Self::NotAllowed => "must not be given for this event type",
         }
     }

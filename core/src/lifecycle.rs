@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::error::FieldError;
@@ -176,6 +176,9 @@ pub enum TransitionError {
     /// Events must not go back in time.
     #[error("the event's created_at is earlier than the previous event's")]
     TimeWentBackwards,
+    /// The event's time cannot be written in UTC within years 1 to 9999.
+    #[error("timestamp out of range: years 1 to 9999 in UTC")]
+    TimestampOutOfRange,
     /// The payload breaks the rules of its event type.
     #[error("invalid {event_type} payload: {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     InvalidPayload {
@@ -197,6 +200,7 @@ impl TransitionError {
             Self::OutOfSequence { .. } => "out_of_sequence",
             Self::WrongRecord { .. } => "wrong_record",
             Self::TimeWentBackwards => "time_went_backwards",
+            Self::TimestampOutOfRange => "timestamp_out_of_range",
             Self::InvalidPayload { .. } => "invalid_payload",
         }
     }
@@ -343,7 +347,7 @@ pub fn next_event(
             (seq, now.max(s.updated_at))
         }
     };
-    let created_at = created_at.to_offset(UtcOffset::UTC);
+    let created_at = utc_rfc3339::to_utc(created_at).ok_or(TransitionError::TimestampOutOfRange)?;
     let millis = u64::try_from(created_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
     let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
     let payload = payload.filter(|p| !p.is_empty());
@@ -359,20 +363,31 @@ pub fn next_event(
     Ok((event, next))
 }
 
-/// RFC 3339 timestamps, always written in UTC (`…Z`).
+/// RFC 3339 timestamps, always written in UTC (`…Z`), years 1 to 9999.
 pub mod utc_rfc3339 {
-    use serde::{Deserializer, Serializer};
+    use serde::{de, ser, Deserializer, Serializer};
     use time::{OffsetDateTime, UtcOffset};
+
+    const OUT_OF_RANGE: &str = "timestamp out of range: years 1 to 9999 in UTC";
+
+    /// `t` in UTC, if it falls in years 1..=9999 there (what RFC 3339 and every
+    /// host's date type can hold).
+    pub fn to_utc(t: OffsetDateTime) -> Option<OffsetDateTime> {
+        t.checked_to_offset(UtcOffset::UTC)
+            .filter(|t| (1..=9999).contains(&t.year()))
+    }
 
     /// Writes `t` in UTC.
     pub fn serialize<S: Serializer>(t: &OffsetDateTime, serializer: S) -> Result<S::Ok, S::Error> {
-        time::serde::rfc3339::serialize(&t.to_offset(UtcOffset::UTC), serializer)
+        let utc = to_utc(*t).ok_or_else(|| ser::Error::custom(OUT_OF_RANGE))?;
+        time::serde::rfc3339::serialize(&utc, serializer)
     }
 
     /// Reads any RFC 3339 offset and converts it to UTC.
     pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<OffsetDateTime, D::Error> {
-        time::serde::rfc3339::deserialize(deserializer).map(|t| t.to_offset(UtcOffset::UTC))
+        let t = time::serde::rfc3339::deserialize(deserializer)?;
+        to_utc(t).ok_or_else(|| de::Error::custom(OUT_OF_RANGE))
     }
 }

@@ -112,6 +112,14 @@ impl<'a> ExactDecimal<'a> {
     }
 }
 
+/// The shortest decimal spelling of a finite `f64` that reads back as the same
+/// double, ties to even: the digits JavaScript's `String(n)` and Python's
+/// `repr()` write. (Rust's own `{:e}` breaks such ties upward, so
+/// `90961303843695.625` would read as `…695.63` instead of `…695.62`.)
+pub(crate) fn float_text(f: f64, buf: &mut ryu::Buffer) -> &str {
+    buf.format_finite(f)
+}
+
 fn split_digits(bytes: &[u8]) -> (&[u8], &[u8]) {
     let n = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
     bytes.split_at(n)
@@ -136,7 +144,7 @@ fn parse_exponent(bytes: &[u8]) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use super::ExactDecimal;
+    use super::{float_text, ExactDecimal};
 
     fn quantity(text: &str) -> Option<u64> {
         ExactDecimal::parse(text)?.truncated_magnitude(4, 14)
@@ -167,6 +175,19 @@ mod tests {
         ] {
             assert!(ExactDecimal::parse(text).is_none(), "{text:?}");
         }
+    }
+
+    #[test]
+    fn floats_read_as_javascript_and_python_write_them() {
+        let read = |f: f64| {
+            ExactDecimal::parse(float_text(f, &mut ryu::Buffer::new()))?.truncated_magnitude(4, 14)
+        };
+        // Exactly 90961303843695.625: both ...62 and ...63 round-trip; repr() picks the even one.
+        assert_eq!(read(90_961_303_843_695.62), Some(909_613_038_436_956_200));
+        assert_eq!(read(10_153_007_241_567.312), Some(101_530_072_415_673_120));
+        assert_eq!(read(100.1), Some(1_001_000));
+        assert_eq!(read(1e-7), Some(0));
+        assert_eq!(read(1e30), None);
     }
 
     #[test]

@@ -25,7 +25,7 @@ enum Rule {
     Note(usize),
     /// A non-negative decimal, as a JSON number or a string.
     Price,
-    /// Three ASCII letters.
+    /// Three uppercase ASCII letters.
     Currency,
 }
 

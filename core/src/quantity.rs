@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::ErrorCode;
-use crate::number::ExactDecimal;
+use crate::number::{float_text, ExactDecimal};
 use crate::text::{py_strip, Sink};
 use crate::value::FieldValue;
 
@@ -39,13 +39,10 @@ impl Quantity {
                 Ok(n) if n < LIMIT => Ok(Self(n * SCALE)),
                 _ => Err(ErrorCode::TooLarge),
             },
-            FieldValue::Float(f) if f.is_finite() => {
-                // `{:e}` writes the shortest digits that round-trip, like
-                // JavaScript's `String(n)` and Python's `repr()`.
-                Self::from_exact(
-                    &ExactDecimal::parse(&format!("{f:e}")).ok_or(ErrorCode::NotANumber)?,
-                )
-            }
+            FieldValue::Float(f) if f.is_finite() => Self::from_exact(
+                &ExactDecimal::parse(float_text(*f, &mut ryu::Buffer::new()))
+                    .ok_or(ErrorCode::NotANumber)?,
+            ),
             FieldValue::Number(text) | FieldValue::Text(text) => Self::from_text(text),
             FieldValue::Float(_)
             | FieldValue::Bool(_)

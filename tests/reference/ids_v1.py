@@ -86,7 +86,16 @@ def _exact_decimal(value: Any) -> decimal.Decimal | None:
         text = value.strip()
         if DECIMAL_TEXT.fullmatch(text) is None:
             return None
-        return decimal.Decimal(text)
+        try:
+            return decimal.Decimal(text)
+        except decimal.InvalidOperation:
+            # An exponent beyond what decimal can hold: keep the sign and the
+            # side of 1 (only those matter to the range checks).
+            mantissa, _, exponent = text.lower().partition("e")
+            if decimal.Decimal(mantissa) == 0:
+                return decimal.Decimal(0)
+            sign = "-" if mantissa.startswith("-") else ""
+            return decimal.Decimal(f"{sign}1e99" if not exponent.startswith("-") else f"{sign}1e-99")
     return None
 
 
@@ -118,6 +127,9 @@ def canonical_vintage(value: Any) -> tuple[int | None, str | None]:
     elif isinstance(value, int):
         number = value
     elif isinstance(value, decimal.Decimal):
+        if value.is_finite() and value.adjusted() > 4:
+            # Integral or not, far outside the range; int() would not fit in memory.
+            return (None, "out_of_range") if value == value.to_integral_value() else (None, "not_an_integer")
         if value.is_finite() and value == value.to_integral_value():
             number = int(value)
     elif isinstance(value, float):
@@ -126,7 +138,9 @@ def canonical_vintage(value: Any) -> tuple[int | None, str | None]:
     elif isinstance(value, str):
         text = value.strip()
         if INTEGER_TEXT.fullmatch(text) is not None:
-            number = int(text)
+            # More than 5 digits (after any sign and leading zeros) is out of range.
+            digits = text.lstrip("+-").lstrip("0")
+            number = int(text) if len(digits) <= 5 else 10**6
     if number is None:
         return None, "not_an_integer"
     if not MIN_VINTAGE <= number <= MAX_VINTAGE:

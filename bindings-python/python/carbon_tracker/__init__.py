@@ -9,6 +9,7 @@ lifecycle, computed by the same Rust core as the REST server and the browser.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -162,7 +163,7 @@ class RecordState:
     owner: Optional[str]
 
     def as_dict(self) -> dict[str, Any]:
-        """The state as JSON-ready data (RFC 3339 timestamps), as every host writes it."""
+        """The state as JSON-ready data (RFC 3339 timestamps, as ``datetime.isoformat`` writes them)."""
         return {**asdict(self), "created_at": _rfc3339(self.created_at), "updated_at": _rfc3339(self.updated_at)}
 
 
@@ -178,8 +179,21 @@ def _parse_instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
+def _payload_value(value: Any) -> Any:
+    """A payload value in a form JSON (and so the core) can hold."""
+    if isinstance(value, Decimal):
+        return str(value)  # exact
+    if isinstance(value, float) and not math.isfinite(value):
+        # No JSON form: passed as a one-element list so the core reports the
+        # field's type error instead of reading it as absent.
+        return [repr(value)]
+    return value
+
+
 def _event_data(event: Mapping[str, Any]) -> dict[str, Any]:
     data = dict(event)
+    if isinstance(data.get("payload"), Mapping):
+        data["payload"] = {k: _payload_value(v) for k, v in data["payload"].items()}
     if "created_at" in data:
         data["created_at"] = _rfc3339(data["created_at"])
     if "id" in data:
