@@ -113,11 +113,6 @@ fn not_a_mapping() -> ValidationError {
     }
 }
 
-/// The input of a row, or the Python `ValidationError` for a row that is not a mapping.
-fn input_or_raise(row: &Bound<'_, PyAny>) -> PyResult<RecordInput> {
-    record_input(row)?.ok_or_else(|| validation_error(row.py(), not_a_mapping()))
-}
-
 /// The package's exception for an [`ApiError`]: `ValidationError` or `TransitionError`.
 fn api_error(py: Python<'_>, e: &ApiError) -> PyErr {
     let build = || -> PyResult<PyErr> {
@@ -148,17 +143,18 @@ fn validation_error(py: Python<'_>, e: ValidationError) -> PyErr {
     api_error(py, &e.into())
 }
 
-/// The input of a call `f(mapping)` or `f(project_name=…, …)`.
+/// The input of a call `f(mapping)` or `f(project_name=…, …)`; `None` when
+/// the one positional argument is not a mapping.
 ///
 /// Read here rather than in a Python wrapper: for a single id the wrapper's
 /// argument shuffling cost as much as the id itself.
 fn input_from_args(
     args: &Bound<'_, PyTuple>,
     kwargs: Option<&Bound<'_, PyDict>>,
-) -> PyResult<RecordInput> {
+) -> PyResult<Option<RecordInput>> {
     let kwargs = kwargs.filter(|k| !k.is_empty());
     match (args.len(), kwargs) {
-        (1, None) => input_or_raise(&args.get_item(0)?),
+        (1, None) => record_input(&args.get_item(0)?),
         (0, Some(kwargs)) => {
             for key in kwargs.keys() {
                 let key = key.str()?;
@@ -168,13 +164,21 @@ fn input_from_args(
                     )));
                 }
             }
-            input_or_raise(kwargs.as_any())
+            record_input(kwargs.as_any())
         }
-        (0, None) => input_or_raise(PyDict::new(args.py()).as_any()),
+        (0, None) => record_input(PyDict::new(args.py()).as_any()),
         _ => Err(PyTypeError::new_err(
             "pass one mapping or the fields as keyword arguments, not both",
         )),
     }
+}
+
+/// [`input_from_args`], with a row that is not a mapping as a `ValidationError`.
+fn required_input(
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<RecordInput> {
+    input_from_args(args, kwargs)?.ok_or_else(|| validation_error(args.py(), not_a_mapping()))
 }
 
 /// The v1 id of one record: `record_id(mapping)` or `record_id(project_name=…, …)`.
@@ -184,7 +188,7 @@ fn record_id<'py>(
     args: &Bound<'py, PyTuple>,
     kwargs: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyString>> {
-    let input = input_from_args(args, kwargs)?;
+    let input = required_input(args, kwargs)?;
     let py = args.py();
     input
         .record_id()
@@ -194,12 +198,15 @@ fn record_id<'py>(
 
 /// `(id, project_name, registry, vintage, quantity, serial_number)` of one record.
 #[pyfunction]
+#[pyo3(signature = (*args, **kwargs))]
 fn canonicalize(
-    py: Python<'_>,
-    fields: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<(String, String, String, u16, String, String)> {
-    let input = input_or_raise(fields)?;
-    let c = input.canonicalize().map_err(|e| validation_error(py, e))?;
+    let input = required_input(args, kwargs)?;
+    let c = input
+        .canonicalize()
+        .map_err(|e| validation_error(args.py(), e))?;
     let id = c.id().to_string();
     Ok((
         id,
@@ -213,8 +220,12 @@ fn canonicalize(
 
 /// Every problem of one record as `(field, code, message)`; empty when valid.
 #[pyfunction]
-fn validate(fields: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String, String)>> {
-    let errors = match record_input(fields)? {
+#[pyo3(signature = (*args, **kwargs))]
+fn validate(
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Vec<(String, String, String)>> {
+    let errors = match input_from_args(args, kwargs)? {
         Some(input) => input.validate(),
         None => not_a_mapping().errors,
     };

@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union, cast, overload
+from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union, overload
 
 from . import _native
 from ._native import record_id
@@ -43,38 +43,6 @@ Quantity = Union[str, int, Decimal, float]
 Vintage = Union[int, str]
 
 
-class _Missing:
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-_MISSING: Any = _Missing()
-
-
-def _fields(
-    fields: Any,
-    project_name: Any,
-    registry: Any,
-    vintage: Any,
-    quantity: Any,
-    serial_number: Any,
-) -> Mapping[str, Any]:
-    if fields is not _MISSING and project_name is registry is vintage is quantity is serial_number is _MISSING:
-        # The common case, kept cheap: a mapping and no keywords.
-        return cast(Mapping[str, Any], fields)
-    given = {"project_name": project_name, "registry": registry, "vintage": vintage, "quantity": quantity,
-             "serial_number": serial_number}
-    keywords = {k: v for k, v in given.items() if v is not _MISSING}
-    if fields is _MISSING:
-        return keywords
-    if keywords:
-        raise TypeError("pass either a mapping or keyword arguments, not both")
-    # Not checked here: the core reports a non-mapping as a ValidationError on `body`.
-    return cast(Mapping[str, Any], fields)
-
-
-
-
 @dataclass(frozen=True)
 class CanonicalRecord:
     """A record's canonical fields and its v1 id."""
@@ -98,19 +66,10 @@ def canonicalize(fields: Mapping[str, Any], /) -> CanonicalRecord: ...
 @overload
 def canonicalize(*, project_name: str, registry: str, vintage: Vintage, quantity: Quantity,
                  serial_number: str) -> CanonicalRecord: ...
-def canonicalize(
-    fields: Any = _MISSING,
-    /,
-    *,
-    project_name: Any = _MISSING,
-    registry: Any = _MISSING,
-    vintage: Any = _MISSING,
-    quantity: Any = _MISSING,
-    serial_number: Any = _MISSING,
-) -> CanonicalRecord:
-    """The canonical fields and id of a record; raises :class:`ValidationError`."""
-    values = _native.canonicalize(_fields(fields, project_name, registry, vintage, quantity, serial_number))
-    return CanonicalRecord(*values)
+def canonicalize(*args: Any, **kwargs: Any) -> CanonicalRecord:
+    """The canonical fields and id of a record, from a mapping or keyword
+    arguments; raises :class:`ValidationError`."""
+    return CanonicalRecord(*_native.canonicalize(*args, **kwargs))
 
 
 @overload
@@ -118,19 +77,9 @@ def validate(fields: Mapping[str, Any], /) -> list[FieldError]: ...
 @overload
 def validate(*, project_name: Any = ..., registry: Any = ..., vintage: Any = ..., quantity: Any = ...,
              serial_number: Any = ...) -> list[FieldError]: ...
-def validate(
-    fields: Any = _MISSING,
-    /,
-    *,
-    project_name: Any = _MISSING,
-    registry: Any = _MISSING,
-    vintage: Any = _MISSING,
-    quantity: Any = _MISSING,
-    serial_number: Any = _MISSING,
-) -> list[FieldError]:
+def validate(*args: Any, **kwargs: Any) -> list[FieldError]:
     """Every problem of a record, in field order; empty when it is valid."""
-    errors = _native.validate(_fields(fields, project_name, registry, vintage, quantity, serial_number))
-    return [FieldError(*e) for e in errors]
+    return [FieldError(*e) for e in _native.validate(*args, **kwargs)]
 
 
 @overload

@@ -27,11 +27,11 @@ def record_id(
 def record_ids(rows: Iterable[Mapping[str, Any]], collect_errors: bool = False) -> list[Union[str, ValidationError]]:
     """The v1 ids of many records, in order, computed without the GIL."""
 
-def canonicalize(fields: Mapping[str, Any]) -> tuple[str, str, str, int, str, str]:
-    """``(id, project_name, registry, vintage, quantity, serial_number)``."""
+def canonicalize(*args: Any, **kwargs: Any) -> tuple[str, str, str, int, str, str]:
+    """``(id, project_name, registry, vintage, quantity, serial_number)`` of a mapping or keywords."""
 
-def validate(fields: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """Every problem as ``(field, code, message)``."""
+def validate(*args: Any, **kwargs: Any) -> list[tuple[str, str, str]]:
+    """Every problem of a mapping or keywords as ``(field, code, message)``."""
 
 def replay(events: list[dict[str, Any]]) -> dict[str, Any]:
     """The state a history adds up to; raises ``TransitionError``."""
