@@ -10,8 +10,7 @@ use carbon_tracker_core::api::{self, ApiError};
 use carbon_tracker_core::time::format_description::well_known::Rfc3339;
 use carbon_tracker_core::time::OffsetDateTime;
 use carbon_tracker_core::{
-    ErrorCode, Event, FieldError, FieldValue, RecordId, RecordInput, RecordState, ValidationError,
-    ID_SCHEME,
+    Event, FieldValue, RecordId, RecordInput, RecordState, ValidationError, ID_SCHEME,
 };
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::intern;
@@ -106,13 +105,6 @@ fn record_input(row: &Bound<'_, PyAny>) -> PyResult<Option<RecordInput>> {
     }))
 }
 
-/// The core's error for a row that is not a mapping: `body` / `not_an_object`.
-fn not_a_mapping() -> ValidationError {
-    ValidationError {
-        errors: vec![FieldError::new("body", ErrorCode::NotAnObject)],
-    }
-}
-
 /// The package's exception for an [`ApiError`]: `ValidationError` or `TransitionError`.
 fn api_error(py: Python<'_>, e: &ApiError) -> PyErr {
     let build = || -> PyResult<PyErr> {
@@ -178,7 +170,8 @@ fn required_input(
     args: &Bound<'_, PyTuple>,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<RecordInput> {
-    input_from_args(args, kwargs)?.ok_or_else(|| validation_error(args.py(), not_a_mapping()))
+    input_from_args(args, kwargs)?
+        .ok_or_else(|| validation_error(args.py(), ValidationError::not_an_object()))
 }
 
 /// The v1 id of one record: `record_id(mapping)` or `record_id(project_name=…, …)`.
@@ -227,7 +220,7 @@ fn validate(
 ) -> PyResult<Vec<(String, String, String)>> {
     let errors = match input_from_args(args, kwargs)? {
         Some(input) => input.validate(),
-        None => not_a_mapping().errors,
+        None => ValidationError::not_an_object().errors,
     };
     Ok(errors
         .into_iter()
@@ -264,7 +257,7 @@ fn record_ids(
                 continue;
             }
             Some(Err(e)) => validation_error(py, e),
-            None => validation_error(py, not_a_mapping()),
+            None => validation_error(py, ValidationError::not_an_object()),
         };
         let exception = error.value(py);
         exception.setattr("row", row)?;

@@ -97,6 +97,24 @@ fn lines(inputs: &[RecordInput]) -> Vec<String> {
         .collect()
 }
 
+/// One pass of the bare SHA-256 over canonical lines: the floor.
+fn floor(lines: &[String]) -> impl FnMut() + '_ {
+    move || {
+        for line in lines {
+            black_box(Sha256::digest(black_box(line).as_bytes()));
+        }
+    }
+}
+
+/// One pass of `record_id` over inputs.
+fn ids_of(inputs: &[RecordInput]) -> impl FnMut() + '_ {
+    move || {
+        for input in inputs {
+            black_box(black_box(input).record_id().expect("valid"));
+        }
+    }
+}
+
 fn ids(c: &mut Criterion) {
     let sample = sample_inputs();
     let sample_lines = lines(&sample);
@@ -105,20 +123,8 @@ fn ids(c: &mut Criterion) {
 
     let mut group = c.benchmark_group(GROUP);
     group.throughput(Throughput::Elements(sample.len() as u64));
-    group.bench_function("sha256_floor", |b| {
-        b.iter(|| {
-            for line in &sample_lines {
-                black_box(Sha256::digest(black_box(line).as_bytes()));
-            }
-        });
-    });
-    group.bench_function("record_id", |b| {
-        b.iter(|| {
-            for input in &sample {
-                black_box(black_box(input).record_id().expect("valid"));
-            }
-        });
-    });
+    group.bench_function("sha256_floor", |b| b.iter(floor(&sample_lines)));
+    group.bench_function("record_id", |b| b.iter(ids_of(&sample)));
     group.bench_function("record_id_hex", |b| {
         b.iter(|| {
             for input in &sample {
@@ -135,20 +141,8 @@ fn ids(c: &mut Criterion) {
         });
     });
     group.throughput(Throughput::Elements(unicode.len() as u64));
-    group.bench_function("sha256_floor_unicode", |b| {
-        b.iter(|| {
-            for line in &unicode_lines {
-                black_box(Sha256::digest(black_box(line).as_bytes()));
-            }
-        });
-    });
-    group.bench_function("record_id_unicode", |b| {
-        b.iter(|| {
-            for input in &unicode {
-                black_box(black_box(input).record_id().expect("valid"));
-            }
-        });
-    });
+    group.bench_function("sha256_floor_unicode", |b| b.iter(floor(&unicode_lines)));
+    group.bench_function("record_id_unicode", |b| b.iter(ids_of(&unicode)));
     group.finish();
 }
 
@@ -223,27 +217,11 @@ fn summary() {
     }
     println!("paired blocks (median of {PAIRS} alternating floor/work blocks, same run):");
     let (sample_lines, unicode_lines) = (lines(&sample), lines(&unicode));
-    let floor = |lines: &[String]| {
-        let lines = lines.to_vec();
-        move || {
-            for line in &lines {
-                black_box(Sha256::digest(black_box(line).as_bytes()));
-            }
-        }
-    };
-    let ids = |inputs: &[RecordInput]| {
-        let inputs = inputs.to_vec();
-        move || {
-            for input in &inputs {
-                black_box(black_box(input).record_id().expect("valid"));
-            }
-        }
-    };
     for (name, inputs, lines) in [
         ("record_id", &sample, &sample_lines),
         ("record_id_unicode", &unicode, &unicode_lines),
     ] {
-        let (w, f, r) = paired_ratio(&mut ids(inputs), &mut floor(lines), inputs.len());
+        let (w, f, r) = paired_ratio(&mut ids_of(inputs), &mut floor(lines), inputs.len());
         println!(
             "  {name:<22} {w:8.1} ns/id  {:>12.0} ids/s  {r:5.2}x bare SHA-256 ({f:.1} ns)",
             1e9 / w

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::canonical::{CanonicalRecord, RecordInput};
-use crate::error::{ErrorCode, FieldError, ValidationError};
+use crate::error::{FieldError, ValidationError};
 use crate::id::RecordId;
 use crate::lifecycle::{self, Event, RecordState, TransitionError};
 
@@ -120,10 +120,7 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
 /// validation error on the field `body`, so clients get one error shape.
 pub fn record_input_from_value(value: serde_json::Value) -> Result<RecordInput, ApiError> {
     if !value.is_object() {
-        return Err(ValidationError {
-            errors: vec![FieldError::new("body", ErrorCode::NotAnObject)],
-        }
-        .into());
+        return Err(ValidationError::not_an_object().into());
     }
     from_value(value)
 }

@@ -167,6 +167,14 @@ impl fmt::Display for ValidationError {
 impl std::error::Error for ValidationError {}
 
 impl ValidationError {
+    /// The error for a record body that is not an object (or, in a host
+    /// language, not a mapping): `body` / `not_an_object`.
+    pub fn not_an_object() -> Self {
+        Self {
+            errors: vec![FieldError::new("body", ErrorCode::NotAnObject)],
+        }
+    }
+
     /// `Ok(())` when `errors` is empty, the error otherwise.
     pub(crate) fn check(errors: Vec<FieldError>) -> Result<(), Self> {
         if errors.is_empty() {
