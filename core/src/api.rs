@@ -103,9 +103,11 @@ impl ApiError {
 
 /// The answer to "what is this record's id?": the id and the canonical fields
 /// it was computed from (the body of `POST /ids`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DerivedId {
     /// The v1 id.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{64}$"))]
     pub id: RecordId,
     /// The canonical fields.
     pub canonical: CanonicalRecord,

@@ -39,6 +39,7 @@ pub struct RecordInput {
 }
 
 /// A record's canonical fields: what its v1 id is computed from.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CanonicalRecord {
     /// Stripped, lowercased, NFKC-normalized project name.
@@ -48,6 +49,7 @@ pub struct CanonicalRecord {
     /// Vintage year, 1900..=2100.
     pub vintage: u16,
     /// Quantity truncated to 4 decimals; serialized as `"100.0000"`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "100.1000"))]
     pub quantity: Quantity,
     /// Stripped, lowercased, NFKC-normalized serial number.
     pub serial_number: String,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// The string forms (`snake_case`) are part of the contract: the REST server's
 /// `errors[].code`, the WASM package and the Python package all expose them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -48,6 +49,8 @@ pub enum ErrorCode {
     InvalidCurrency,
     /// The field must not be present for this event type.
     NotAllowed,
+    /// A parameter is not in its expected format (a timestamp, a cursor, an id).
+    InvalidFormat,
 }
 
 impl ErrorCode {
@@ -71,6 +74,7 @@ impl ErrorCode {
             Self::Negative => "negative",
             Self::InvalidCurrency => "invalid_currency",
             Self::NotAllowed => "not_allowed",
+            Self::InvalidFormat => "invalid_format",
         }
     }
 
@@ -96,6 +100,7 @@ impl ErrorCode {
             Self::Negative => "must not be negative",
             Self::InvalidCurrency => "must be three uppercase letters, like an ISO 4217 code such as \"USD\"",
             Self::NotAllowed => "must not be given for this event type",
+            Self::InvalidFormat => "is not in its expected format",
         }
     }
 }
@@ -107,6 +112,7 @@ impl fmt::Display for ErrorCode {
 }
 
 /// One problem with one field.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     /// The field's name as it appears in the JSON body, e.g. `"quantity"`.

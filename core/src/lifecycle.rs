@@ -22,6 +22,7 @@ use crate::payload::validate_payload;
 use crate::text::py_strip;
 
 /// What happened to a record.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EventType {
@@ -61,6 +62,7 @@ impl std::fmt::Display for EventType {
 }
 
 /// A record's status: what its events add up to.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
@@ -98,11 +100,13 @@ impl std::fmt::Display for Status {
 }
 
 /// One entry of a record's append-only history.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// A UUIDv7: unique, and ordered by creation time.
     pub id: Uuid,
     /// The record this event belongs to.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{64}$"))]
     pub record_id: RecordId,
     /// 1, 2, 3… within the record.
     pub seq: u32,
@@ -110,25 +114,31 @@ pub struct Event {
     pub event_type: EventType,
     /// Details of the event (a JSON object), or `null`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub payload: Option<Map<String, Value>>,
     /// When it happened, RFC 3339 in UTC.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     #[serde(with = "utc_rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
 /// A record's state after some prefix of its events.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordState {
     /// The record.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{64}$"))]
     pub record_id: RecordId,
     /// Its status.
     pub status: Status,
     /// The `seq` of the last event applied.
     pub last_seq: u32,
     /// When the record was created.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     #[serde(with = "utc_rfc3339")]
     pub created_at: OffsetDateTime,
     /// When the last event applied happened.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     #[serde(with = "utc_rfc3339")]
     pub updated_at: OffsetDateTime,
     /// The buyer of the latest sale, if the credits were ever sold.

@@ -1,0 +1,211 @@
+//! `carbon-tracker-server import FILE`: idempotent bulk loading.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use carbon_tracker_core::api;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, Value};
+
+use crate::problem::Problem;
+use crate::store::{Created, Store, StoreError};
+
+/// Rows sent to the store per transaction.
+const CHUNK: usize = 1000;
+
+/// Why a file could not be imported at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a JSON array of objects.
+    #[error("{path} is not a JSON array of records: {detail}")]
+    Json {
+        /// The file.
+        path: String,
+        /// Why.
+        detail: String,
+    },
+    /// The CSV could not be parsed.
+    #[error("{path}: {source}")]
+    Csv {
+        /// The file.
+        path: String,
+        /// Why.
+        source: csv::Error,
+    },
+    /// Neither `.json` nor `.csv`.
+    #[error("{0}: unknown file type; use a .json array or a .csv file with a header row")]
+    UnknownType(String),
+    /// The database failed; rows imported before stay imported.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A rejected row: its number in the file (from 1) and why.
+#[derive(Debug)]
+pub struct Rejected {
+    /// The row: the array index + 1, or the CSV record number after the header.
+    pub row: usize,
+    /// Why it was not imported.
+    pub reason: String,
+}
+
+/// What an import did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Rows read.
+    pub rows: usize,
+    /// Records created.
+    pub created: usize,
+    /// Records that were already there.
+    pub existing: usize,
+    /// Rows not imported.
+    pub rejected: Vec<Rejected>,
+}
+
+/// Imports `path` into `store`, showing progress on a terminal.
+pub async fn import(store: &dyn Store, path: &Path) -> Result<Summary, ImportError> {
+    let rows = read_rows(path)?;
+    let bar = ProgressBar::new(rows.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} rows, {per_sec}, eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut summary = Summary {
+        rows: rows.len(),
+        ..Summary::default()
+    };
+    let mut row_number = 0;
+    let mut rows = rows.into_iter();
+    loop {
+        let chunk: Vec<Value> = rows.by_ref().take(CHUNK).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let mut valid = Vec::with_capacity(chunk.len());
+        let mut records = Vec::with_capacity(chunk.len());
+        for value in chunk {
+            row_number += 1;
+            match api::record_input_from_value(value).and_then(|i| api::canonicalize(&i)) {
+                Ok(record) => {
+                    valid.push(row_number);
+                    records.push(record);
+                }
+                Err(e) => summary.rejected.push(rejected(row_number, e.into())),
+            }
+        }
+        let outcomes = if records.is_empty() {
+            Vec::new()
+        } else {
+            store.create(records).await?
+        };
+        for (row, outcome) in valid.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(Created::New(_)) => summary.created += 1,
+                Ok(Created::Existing(_)) => summary.existing += 1,
+                Err(e) => summary.rejected.push(rejected(row, e.into())),
+            }
+        }
+        bar.set_position(row_number as u64);
+    }
+    bar.finish_and_clear();
+    summary.rejected.sort_by_key(|r| r.row);
+    Ok(summary)
+}
+
+fn rejected(row: usize, problem: Problem) -> Rejected {
+    let reason = if problem.errors.is_empty() {
+        problem.detail
+    } else {
+        problem
+            .errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    Rejected { row, reason }
+}
+
+fn read_rows(path: &Path) -> Result<Vec<Value>, ImportError> {
+    let name = path.display().to_string();
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let file = || {
+        File::open(path)
+            .map(BufReader::new)
+            .map_err(|source| ImportError::Io {
+                path: name.clone(),
+                source,
+            })
+    };
+    match extension.as_deref() {
+        Some("json") => {
+            let value: Value = serde_json::from_reader(file()?).map_err(|e| ImportError::Json {
+                path: name.clone(),
+                detail: e.to_string(),
+            })?;
+            match value {
+                Value::Array(rows) => Ok(rows),
+                _ => Err(ImportError::Json {
+                    path: name,
+                    detail: "the top level is not an array".to_owned(),
+                }),
+            }
+        }
+        Some("csv") => {
+            let mut reader = csv::ReaderBuilder::new()
+                .trim(csv::Trim::None)
+                .from_reader(file()?);
+            let csv_error = |source| ImportError::Csv {
+                path: name.clone(),
+                source,
+            };
+            let headers = reader.headers().map_err(csv_error)?.clone();
+            reader
+                .records()
+                .map(|record| {
+                    let record = record.map_err(csv_error)?;
+                    // An empty cell is a missing field, so it gets that error.
+                    let row: Map<String, Value> = headers
+                        .iter()
+                        .zip(record.iter())
+                        .filter(|(_, cell)| !cell.is_empty())
+                        .map(|(h, cell)| (h.trim().to_owned(), Value::String(cell.to_owned())))
+                        .collect();
+                    Ok(Value::Object(row))
+                })
+                .collect()
+        }
+        _ => Err(ImportError::UnknownType(name)),
+    }
+}
+
+/// Prints the summary: the counts, then each rejected row.
+#[allow(
+    clippy::print_stdout,
+    reason = "the import command's report is its output"
+)]
+pub fn report(path: &Path, summary: &Summary) {
+    println!(
+        "{}: {} rows: {} created, {} existing, {} rejected",
+        path.display(),
+        summary.rows,
+        summary.created,
+        summary.existing,
+        summary.rejected.len()
+    );
+    for r in &summary.rejected {
+        println!("  row {}: {}", r.row, r.reason);
+    }
+}

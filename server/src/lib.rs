@@ -1,0 +1,9 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod import;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+pub mod store;

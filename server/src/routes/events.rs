@@ -1,0 +1,153 @@
+//! Lifecycle events: sell, retire, cancel, and the global feed.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use carbon_tracker_core::lifecycle::{Event, EventType};
+use carbon_tracker_core::{ErrorCode, FieldError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::records::{parse_limit, record_id};
+use super::{bad_param, AppState, JsonBody};
+use crate::problem::Problem;
+
+/// Appends an event; the core checks the payload and the transition.
+async fn append(
+    app: &AppState,
+    raw_id: &str,
+    event_type: EventType,
+    body: JsonBody,
+    required: bool,
+) -> Result<Json<Event>, Problem> {
+    let id = record_id(raw_id)?;
+    let body = if required {
+        Some(body.required()?)
+    } else {
+        body.0
+    };
+    let payload = match body {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => Some(map),
+        Some(_) => {
+            return Err(Problem::invalid(
+                "invalid_payload",
+                "the body must be a JSON object",
+                vec![FieldError::new("body", ErrorCode::NotAnObject)],
+            ))
+        }
+    };
+    Ok(Json(app.store.append(id, event_type, payload).await?))
+}
+
+/// Sells a record (again, if it was sold before).
+#[utoipa::path(
+    post, path = "/records/{id}/sell", tag = "lifecycle",
+    params(("id" = String, Path, description = "The record id")),
+    request_body(content = crate::openapi::SellSchema),
+    responses(
+        (status = 200, description = "The SOLD event", body = Event),
+        (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The record is retired or cancelled", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad payload; `errors` lists every field", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn sell(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> Result<Json<Event>, Problem> {
+    append(&app, &id, EventType::Sold, body, true).await
+}
+
+/// Retires a record: final.
+#[utoipa::path(
+    post, path = "/records/{id}/retire", tag = "lifecycle",
+    params(("id" = String, Path, description = "The record id")),
+    request_body(content = Option<crate::openapi::RetireSchema>, description = "Optional"),
+    responses(
+        (status = 200, description = "The RETIRED event", body = Event),
+        (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already retired or cancelled", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad payload", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn retire(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> Result<Json<Event>, Problem> {
+    append(&app, &id, EventType::Retired, body, false).await
+}
+
+/// Cancels a record: final.
+#[utoipa::path(
+    post, path = "/records/{id}/cancel", tag = "lifecycle",
+    params(("id" = String, Path, description = "The record id")),
+    request_body(content = Option<crate::openapi::CancelSchema>, description = "Optional"),
+    responses(
+        (status = 200, description = "The CANCELLED event", body = Event),
+        (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already retired or cancelled", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad payload", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn cancel(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    body: JsonBody,
+) -> Result<Json<Event>, Problem> {
+    append(&app, &id, EventType::Cancelled, body, false).await
+}
+
+/// Position in the feed.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct FeedParams {
+    /// The id of the last event already seen (the previous `next_after`).
+    pub after: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
+    pub limit: Option<String>,
+}
+
+/// A page of the feed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedPage {
+    /// Events of all records, oldest first.
+    pub items: Vec<Event>,
+    /// Pass as `after` to continue (also once the feed is caught up, to poll).
+    pub next_after: Option<Uuid>,
+}
+
+/// Every event of every record, in the order they were stored.
+#[utoipa::path(
+    get, path = "/events", tag = "lifecycle",
+    params(FeedParams),
+    responses(
+        (status = 200, description = "One page of the feed", body = FeedPage),
+        (status = 422, description = "A bad parameter or an unknown `after`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn feed(
+    State(app): State<AppState>,
+    params: Result<Query<FeedParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<FeedPage>, Problem> {
+    let Query(p) =
+        params.map_err(|e| bad_param("query", ErrorCode::InvalidFormat, e.body_text()))?;
+    let limit = parse_limit(p.limit.as_deref())?;
+    let unknown = || {
+        bad_param(
+            "after",
+            ErrorCode::InvalidFormat,
+            "after must be the id of an event of this server".to_owned(),
+        )
+    };
+    let after = p
+        .after
+        .as_deref()
+        .map(|a| Uuid::parse_str(a.trim()).map_err(|_| unknown()))
+        .transpose()?;
+    let items = app.store.feed(after, limit).await?.ok_or_else(unknown)?;
+    let next_after = items.last().map(|e| e.id).or(after);
+    Ok(Json(FeedPage { items, next_after }))
+}

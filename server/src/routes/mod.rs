@@ -1,0 +1,176 @@
+//! The HTTP layer: routing, authentication, body reading. Each submodule holds
+//! the handlers of one resource; the core makes every decision about records
+//! and events, the store keeps them.
+
+pub mod events;
+pub mod health;
+pub mod ids;
+pub mod records;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use carbon_tracker_core::{ErrorCode, FieldError};
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::openapi::ApiDoc;
+use crate::problem::Problem;
+use crate::store::Store;
+
+/// Largest body of a single-record request.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// Largest body of `POST /records/batch` (1,000 records of up to ~4 KB).
+pub const BATCH_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// When set, POSTs other than `/ids` need `Authorization: Bearer <token>`.
+    pub api_token: Option<Arc<str>>,
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/records", post(records::create).get(records::list))
+        .route(
+            "/records/batch",
+            post(records::batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        )
+        .route("/records/{id}", get(records::get))
+        .route("/records/{id}/events", get(records::events))
+        .route("/records/{id}/sell", post(events::sell))
+        .route("/records/{id}/retire", post(events::retire))
+        .route("/records/{id}/cancel", post(events::cancel))
+        .route("/ids", post(ids::derive))
+        .route("/events", get(events::feed))
+        .route("/health", get(health::health))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .with_state(state);
+    api.merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .fallback(not_found)
+}
+
+async fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "no_route", "no such endpoint")
+        .with_help("see /docs for the endpoints")
+}
+
+/// Checks the bearer token on writes, in constant time.
+async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(token) = &state.api_token else {
+        return next.run(request).await;
+    };
+    if request.method() != Method::POST || request.uri().path() == "/ids" {
+        return next.run(request).await;
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if bool::from(presented.as_bytes().ct_eq(token.as_bytes())) {
+        return next.run(request).await;
+    }
+    let mut response = Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "this server needs `Authorization: Bearer <token>` on writes",
+    )
+    .with_help("use the token the server was started with (API_TOKEN)")
+    .into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Bearer"),
+    );
+    response
+}
+
+/// A JSON request body, read with the core's exact-number JSON: `None` when
+/// the body is empty.
+pub struct JsonBody(pub Option<Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|essence| {
+                let essence = essence.trim().to_ascii_lowercase();
+                essence == "application/json" || essence.ends_with("+json")
+            });
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the request body is larger than this endpoint accepts",
+                )
+                .with_help(format!(
+                    "single requests take up to {BODY_LIMIT} bytes, batches up to {BATCH_BODY_LIMIT}"
+                ))
+            } else {
+                Problem::new(r.status(), "unreadable_body", r.body_text())
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        if is_json != Some(true) {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be JSON",
+            )
+            .with_help("send `Content-Type: application/json`"));
+        }
+        serde_json::from_slice(&bytes)
+            .map(|v| Self(Some(v)))
+            .map_err(|e| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_json",
+                    format!("the body is not valid JSON: {e}"),
+                )
+            })
+    }
+}
+
+impl JsonBody {
+    /// The body, which this endpoint requires.
+    pub fn required(self) -> Result<Value, Problem> {
+        self.0.ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "the request needs a JSON body",
+            )
+        })
+    }
+}
+
+/// A 422 for one bad query parameter.
+pub fn bad_param(field: &str, code: ErrorCode, message: String) -> Problem {
+    Problem::invalid(
+        "invalid_query",
+        message.clone(),
+        vec![FieldError::with_message(field, code, message)],
+    )
+}

@@ -1,0 +1,486 @@
+//! `/records`: create (one or a batch), read, list, history.
+
+use std::str::FromStr;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use carbon_tracker_core::api;
+use carbon_tracker_core::lifecycle::{self, utc_rfc3339, Event, Status};
+use carbon_tracker_core::{canonical_text, CanonicalRecord, ErrorCode, FieldError, RecordId};
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{bad_param, AppState, JsonBody};
+use crate::problem::Problem;
+use crate::store::{Created, ListQuery, StoreError, StoredRecord};
+
+/// Most inputs one batch takes.
+pub const MAX_BATCH: usize = 1000;
+/// Page size of `GET /records` when `limit` is not given.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// Largest page of `GET /records` and `GET /events`.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// A record as the original service returned it, with its computed status and
+/// its events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordBody {
+    /// The v1 id.
+    #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
+    pub id: RecordId,
+    /// The canonical fields.
+    #[serde(flatten)]
+    pub canonical: CanonicalRecord,
+    /// When the record was created.
+    #[serde(with = "utc_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    /// The status its events add up to.
+    pub status: Status,
+    /// The buyer of the latest sale, if it was sold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Its history, oldest first.
+    pub events: Vec<Event>,
+}
+
+impl RecordBody {
+    /// The body of a stored record; with `at`, as it stood then (`None` if it
+    /// did not exist yet).
+    pub fn new(record: StoredRecord, at: Option<OffsetDateTime>) -> Result<Option<Self>, Problem> {
+        let StoredRecord {
+            id,
+            canonical,
+            created_at,
+            mut events,
+        } = record;
+        let state = match at {
+            None => Some(lifecycle::replay(&events).map_err(StoreError::from)?),
+            Some(at) => {
+                events.retain(|e| e.created_at <= at);
+                lifecycle::state_at(&events, at).map_err(StoreError::from)?
+            }
+        };
+        Ok(state.map(|state| Self {
+            id,
+            canonical,
+            created_at,
+            status: state.status,
+            owner: state.owner,
+            events,
+        }))
+    }
+
+    fn of(record: StoredRecord) -> Result<Self, Problem> {
+        let id = record.id;
+        Self::new(record, None)?.ok_or_else(|| Problem::not_found(&id.to_string()))
+    }
+}
+
+/// Reads the path's record id; an id that is not 64 hex digits names no record.
+pub fn record_id(raw: &str) -> Result<RecordId, Problem> {
+    RecordId::from_str(raw).map_err(|_| Problem::not_found(raw))
+}
+
+/// Creates a record, or finds the identical one.
+#[utoipa::path(
+    post, path = "/records", tag = "records",
+    request_body(content = crate::openapi::RecordInputSchema, description = "The five fields; numbers keep their exact digits"),
+    responses(
+        (status = 201, description = "Created", body = RecordBody, headers(("Location" = String, description = "/records/{id}"))),
+        (status = 200, description = "An identical record already exists", body = RecordBody),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The id belongs to a record with other data", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid; `errors` lists every one", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(State(app): State<AppState>, body: JsonBody) -> Result<Response, Problem> {
+    let input = api::record_input_from_value(body.required()?)?;
+    let canonical = api::canonicalize(&input)?;
+    let outcome = app
+        .store
+        .create(vec![canonical])
+        .await?
+        .pop()
+        .ok_or_else(|| StoreError::Unavailable("the store returned no outcome".to_owned()))??;
+    Ok(match outcome {
+        Created::New(record) => {
+            let location = format!("/records/{}", record.id);
+            (
+                StatusCode::CREATED,
+                [(header::LOCATION, location)],
+                Json(RecordBody::of(record)?),
+            )
+                .into_response()
+        }
+        Created::Existing(record) => {
+            (StatusCode::OK, Json(RecordBody::of(record)?)).into_response()
+        }
+    })
+}
+
+/// `?at=` of `GET /records/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AtParams {
+    /// An RFC 3339 instant: the record as it stood then.
+    pub at: Option<String>,
+}
+
+/// A record, its status and its events.
+#[utoipa::path(
+    get, path = "/records/{id}", tag = "records",
+    params(("id" = String, Path, description = "The record id"), AtParams),
+    responses(
+        (status = 200, description = "The record", body = RecordBody),
+        (status = 404, description = "No such record (at that instant)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`at` is not an RFC 3339 timestamp", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(
+    State(app): State<AppState>,
+    Path(raw): Path<String>,
+    params: Result<Query<AtParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RecordBody>, Problem> {
+    let at = match params
+        .map_err(|e| bad_param("at", ErrorCode::InvalidFormat, e.body_text()))?
+        .0
+        .at
+    {
+        None => None,
+        Some(at) => Some(OffsetDateTime::parse(&at, &Rfc3339).map_err(|e| {
+            bad_param(
+                "at",
+                ErrorCode::InvalidFormat,
+                format!("at must be an RFC 3339 timestamp such as 2024-01-31T12:00:00Z: {e}"),
+            )
+        })?),
+    };
+    let id = record_id(&raw)?;
+    let record = app
+        .store
+        .get(id)
+        .await?
+        .ok_or_else(|| Problem::not_found(&raw))?;
+    RecordBody::new(record, at)?.map(Json).ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("the record {raw} did not exist yet at that instant"),
+        )
+    })
+}
+
+/// A record's events, oldest first.
+#[utoipa::path(
+    get, path = "/records/{id}/events", tag = "records",
+    params(("id" = String, Path, description = "The record id")),
+    responses(
+        (status = 200, description = "The events in seq order", body = Vec<Event>),
+        (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn events(
+    State(app): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Json<Vec<Event>>, Problem> {
+    let id = record_id(&raw)?;
+    let record = app
+        .store
+        .get(id)
+        .await?
+        .ok_or_else(|| Problem::not_found(&raw))?;
+    Ok(Json(record.events))
+}
+
+/// Filters of `GET /records`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListParams {
+    /// Only this registry (compared after canonicalization: `VCS` finds `vcs`).
+    pub registry: Option<String>,
+    /// Only this vintage year.
+    pub vintage: Option<String>,
+    /// Only this status: ACTIVE, SOLD, RETIRED or CANCELLED.
+    pub status: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of records.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordPage {
+    /// The records, oldest first.
+    pub items: Vec<RecordBody>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Reads `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
+pub fn parse_limit(raw: Option<&str>) -> Result<u32, Problem> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    let limit: u32 = raw.trim().parse().map_err(|_| {
+        bad_param(
+            "limit",
+            ErrorCode::NotAnInteger,
+            format!("limit must be an integer from 1 to {MAX_LIMIT}"),
+        )
+    })?;
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(bad_param(
+            "limit",
+            ErrorCode::OutOfRange,
+            format!("limit must be from 1 to {MAX_LIMIT}"),
+        ))
+    }
+}
+
+/// Cursors are opaque to clients: the position, as hex of its bytes.
+fn encode_cursor(pos: i64) -> String {
+    hex::encode(pos.to_be_bytes())
+}
+
+fn decode_cursor(raw: &str) -> Result<i64, Problem> {
+    let bad = || {
+        bad_param(
+            "cursor",
+            ErrorCode::InvalidFormat,
+            "cursor must be a next_cursor this server returned".to_owned(),
+        )
+    };
+    let bytes: [u8; 8] = hex::decode(raw)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(bad)?;
+    Ok(i64::from_be_bytes(bytes))
+}
+
+fn parse_status(raw: &str) -> Result<Status, Problem> {
+    serde_json::from_value(serde_json::Value::String(raw.trim().to_ascii_uppercase())).map_err(
+        |_| {
+            bad_param(
+                "status",
+                ErrorCode::NotAllowed,
+                "status must be ACTIVE, SOLD, RETIRED or CANCELLED".to_owned(),
+            )
+        },
+    )
+}
+
+fn parse_vintage(raw: &str) -> Result<u16, Problem> {
+    let input = api::record_input_from_value(serde_json::json!({ "vintage": raw }))?;
+    match api::canonicalize(&input) {
+        Ok(c) => Ok(c.vintage),
+        Err(e) => match e.errors.into_iter().find(|f| f.field == "vintage") {
+            Some(f) => Err(Problem::invalid(
+                "invalid_query",
+                f.message.clone(),
+                vec![f],
+            )),
+            None => raw.trim().parse().map_err(|_| {
+                bad_param(
+                    "vintage",
+                    ErrorCode::NotAnInteger,
+                    "vintage must be an integer".to_owned(),
+                )
+            }),
+        },
+    }
+}
+
+/// Records, oldest first, filtered, a page at a time.
+///
+/// Pages are keyed on the order records were stored in, so paging while
+/// records are being added gives no duplicates and no gaps.
+#[utoipa::path(
+    get, path = "/records", tag = "records",
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page", body = RecordPage),
+        (status = 422, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(
+    State(app): State<AppState>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<RecordPage>, Problem> {
+    let Query(p) =
+        params.map_err(|e| bad_param("query", ErrorCode::InvalidFormat, e.body_text()))?;
+    let query = ListQuery {
+        registry: p.registry.as_deref().map(canonical_text),
+        vintage: p.vintage.as_deref().map(parse_vintage).transpose()?,
+        status: p.status.as_deref().map(parse_status).transpose()?,
+        after: p.cursor.as_deref().map(decode_cursor).transpose()?,
+        limit: parse_limit(p.limit.as_deref())?,
+    };
+    let page = app.store.list(query).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(RecordBody::of)
+        .collect::<Result<_, _>>()?;
+    Ok(Json(RecordPage {
+        items,
+        next_cursor: page.next.map(encode_cursor),
+    }))
+}
+
+/// What happened to one input of a batch.
+#[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The record is new.
+    Created,
+    /// An identical record was there already.
+    Existing,
+    /// Nothing was stored for this input; see `errors` or `detail`.
+    Error,
+}
+
+/// The outcome of one input of a batch.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchItem {
+    /// The input's position in the request, from 0.
+    pub index: usize,
+    /// What happened.
+    pub outcome: Outcome,
+    /// The record id, when the input was valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The record's status, when it was created or found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// A stable code, for errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// What went wrong, for errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The field errors, for invalid inputs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// The outcomes of a batch, in input order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResult {
+    /// One per input.
+    pub items: Vec<BatchItem>,
+}
+
+impl BatchItem {
+    fn error(index: usize, id: Option<String>, problem: Problem) -> Self {
+        Self {
+            index,
+            outcome: Outcome::Error,
+            id,
+            status: None,
+            code: Some(problem.code),
+            detail: Some(problem.detail),
+            errors: problem.errors,
+        }
+    }
+}
+
+/// Creates up to 1,000 records in one request (one transaction).
+#[utoipa::path(
+    post, path = "/records/batch", tag = "records",
+    request_body(content = Vec<crate::openapi::RecordInputSchema>, description = "A JSON array of record inputs"),
+    responses(
+        (status = 200, description = "One outcome per input, in input order", body = BatchResult),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "More than 1,000 inputs, or too large a body", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body is not an array", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn batch(
+    State(app): State<AppState>,
+    body: JsonBody,
+) -> Result<Json<BatchResult>, Problem> {
+    let serde_json::Value::Array(inputs) = body.required()? else {
+        return Err(Problem::invalid(
+            "invalid_batch",
+            "the body must be a JSON array of records",
+            vec![FieldError::with_message(
+                "body",
+                ErrorCode::NotAnObject,
+                "body must be a JSON array of record objects".to_owned(),
+            )],
+        ));
+    };
+    if inputs.len() > MAX_BATCH {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_records",
+            format!(
+                "a batch takes at most {MAX_BATCH} records; this one has {}",
+                inputs.len()
+            ),
+        )
+        .with_help("split the input into several batches"));
+    }
+    let mut items: Vec<Option<BatchItem>> = Vec::with_capacity(inputs.len());
+    let mut valid = Vec::new();
+    let mut records = Vec::new();
+    for (index, value) in inputs.into_iter().enumerate() {
+        match api::record_input_from_value(value).and_then(|input| api::canonicalize(&input)) {
+            Ok(canonical) => {
+                valid.push(index);
+                records.push(canonical);
+                items.push(None);
+            }
+            Err(e) => items.push(Some(BatchItem::error(index, None, e.into()))),
+        }
+    }
+    let outcomes = if records.is_empty() {
+        Vec::new()
+    } else {
+        app.store.create(records).await?
+    };
+    for (index, outcome) in valid.into_iter().zip(outcomes) {
+        let item = match outcome {
+            Ok(created) => {
+                let (outcome, record) = match created {
+                    Created::New(r) => (Outcome::Created, r),
+                    Created::Existing(r) => (Outcome::Existing, r),
+                };
+                let status = lifecycle::replay(&record.events)
+                    .map_err(StoreError::from)?
+                    .status;
+                BatchItem {
+                    index,
+                    outcome,
+                    id: Some(record.id.to_string()),
+                    status: Some(status),
+                    code: None,
+                    detail: None,
+                    errors: Vec::new(),
+                }
+            }
+            Err(e) => {
+                let id = match &e {
+                    StoreError::Conflict(id) | StoreError::NotFound(id) => Some(id.to_string()),
+                    _ => None,
+                };
+                BatchItem::error(index, id, e.into())
+            }
+        };
+        if let Some(slot) = items.get_mut(index) {
+            *slot = Some(item);
+        }
+    }
+    Ok(Json(BatchResult {
+        items: items.into_iter().flatten().collect(),
+    }))
+}
