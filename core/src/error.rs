@@ -33,7 +33,7 @@ pub enum ErrorCode {
     NotANumber,
     /// `quantity` is zero or negative once truncated to 4 decimals.
     NotPositive,
-    /// `quantity` is 10^14 or more: it would not fit NUMERIC(18,4).
+    /// `quantity` or a price is 10^14 or more: it would not fit NUMERIC(18,4).
     TooLarge,
     /// `vintage` is not an integer.
     NotAnInteger,

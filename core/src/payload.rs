@@ -114,10 +114,23 @@ fn check(rule: Rule, value: &Value) -> Option<ErrorCode> {
     }
 }
 
+/// Decimal places a price keeps when compared against its bound.
+const PRICE_PLACES: i64 = 4;
+/// A price is below 10^14, like a quantity.
+const PRICE_MAX_INT_DIGITS: i64 = 14;
+
 fn price(text: &str) -> Option<ErrorCode> {
     match ExactDecimal::parse(text) {
         None => Some(ErrorCode::NotANumber),
         Some(d) if d.is_negative() => Some(ErrorCode::Negative),
+        // The same bound as a quantity: a price fits NUMERIC(18,4), and every
+        // host reads it back as the number that was sent.
+        Some(d)
+            if d.truncated_magnitude(PRICE_PLACES, PRICE_MAX_INT_DIGITS)
+                .is_none() =>
+        {
+            Some(ErrorCode::TooLarge)
+        }
         Some(_) => None,
     }
 }

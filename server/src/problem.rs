@@ -12,35 +12,58 @@ use utoipa::ToSchema;
 
 use crate::store::StoreError;
 
-/// An error response (`application/problem+json`).
-#[derive(Debug, Serialize, ToSchema)]
+/// An error response (`application/problem+json`). Its `type` and `title`
+/// follow from `code` and `status` when it is written.
+#[derive(Debug)]
 pub struct Problem {
-    /// A URI naming the kind of problem: `urn:carbon-tracker:problem:<code>`.
-    #[serde(rename = "type")]
-    pub type_uri: String,
-    /// A short summary of the kind of problem.
-    pub title: String,
-    /// The HTTP status code.
-    pub status: u16,
-    /// What went wrong, for a human.
-    pub detail: String,
+    /// The HTTP status.
+    pub status: StatusCode,
     /// A stable machine code, e.g. `invalid_record` or `already_final`.
     pub code: String,
+    /// What went wrong, for a human.
+    pub detail: String,
     /// How to fix it, when there is a hint.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
     /// Every field error, for validation problems.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }
+
+/// The JSON form of a [`Problem`].
+#[derive(Serialize, ToSchema)]
+#[schema(as = Problem)]
+struct ProblemBody<'a> {
+    /// A URI naming the kind of problem: `urn:carbon-tracker:problem:<code>`.
+    #[serde(rename = "type")]
+    type_uri: String,
+    /// A short summary of the kind of problem (the status's reason phrase).
+    title: &'a str,
+    /// The HTTP status code.
+    status: u16,
+    /// What went wrong, for a human.
+    detail: &'a str,
+    /// A stable machine code, e.g. `invalid_record` or `already_final`.
+    code: &'a str,
+    /// How to fix it, when there is a hint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    help: Option<&'a str>,
+    /// Every field error, for validation problems.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl utoipa::PartialSchema for Problem {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        ProblemBody::schema()
+    }
+}
+
+impl ToSchema for Problem {}
 
 impl Problem {
     /// A problem with `status`, a stable `code` and a human `detail`.
     pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
         Self {
-            type_uri: format!("urn:carbon-tracker:problem:{code}"),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: status.as_u16(),
+            status,
             detail: detail.into(),
             code: code.to_owned(),
             help: None,
@@ -112,8 +135,16 @@ impl From<StoreError> for Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, axum::Json(&self)).into_response();
+        let body = ProblemBody {
+            type_uri: format!("urn:carbon-tracker:problem:{}", self.code),
+            title: self.status.canonical_reason().unwrap_or("Error"),
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            code: &self.code,
+            help: self.help.as_deref(),
+            errors: &self.errors,
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

@@ -11,6 +11,7 @@ then the payload rules.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 import unicodedata
 from datetime import datetime, timezone
 from typing import Any, Optional
@@ -71,7 +72,10 @@ def _check(rule: str, value: Any) -> Optional[str]:
     if not DECIMAL_TEXT.fullmatch(text):
         return "not_a_number"
     negative = text.startswith("-") and any(c in "123456789" for c in text.split("e")[0].split("E")[0])
-    return "negative" if negative else None
+    if negative:
+        return "negative"
+    # Bounded like a quantity: below 10^14 once truncated to 4 decimals.
+    return "too_large" if Decimal(text) >= Decimal(10) ** 14 else None
 
 
 def payload_errors(event_type: str, payload: Optional[dict[str, Any]]) -> list[tuple[str, str]]:

@@ -384,6 +384,8 @@ def lifecycle_vectors() -> dict[str, Any]:
         "SOLD with negative price string": ("SOLD", {"buyer": "A", "price": "-0.5"}),
         "SOLD with text price": ("SOLD", {"buyer": "A", "price": "ten"}),
         "SOLD with boolean price": ("SOLD", {"buyer": "A", "price": True}),
+        "SOLD with huge exponent price": ("SOLD", {"buyer": "A", "price": "1e400"}),
+        "SOLD with huge price string": ("SOLD", {"buyer": "A", "price": "100000000000000"}),
         "SOLD with lowercase currency": ("SOLD", {"buyer": "A", "currency": "usd"}),
         "SOLD with long currency": ("SOLD", {"buyer": "A", "currency": "EURO"}),
         "SOLD with numeric note": ("SOLD", {"buyer": "A", "note": 5}),
@@ -402,6 +404,7 @@ def lifecycle_vectors() -> dict[str, Any]:
         "SOLD with every field": {"buyer": "  Acme  ", "price": 0, "currency": "EUR", "note": "line one\nline two\tend"},
         "SOLD with exponent price": {"buyer": "A", "price": "1.5e3"},
         "SOLD with negative zero price": {"buyer": "A", "price": "-0"},
+        "SOLD with largest price": {"buyer": "A", "price": "99999999999999.99999"},
         "SOLD with empty note": {"buyer": "A", "note": ""},
         "SOLD with 256-character buyer": {"buyer": "b" * 256},
     }
