@@ -37,8 +37,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(cli)) {
-        Ok(code) => code,
+    // Run on a worker, not on this thread: the main thread of a multi-thread
+    // runtime does not take part in its work stealing.
+    match runtime.block_on(async { tokio::spawn(run(cli)).await }) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)

@@ -83,10 +83,27 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(|e| fail(&e))?;
         configure(&conn).map_err(|e| fail(&e))?;
         migrate(&mut conn).map_err(|e| fail(&e))?;
+        // The checkpointer thread copies the WAL into the database, so the
+        // writer never stalls on a checkpoint in the middle of a commit.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(|e| fail(&e))?;
+        let checkpoint_conn = Connection::open(path).map_err(|e| fail(&e))?;
+        configure(&checkpoint_conn).map_err(|e| fail(&e))?;
+        let (stop_checkpoints, stopped) = mpsc::channel::<()>();
+        let checkpointer = std::thread::Builder::new()
+            .name("sqlite-checkpoint".to_owned())
+            .spawn(move || checkpoint_loop(&checkpoint_conn, &stopped))
+            .map_err(|e| fail(&e))?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
-            .spawn(move || write_loop(conn, &rx))
+            .spawn(move || {
+                write_loop(conn, &rx);
+                drop(stop_checkpoints);
+                if checkpointer.join().is_err() {
+                    tracing::error!("the SQLite checkpoint thread panicked");
+                }
+            })
             .map_err(|e| fail(&e))?;
         Ok(Self {
             writer: Mutex::new(Some(tx)),
@@ -241,6 +258,19 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         tracing::info!(version, "applied a schema migration");
     }
     tx.commit()
+}
+
+/// How often the checkpointer copies the WAL into the database file.
+const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Checkpoints (PASSIVE: never blocks the writer or readers) until `stop`
+/// hangs up; the writer's connection then does the last one as it closes.
+fn checkpoint_loop(conn: &Connection, stop: &mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "a WAL checkpoint failed; the next one will retry");
+        }
+    }
 }
 
 fn write_loop(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
