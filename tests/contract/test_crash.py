@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import signal
 import sqlite3
 import threading
@@ -19,7 +20,7 @@ def load_until_stopped(server: Server, stop: threading.Event, acked: list[str], 
         while not stop.is_set():
             try:
                 r = server.post("/records", new_record(), conn=conn)
-            except (OSError, ConnectionError, Exception):  # the server died mid-request
+            except (OSError, http.client.HTTPException):  # the server died mid-request
                 return
             if r.status == 201:
                 with lock:
@@ -32,8 +33,8 @@ def load_until_stopped(server: Server, stop: threading.Event, acked: list[str], 
 
 
 def check_survivors(db: Path, workdir: Path, acked: list[str]) -> None:
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with sqlite3.connect(db) as db_conn:
+        assert db_conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     s = Server(sqlite_url(db), workdir).start()
     try:
         conn = s.connection()

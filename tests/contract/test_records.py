@@ -277,5 +277,9 @@ def test_health_openapi_and_docs(server: Server) -> None:
     assert b"/openapi.json" in server.get("/docs/swagger-initializer.js").raw
 
 
-def test_unknown_route_is_a_problem(server: Server) -> None:
-    assert_problem(server.get("/nope"), 404)
+def test_unknown_route_and_method_are_problems(server: Server) -> None:
+    assert_problem(server.get("/nope"), 404, "no_route")
+    rid = server.post("/records", new_record()).json["id"]
+    assert_problem(server.request("DELETE", f"/records/{rid}"), 405, "method_not_allowed")
+    assert_problem(server.request("PUT", "/records", {"a": 1}), 405, "method_not_allowed")
+    assert server.get(f"/records/{rid}").status == 200

@@ -61,6 +61,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+    .with_help("records and events are never updated or deleted; see /docs")
 }
 
 async fn not_found() -> Problem {
