@@ -1,6 +1,6 @@
 //! Lifecycle events: sell, retire, cancel, and the global feed.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use carbon_tracker_core::lifecycle::{Event, EventType};
 use carbon_tracker_core::{ErrorCode, FieldError};
@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::records::{parse_limit, record_id};
-use super::{bad_param, AppState, JsonBody};
+use super::{bad_param, AppState, JsonBody, Params};
 use crate::problem::Problem;
 
 /// Appends an event; the core checks the payload and the transition.
@@ -130,10 +130,8 @@ pub struct FeedPage {
 )]
 pub async fn feed(
     State(app): State<AppState>,
-    params: Result<Query<FeedParams>, axum::extract::rejection::QueryRejection>,
+    Params(p): Params<FeedParams>,
 ) -> Result<Json<FeedPage>, Problem> {
-    let Query(p) =
-        params.map_err(|e| bad_param("query", ErrorCode::InvalidFormat, e.body_text()))?;
     let limit = parse_limit(p.limit.as_deref())?;
     let unknown = || {
         bad_param(

@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{bad_param, AppState, JsonBody};
+use super::{bad_param, AppState, JsonBody, Params};
 use crate::problem::Problem;
 use crate::store::{Created, ListQuery, StoreError, StoredRecord};
 
@@ -86,6 +86,15 @@ pub fn record_id(raw: &str) -> Result<RecordId, Problem> {
     RecordId::from_str(raw).map_err(|_| Problem::not_found(raw))
 }
 
+/// The stored record the path names, or a 404.
+async fn stored(app: &AppState, raw: &str) -> Result<StoredRecord, Problem> {
+    let id = record_id(raw)?;
+    app.store
+        .get(id)
+        .await?
+        .ok_or_else(|| Problem::not_found(raw))
+}
+
 /// Creates a record, or finds the identical one.
 #[utoipa::path(
     post, path = "/records", tag = "records",
@@ -145,28 +154,21 @@ pub struct AtParams {
 pub async fn get(
     State(app): State<AppState>,
     Path(raw): Path<String>,
-    params: Result<Query<AtParams>, axum::extract::rejection::QueryRejection>,
+    Params(params): Params<AtParams>,
 ) -> Result<Json<RecordBody>, Problem> {
-    let at = match params
-        .map_err(|e| bad_param("at", ErrorCode::InvalidFormat, e.body_text()))?
-        .0
+    let at = params
         .at
-    {
-        None => None,
-        Some(at) => Some(OffsetDateTime::parse(&at, &Rfc3339).map_err(|e| {
-            bad_param(
-                "at",
-                ErrorCode::InvalidFormat,
-                format!("at must be an RFC 3339 timestamp such as 2024-01-31T12:00:00Z: {e}"),
-            )
-        })?),
-    };
-    let id = record_id(&raw)?;
-    let record = app
-        .store
-        .get(id)
-        .await?
-        .ok_or_else(|| Problem::not_found(&raw))?;
+        .map(|at| {
+            OffsetDateTime::parse(&at, &Rfc3339).map_err(|e| {
+                bad_param(
+                    "at",
+                    ErrorCode::InvalidFormat,
+                    format!("at must be an RFC 3339 timestamp such as 2024-01-31T12:00:00Z: {e}"),
+                )
+            })
+        })
+        .transpose()?;
+    let record = stored(&app, &raw).await?;
     RecordBody::new(record, at)?.map(Json).ok_or_else(|| {
         Problem::new(
             StatusCode::NOT_FOUND,
@@ -189,13 +191,7 @@ pub async fn events(
     State(app): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Json<Vec<Event>>, Problem> {
-    let id = record_id(&raw)?;
-    let record = app
-        .store
-        .get(id)
-        .await?
-        .ok_or_else(|| Problem::not_found(&raw))?;
-    Ok(Json(record.events))
+    Ok(Json(stored(&app, &raw).await?.events))
 }
 
 /// Filters of `GET /records`.
@@ -312,10 +308,8 @@ fn parse_vintage(raw: &str) -> Result<u16, Problem> {
 )]
 pub async fn list(
     State(app): State<AppState>,
-    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+    Params(p): Params<ListParams>,
 ) -> Result<Json<RecordPage>, Problem> {
-    let Query(p) =
-        params.map_err(|e| bad_param("query", ErrorCode::InvalidFormat, e.body_text()))?;
     let query = ListQuery {
         registry: p.registry.as_deref().map(canonical_text),
         vintage: p.vintage.as_deref().map(parse_vintage).transpose()?,
