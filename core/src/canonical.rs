@@ -92,7 +92,7 @@ impl RecordInput {
         let project_name = text_field("project_name", &self.project_name, &mut errors);
         let registry = text_field("registry", &self.registry, &mut errors);
         let vintage =
-            vintage(&self.vintage).map_err(|c| errors.push(FieldError::new("vintage", c)));
+            vintage_year(&self.vintage).map_err(|c| errors.push(FieldError::new("vintage", c)));
         let quantity = Quantity::from_field(&self.quantity)
             .map_err(|c| errors.push(FieldError::new("quantity", c)));
         let serial_number = text_field("serial_number", &self.serial_number, &mut errors);
@@ -133,7 +133,7 @@ impl RecordInput {
             line.push(b'|');
             push_text_field("registry", &self.registry, line, &mut errors);
             line.push(b'|');
-            match vintage(&self.vintage) {
+            match vintage_year(&self.vintage) {
                 Ok(year) => line.extend_from_slice(itoa::Buffer::new().format(year).as_bytes()),
                 Err(code) => errors.push(FieldError::new("vintage", code)),
             }
@@ -197,7 +197,9 @@ fn push_text_field(
 
 /// Reads `vintage`: an integer 1900..=2100, given as an integer, an
 /// integral number (`2023.0`) or an integer string (`"2023"`).
-fn vintage(value: &FieldValue) -> Result<u16, ErrorCode> {
+/// Reads a vintage as v1 does (an integer, or an integer-valued number or
+/// string, 1900..=2100); the error is the code to report for the field.
+pub fn vintage_year(value: &FieldValue) -> Result<u16, ErrorCode> {
     let mut float_buf = ryu::Buffer::new();
     let exact = match value {
         FieldValue::Missing | FieldValue::Null => return Err(ErrorCode::Missing),

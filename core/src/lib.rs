@@ -12,7 +12,7 @@ mod quantity;
 mod text;
 mod value;
 
-pub use canonical::{CanonicalRecord, RecordInput, MAX_VINTAGE, MIN_VINTAGE};
+pub use canonical::{vintage_year, CanonicalRecord, RecordInput, MAX_VINTAGE, MIN_VINTAGE};
 pub use error::{ErrorCode, FieldError, ValidationError};
 pub use id::{ParseRecordIdError, RecordId, ID_SCHEME};
 pub use lifecycle::{

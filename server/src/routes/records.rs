@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use carbon_tracker_core::api;
 use carbon_tracker_core::lifecycle::{self, utc_rfc3339, Event, Status};
-use carbon_tracker_core::{canonical_text, CanonicalRecord, ErrorCode, FieldError, RecordId};
+use carbon_tracker_core::{
+    canonical_text, vintage_year, CanonicalRecord, ErrorCode, FieldError, FieldValue, RecordId,
+};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -274,24 +276,10 @@ fn parse_status(raw: &str) -> Result<Status, Problem> {
 }
 
 fn parse_vintage(raw: &str) -> Result<u16, Problem> {
-    let input = api::record_input_from_value(serde_json::json!({ "vintage": raw }))?;
-    match api::canonicalize(&input) {
-        Ok(c) => Ok(c.vintage),
-        Err(e) => match e.errors.into_iter().find(|f| f.field == "vintage") {
-            Some(f) => Err(Problem::invalid(
-                "invalid_query",
-                f.message.clone(),
-                vec![f],
-            )),
-            None => raw.trim().parse().map_err(|_| {
-                bad_param(
-                    "vintage",
-                    ErrorCode::NotAnInteger,
-                    "vintage must be an integer".to_owned(),
-                )
-            }),
-        },
-    }
+    vintage_year(&FieldValue::Text(raw.to_owned())).map_err(|code| {
+        let error = FieldError::new("vintage", code);
+        Problem::invalid("invalid_query", error.message.clone(), vec![error])
+    })
 }
 
 /// Records, oldest first, filtered, a page at a time.
