@@ -26,6 +26,13 @@ pub struct Cli {
     )]
     pub database_url: Database,
 
+    /// Most connections this process opens to PostgreSQL (SQLite ignores
+    /// it). Keep the sum over all processes below the server's
+    /// `max_connections`.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16, global = true,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub pool_size: u16,
+
     /// Address to listen on.
     #[arg(long, env = "HOST", default_value = "127.0.0.1")]
     pub host: String,

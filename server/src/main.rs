@@ -8,6 +8,7 @@ use clap::Parser;
 use tokio::net::TcpListener;
 
 use carbon_tracker_server::config::{Cli, Command, Database};
+use carbon_tracker_server::store::postgres::PostgresStore;
 use carbon_tracker_server::store::sqlite::SqliteStore;
 use carbon_tracker_server::store::Store;
 use carbon_tracker_server::{import, routes};
@@ -53,7 +54,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
-    let store = open(&cli.database_url)?;
+    let store = open(&cli).await?;
     let result = match &cli.command {
         Some(Command::Import { file }) => {
             let summary = import::import(store.as_ref(), file).await?;
@@ -73,23 +74,22 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
     result
 }
 
-fn open(database: &Database) -> Result<Arc<SqliteStore>, BoxError> {
-    match database {
-        Database::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path)?)),
-        Database::Postgres(_) => Err(format!(
-            "{database}: PostgreSQL is not supported by this build yet; use sqlite://PATH"
-        )
-        .into()),
-    }
+async fn open(cli: &Cli) -> Result<Arc<dyn Store>, BoxError> {
+    Ok(match &cli.database_url {
+        Database::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+        Database::Postgres(url) => {
+            Arc::new(PostgresStore::connect(url, usize::from(cli.pool_size)).await?)
+        }
+    })
 }
 
-async fn serve(cli: &Cli, store: Arc<SqliteStore>) -> Result<(), BoxError> {
+async fn serve(cli: &Cli, store: Arc<dyn Store>) -> Result<(), BoxError> {
     let listener = TcpListener::bind((cli.host.as_str(), cli.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", cli.host, cli.port))?;
     let address = listener.local_addr()?;
     let state = routes::AppState {
-        store: store as Arc<dyn Store>,
+        store,
         api_token: cli.api_token.as_deref().map(Arc::from),
     };
     tracing::info!(

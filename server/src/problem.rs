@@ -120,6 +120,11 @@ impl From<StoreError> for Problem {
                 )
             }
             StoreError::Transition(t) => ApiError::from(t).into(),
+            StoreError::Contended(_) => {
+                Self::new(StatusCode::CONFLICT, "write_conflict", e.to_string()).with_help(
+                    "other requests changed the same records at the same moment; retry",
+                )
+            }
             StoreError::Unavailable(_) => {
                 tracing::error!(error = %e, "storage failed");
                 Self::new(
@@ -127,7 +132,9 @@ impl From<StoreError> for Problem {
                     "unavailable",
                     e.to_string(),
                 )
-                .with_help("retry later; nothing was stored")
+                .with_help(
+                    "retry later: a create is safe to repeat; read the record before repeating a lifecycle call",
+                )
             }
         }
     }

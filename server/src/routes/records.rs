@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{bad_param, AppState, JsonBody, Params};
 use crate::problem::Problem;
-use crate::store::{Created, ListQuery, StoreError, StoredRecord};
+use crate::store::{Created, ListQuery, Position, StoreError, StoredRecord};
 
 /// Most inputs one batch takes.
 pub const MAX_BATCH: usize = 1000;
@@ -243,12 +243,16 @@ pub fn parse_limit(raw: Option<&str>) -> Result<u32, Problem> {
     }
 }
 
-/// Cursors are opaque to clients: the position, as hex of its bytes.
-fn encode_cursor(pos: i64) -> String {
-    hex::encode(pos.to_be_bytes())
+/// Cursors are opaque to clients: the position, as hex of its 16 bytes.
+fn encode_cursor(p: Position) -> String {
+    let mut bytes = [0_u8; 16];
+    let (tx, pos) = bytes.split_at_mut(8);
+    tx.copy_from_slice(&p.tx.to_be_bytes());
+    pos.copy_from_slice(&p.pos.to_be_bytes());
+    hex::encode(bytes)
 }
 
-fn decode_cursor(raw: &str) -> Result<i64, Problem> {
+fn decode_cursor(raw: &str) -> Result<Position, Problem> {
     let bad = || {
         bad_param(
             "cursor",
@@ -256,11 +260,17 @@ fn decode_cursor(raw: &str) -> Result<i64, Problem> {
             "cursor must be a next_cursor this server returned".to_owned(),
         )
     };
-    let bytes: [u8; 8] = hex::decode(raw)
+    let bytes: [u8; 16] = hex::decode(raw)
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or_else(bad)?;
-    Ok(i64::from_be_bytes(bytes))
+    let (Some(tx), Some(pos)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) else {
+        return Err(bad());
+    };
+    Ok(Position {
+        tx: i64::from_be_bytes(*tx),
+        pos: i64::from_be_bytes(*pos),
+    })
 }
 
 fn parse_status(raw: &str) -> Result<Status, Problem> {

@@ -5,6 +5,7 @@
 //! a backend loads a record's events, asks the core for the next event, and
 //! stores it, atomically with respect to other writers.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -48,9 +49,14 @@ pub enum StoreError {
     /// The core refused the event.
     #[error(transparent)]
     Transition(#[from] TransitionError),
-    /// The database failed (I/O, corruption, shutting down); retrying later may work.
+    /// The database failed (I/O, corruption, unreachable, shutting down);
+    /// retrying later may work.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The database kept reporting conflicts with other writers (deadlocks,
+    /// serialization failures) after every retry.
+    #[error("the write kept conflicting with other writers: {0}")]
+    Contended(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -69,7 +75,7 @@ pub struct ListQuery {
     /// Only records whose status is this.
     pub status: Option<Status>,
     /// Only records stored after this position (the decoded cursor).
-    pub after: Option<i64>,
+    pub after: Option<Position>,
     /// Page size.
     pub limit: u32,
 }
@@ -80,7 +86,20 @@ pub struct Page {
     /// The records, oldest first.
     pub items: Vec<StoredRecord>,
     /// The position to continue after, if there may be more.
-    pub next: Option<i64>,
+    pub next: Option<Position>,
+}
+
+/// Where a record sits in the order pages are read in: by `tx`, then `pos`.
+///
+/// SQLite has one writer, so its rows commit in `pos` order and `tx` is
+/// always 0. PostgreSQL writers commit in any order; `tx` is the inserting
+/// transaction's id (see [`postgres`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    /// The inserting transaction (0 on SQLite).
+    pub tx: i64,
+    /// The insertion position.
+    pub pos: i64,
 }
 
 /// A database that holds records and their events.
@@ -114,6 +133,10 @@ pub trait Store: Send + Sync {
 
     /// Whether the database answers.
     async fn check(&self) -> Result<(), StoreError>;
+
+    /// Stops taking requests; returns once every acknowledged write is
+    /// durable and the connections are closed.
+    fn close(&self);
 }
 
 /// The event type a record's last event has when its status is `status`; the

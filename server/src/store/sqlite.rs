@@ -26,12 +26,13 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::{
-    last_event_type, next_event, Created, ListQuery, Page, Store, StoreError, StoredRecord,
+    last_event_type, next_event, Created, ListQuery, Page, Position, Store, StoreError,
+    StoredRecord,
 };
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version`
 /// records how many have been applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
 
 /// Most requests one transaction commits together.
 const MAX_GROUP: usize = 1024;
@@ -113,17 +114,6 @@ impl SqliteStore {
         })
     }
 
-    /// Stops taking writes, lets the writer commit what it holds, and waits
-    /// for it: after this returns, every acknowledged write is on disk.
-    pub fn close(&self) {
-        drop(lock(&self.writer).take());
-        if let Some(thread) = lock(&self.thread).take() {
-            if thread.join().is_err() {
-                tracing::error!("the SQLite writer thread panicked");
-            }
-        }
-    }
-
     fn send(&self, job: Job) -> Result<(), StoreError> {
         lock(&self.writer)
             .as_ref()
@@ -157,7 +147,7 @@ impl SqliteStore {
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        self.close();
+        Store::close(self);
     }
 }
 
@@ -236,6 +226,17 @@ impl Store for SqliteStore {
 
     async fn check(&self) -> Result<(), StoreError> {
         self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+    }
+
+    /// Stops taking writes, lets the writer commit what it holds, and waits
+    /// for it: after this returns, every acknowledged write is on disk.
+    fn close(&self) {
+        drop(lock(&self.writer).take());
+        if let Some(thread) = lock(&self.thread).take() {
+            if thread.join().is_err() {
+                tracing::error!("the SQLite writer thread panicked");
+            }
+        }
     }
 }
 
@@ -572,7 +573,8 @@ fn load_record(conn: &Connection, id: RecordId) -> Result<Option<StoredRecord>, 
 
 fn list_records(conn: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
     let mut sql = format!("SELECT {RECORD_COLUMNS} FROM records r WHERE r.pos > ?1");
-    let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(q.after.unwrap_or(0))];
+    let after = q.after.map_or(0, |p| p.pos);
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(after)];
     if let Some(registry) = &q.registry {
         args.push(Box::new(registry.clone()));
         sql.push_str(&format!(" AND r.registry = ?{}", args.len()));
@@ -598,7 +600,10 @@ fn list_records(conn: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
     let mut last = None;
     for row in rows {
         if items.len() == q.limit as usize {
-            return Ok(Page { items, next: last });
+            return Ok(Page {
+                items,
+                next: last.map(|pos| Position { tx: 0, pos }),
+            });
         }
         let (pos, record) = record_from_columns(conn, row?)?;
         last = Some(pos);
