@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import subprocess
+import uuid
 from pathlib import Path
 
-from conftest import SERVER_BIN, SHARED, Server, assert_problem, new_record, sqlite_url
+import pytest
+
+from conftest import SERVER_BIN, SHARED, Backend, Refused, Server, assert_problem, new_record, sqlite_url
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -95,60 +97,47 @@ def test_api_token(tmp_path: Path) -> None:
         s.stop()
 
 
-def test_id_conflict_is_409(tmp_path: Path) -> None:
+def test_id_conflict_is_409(backend: Backend, tmp_path: Path) -> None:
     """A stored record whose canonical fields differ from its id's (written by
     another tool) is never silently merged."""
-    db = tmp_path / "conflict.db"
-    s = Server(sqlite_url(db), tmp_path).start()
+    url = backend.new_url(tmp_path)
+    s = Server(url, tmp_path).start()
     record = new_record()
     rid = s.post("/ids", record).json["id"]
-    with sqlite3.connect(db) as conn:
-        conn.execute(
-            "INSERT INTO records (id, project_name, registry, vintage, quantity, serial_number, created_at) "
-            "VALUES (?, 'other', 'vcs', 2023, '1.0000', 'x', '2026-01-01T00:00:00Z')",
-            (rid,),
-        )
+    backend.execute(
+        url,
+        "INSERT INTO records (id, project_name, registry, vintage, quantity, serial_number, created_at) "
+        f"VALUES ('{rid}', 'other', 'vcs', 2023, '1.0000', 'x', '2026-01-01T00:00:00Z')",
+    )
     try:
         assert_problem(s.post("/records", record), 409, "id_conflict")
     finally:
         s.stop()
 
 
-def test_store_rejects_update_and_delete(tmp_path: Path) -> None:
-    db = tmp_path / "immutable.db"
-    s = Server(sqlite_url(db), tmp_path).start()
+def test_store_rejects_update_and_delete(backend: Backend, tmp_path: Path) -> None:
+    url = backend.new_url(tmp_path)
+    s = Server(url, tmp_path).start()
     rid = s.post("/records", new_record()).json["id"]
     s.post(f"/records/{rid}/retire")
     s.stop()
-    with sqlite3.connect(db) as conn:
-        for sql in (
-            "UPDATE records SET quantity = '1.0000'",
-            "DELETE FROM records",
-            "UPDATE events SET event_type = 'SOLD'",
-            "DELETE FROM events",
-        ):
-            try:
-                conn.execute(sql)
-                raise AssertionError(f"allowed: {sql}")
-            except sqlite3.IntegrityError:
-                pass
-        try:
-            conn.execute(
-                "INSERT INTO events (id, record_id, seq, event_type, created_at) VALUES ('x', ?, 3, 'CANCELLED', '2026-01-01T00:00:00Z')",
-                (rid,),
-            )
-            raise AssertionError("a second final event was allowed")
-        except sqlite3.IntegrityError:
-            pass
-        try:
-            conn.execute(
-                "INSERT INTO events (id, record_id, seq, event_type, created_at) VALUES ('y', ?, 2, 'SOLD', '2026-01-01T00:00:00Z')",
-                (rid,),
-            )
-            raise AssertionError("a duplicate (record_id, seq) was allowed")
-        except sqlite3.IntegrityError:
-            pass
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    statements = [
+        "UPDATE records SET quantity = '1.0000'",
+        "DELETE FROM records",
+        "UPDATE events SET event_type = 'SOLD'",
+        "DELETE FROM events",
+        # A second final event, and a duplicate (record_id, seq).
+        f"INSERT INTO events (id, record_id, seq, event_type, created_at) VALUES ('{uuid.uuid4()}', '{rid}', 3, 'CANCELLED', '2026-01-01T00:00:00Z')",
+        f"INSERT INTO events (id, record_id, seq, event_type, created_at) VALUES ('{uuid.uuid4()}', '{rid}', 2, 'SOLD', '2026-01-01T00:00:00Z')",
+    ]
+    if backend.name == "postgres":
+        statements += ["TRUNCATE events", "TRUNCATE records CASCADE"]
+    for sql in statements:
+        with pytest.raises(Refused):
+            backend.execute(url, sql)
+    assert backend.execute(url, "SELECT count(*) FROM events") == "2"
+    if backend.name == "sqlite":
+        assert backend.execute(url, "PRAGMA journal_mode") == "wal"
 
 
 def test_import_sample_registry_is_idempotent(tmp_path: Path) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import http.client
 import signal
-import sqlite3
 import threading
 import time
 from pathlib import Path
 
-from conftest import Server, new_record, sqlite_url
+from conftest import Backend, Server, new_record
 
 
 def load_until_stopped(server: Server, stop: threading.Event, acked: list[str], threads: int = 16) -> list[threading.Thread]:
@@ -32,10 +31,10 @@ def load_until_stopped(server: Server, stop: threading.Event, acked: list[str], 
     return workers
 
 
-def check_survivors(db: Path, workdir: Path, acked: list[str]) -> None:
-    with sqlite3.connect(db) as db_conn:
-        assert db_conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    s = Server(sqlite_url(db), workdir).start()
+def check_survivors(backend: Backend, url: str, workdir: Path, acked: list[str]) -> None:
+    if backend.name == "sqlite":
+        assert backend.execute(url, "PRAGMA integrity_check") == "ok"
+    s = Server(url, workdir).start()
     try:
         conn = s.connection()
         missing = [rid for rid in acked if s.get(f"/records/{rid}", conn=conn).status != 200]
@@ -44,10 +43,10 @@ def check_survivors(db: Path, workdir: Path, acked: list[str]) -> None:
         s.stop()
 
 
-def test_kill_9_under_load_loses_no_acknowledged_create(tmp_path: Path) -> None:
-    db = tmp_path / "crash.db"
+def test_kill_9_under_load_loses_no_acknowledged_create(backend: Backend, tmp_path: Path) -> None:
+    url = backend.new_url(tmp_path)
     for _round in range(2):
-        s = Server(sqlite_url(db), tmp_path).start()
+        s = Server(url, tmp_path).start()
         stop = threading.Event()
         acked: list[str] = []
         workers = load_until_stopped(s, stop, acked)
@@ -57,12 +56,12 @@ def test_kill_9_under_load_loses_no_acknowledged_create(tmp_path: Path) -> None:
         for w in workers:
             w.join()
         assert len(acked) > 50, "the load did not get going"
-        check_survivors(db, tmp_path, acked)
+        check_survivors(backend, url, tmp_path, acked)
 
 
-def test_sigterm_under_load_finishes_in_flight_requests(tmp_path: Path) -> None:
-    db = tmp_path / "term.db"
-    s = Server(sqlite_url(db), tmp_path).start()
+def test_sigterm_under_load_finishes_in_flight_requests(backend: Backend, tmp_path: Path) -> None:
+    url = backend.new_url(tmp_path)
+    s = Server(url, tmp_path).start()
     stop = threading.Event()
     acked: list[str] = []
     workers = load_until_stopped(s, stop, acked)
@@ -72,4 +71,4 @@ def test_sigterm_under_load_finishes_in_flight_requests(tmp_path: Path) -> None:
     for w in workers:
         w.join()
     assert len(acked) > 50
-    check_survivors(db, tmp_path, acked)
+    check_survivors(backend, url, tmp_path, acked)
