@@ -34,7 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BINARY = ROOT / "target" / "release" / "carbon-tracker-server"
-SCHEMA = (ROOT / "server" / "migrations" / "0001_init.sql").read_text()
+SCHEMA = (ROOT / "server" / "migrations" / "sqlite" / "0001_init.sql").read_text()
 
 
 def sqlite_floor(workdir: Path, seconds: float) -> float:

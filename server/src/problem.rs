@@ -121,9 +121,8 @@ impl From<StoreError> for Problem {
             }
             StoreError::Transition(t) => ApiError::from(t).into(),
             StoreError::Contended(_) => {
-                Self::new(StatusCode::CONFLICT, "write_conflict", e.to_string()).with_help(
-                    "other requests changed the same records at the same moment; retry",
-                )
+                Self::new(StatusCode::CONFLICT, "write_conflict", e.to_string())
+                    .with_help("other requests changed the same records at the same moment; retry")
             }
             StoreError::Unavailable(_) => {
                 tracing::error!(error = %e, "storage failed");

@@ -1,10 +1,10 @@
 -- The PostgreSQL schema: the same rules as the SQLite one, in native types.
 --
 -- `pos` gives both tables an insertion order. Several processes insert at
--- once, so a row with a lower `pos` can commit after one with a higher `pos`;
--- `tx` (the inserting transaction's id) lets readers page without gaps: they
--- order by (tx, pos) and only hand out rows of transactions older than every
--- transaction still running (see store/postgres.rs).
+-- once, so a row can commit after rows inserted later; `tx` (the inserting
+-- transaction's id) lets the event feed hand out events without gaps: it
+-- orders by (tx, pos) and only returns events of transactions older than
+-- every transaction still running (see src/store/postgres/mod.rs).
 CREATE TABLE records (
     pos           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     tx            BIGINT        NOT NULL DEFAULT (pg_current_xact_id()::text::bigint),

@@ -11,12 +11,16 @@
 //!   serialization failure or a unique violation is retried (the core then
 //!   decides again on the new history), and reported as a 409 if it persists.
 //!
-//! Several writers commit in any order, so a row with a lower `pos` can become
-//! visible after one with a higher `pos`. Pages and the event feed therefore
-//! read in `(tx, pos)` order, `tx` being the inserting transaction's id, and
-//! only hand out rows of transactions older than every transaction still
-//! running (`pg_snapshot_xmin`): a row that commits later always sorts after
-//! every cursor already handed out.
+//! Several writers commit in any order, so a row can become visible after rows
+//! that sort after it. Record pages read one stable order, `(tx, pos)`, so a
+//! walk through them lists every record committed before it began, once. The
+//! event feed promises more: a follower that keeps asking for what comes
+//! after the last event it saw never misses one. So the feed reads in
+//! `(tx, pos)` order, `tx` being the inserting transaction's id, and only
+//! hands out events of transactions older than every transaction still
+//! running (`pg_snapshot_xmin`): an event that commits later always sorts
+//! after every event already handed out. (The price: while a long
+//! transaction runs, the feed holds back what committed after it began.)
 //!
 //! Connections come from a pool that drops closed connections and opens new
 //! ones, so the server follows a database restart by itself; while the
@@ -350,7 +354,8 @@ fn now() -> OffsetDateTime {
         .unwrap_or(t)
 }
 
-/// Rows of transactions older than every running one: see the module docs.
+/// Rows of transactions older than every running one: see the module docs
+/// on the feed.
 const SETTLED: &str = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
 
 const EVENT_COLUMNS: &str = "id, record_id, seq, event_type, payload, created_at";
@@ -372,7 +377,8 @@ fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
 
 /// Column `idx` of `row`.
 fn get<'a, T: FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T, StoreError> {
-    row.try_get(idx).map_err(|e| corrupt("column", describe(&e)))
+    row.try_get(idx)
+        .map_err(|e| corrupt("column", describe(&e)))
 }
 
 fn parse_id(s: &str) -> Result<RecordId, StoreError> {
@@ -538,7 +544,13 @@ impl Store for PostgresStore {
         &self,
         records: Vec<CanonicalRecord>,
     ) -> Result<Vec<Result<Created, StoreError>>, StoreError> {
-        let records = &records;
+        // Batches insert in id order, so two batches that share records take
+        // their row locks in the same order and cannot deadlock; the stable
+        // sort keeps a repeated record's first occurrence first.
+        let mut order: Vec<(RecordId, usize)> =
+            records.iter().map(CanonicalRecord::id).zip(0..).collect();
+        order.sort();
+        let (records, order) = (&records, &order);
         self.run(|mut client| async move {
             let now = now();
             if let [record] = records.as_slice() {
@@ -546,12 +558,14 @@ impl Store for PostgresStore {
                 return Ok(vec![create_one(&client, record, now).await?]);
             }
             let tx = client.transaction().await?;
-            let mut outcomes = Vec::with_capacity(records.len());
-            for record in records {
-                outcomes.push(create_one(&tx, record, now).await?);
+            let mut outcomes: Vec<_> = records.iter().map(|_| None).collect();
+            for &(_, index) in order {
+                if let (Some(record), Some(slot)) = (records.get(index), outcomes.get_mut(index)) {
+                    *slot = Some(create_one(&tx, record, now).await?);
+                }
             }
             tx.commit().await.map_err(|e| Failed::at_commit(&e))?;
-            Ok(outcomes)
+            Ok(outcomes.into_iter().flatten().collect())
         })
         .await
     }
@@ -646,10 +660,7 @@ impl Store for PostgresStore {
 async fn list_records(client: &Object, q: &ListQuery) -> Result<Page, Failed> {
     let after = q.after.unwrap_or_default();
     let limit = i64::from(q.limit) + 1; // one more, to know whether there is a next page
-    let mut sql = format!(
-        "SELECT {RECORD_COLUMNS} FROM records r \
-         WHERE (r.tx, r.pos) > ($1, $2) AND r.tx < {SETTLED}"
-    );
+    let mut sql = format!("SELECT {RECORD_COLUMNS} FROM records r WHERE (r.tx, r.pos) > ($1, $2)");
     let registry = q.registry.as_deref();
     let vintage = q.vintage.map(i32::from);
     let status = q.status.map(|s| last_event_type(s).as_str());

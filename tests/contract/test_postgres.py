@@ -1,0 +1,321 @@
+"""PostgreSQL only: several server processes on one database, database
+restarts and outages, and the connection settings of the URL."""
+
+from __future__ import annotations
+
+import http.client
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from conftest import SERVER_BIN, PostgresCluster, Response, Server, assert_problem, new_record
+from test_concurrency import all_at_once
+
+
+@pytest.fixture
+def two_servers(postgres: PostgresCluster, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    """Two server processes on one fresh database."""
+    url = postgres.create_database()
+    a = Server(url, tmp_path).start()
+    b = Server(url, tmp_path).start()
+    yield a, b
+    for s in (a, b):
+        if s.process is not None:
+            assert s.stop() == 0
+
+
+def test_retires_across_two_processes_give_one_200(two_servers: tuple[Server, Server]) -> None:
+    a, b = two_servers
+    for _ in range(3):
+        rid = a.post("/records", new_record()).json["id"]
+        results = all_at_once(64, lambda i: (a, b)[i % 2].post(f"/records/{rid}/retire", {"reason": f"client {i}"}))
+        statuses = sorted(r.status for r in results)
+        assert statuses == [200] + [409] * 63, statuses
+        assert all(r.json["code"] == "already_final" for r in results if r.status == 409)
+        for s in (a, b):
+            assert [e["event_type"] for e in s.get(f"/records/{rid}/events").json] == ["CREATED", "RETIRED"]
+
+
+def test_sells_and_a_retire_across_two_processes(two_servers: tuple[Server, Server]) -> None:
+    a, b = two_servers
+    rid = a.post("/records", new_record()).json["id"]
+
+    def call(i: int) -> Response:
+        s = (a, b)[i % 2]
+        if i == 21:
+            return s.post(f"/records/{rid}/retire")
+        return s.post(f"/records/{rid}/sell", {"buyer": f"buyer {i}"})
+
+    results = all_at_once(40, call)
+    assert all(r.status in (200, 409) for r in results), [r.status for r in results]
+    events = b.get(f"/records/{rid}/events").json
+    kinds = [e["event_type"] for e in events]
+    assert kinds[-1] == "RETIRED" and kinds.count("RETIRED") == 1, kinds
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert kinds.count("SOLD") == sum(1 for i, r in enumerate(results) if i != 21 and r.status == 200)
+
+
+def test_creates_of_one_record_across_two_processes(two_servers: tuple[Server, Server]) -> None:
+    a, b = two_servers
+    for _ in range(3):
+        record = new_record()
+        results = all_at_once(32, lambda i: (a, b)[i % 2].post("/records", record))
+        statuses = sorted(r.status for r in results)
+        assert statuses == [200] * 31 + [201], statuses
+        assert len({r.json["id"] for r in results}) == 1
+        assert len(a.get(f"/records/{results[0].json['id']}/events").json) == 1
+
+
+def test_a_batch_across_two_processes_makes_each_record_once(two_servers: tuple[Server, Server]) -> None:
+    """Overlapping batches in opposite orders (a deadlock if unhandled)."""
+    a, b = two_servers
+    records = [new_record() for _ in range(50)]
+    results = all_at_once(8, lambda i: (a, b)[i % 2].post("/records/batch", records if i % 2 else records[::-1]))
+    assert all(r.status == 200 for r in results), [(r.status, r.raw[:200]) for r in results]
+    created = [item for r in results for item in r.json["items"] if item["outcome"] == "created"]
+    assert len(created) == 50
+    assert {item["id"] for item in created} == {a.post("/ids", rec).json["id"] for rec in records}
+
+
+def walk_pages(s: Server) -> list[str]:
+    """The ids of one walk through every page of records."""
+    ids: list[str] = []
+    cursor: str | None = None
+    for _ in range(1000):
+        page = s.get("/records?limit=1000" + (f"&cursor={cursor}" if cursor else "")).json
+        ids += [r["id"] for r in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return ids
+    raise AssertionError("the walk never reached the last page")
+
+
+def test_feed_and_pages_miss_nothing_while_two_processes_write(two_servers: tuple[Server, Server]) -> None:
+    """Many writers commit out of insertion order. A follower of the event
+    feed still sees every event exactly once, and each walk through the
+    record pages lists every record committed before it began, once."""
+    a, b = two_servers
+    stop = threading.Event()
+    created: list[str] = []
+    lock = threading.Lock()
+
+    def writer(s: Server) -> None:
+        conn = s.connection()
+        while not stop.is_set():
+            r = s.post("/records", new_record(), conn=conn)
+            assert r.status == 201, r.raw
+            with lock:
+                created.append(r.json["id"])
+        conn.close()
+
+    def batch_writer(s: Server) -> None:
+        # A batch is one long transaction: single creates that start after
+        # it commit before it, with a later transaction id.
+        conn = s.connection()
+        while not stop.is_set():
+            r = s.post("/records/batch", [new_record() for _ in range(300)], conn=conn)
+            assert r.status == 200, r.raw
+            with lock:
+                created.extend(item["id"] for item in r.json["items"])
+        conn.close()
+
+    writers = [threading.Thread(target=writer, args=((a, b)[i % 2],)) for i in range(10)]
+    writers += [threading.Thread(target=batch_writer, args=((a, b)[i % 2],)) for i in range(2)]
+    for w in writers:
+        w.start()
+    feed_ids: list[str] = []
+    after: str | None = None
+    walks = 0
+    try:
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            page = a.get("/events?limit=7" + (f"&after={after}" if after else "")).json
+            feed_ids += [e["record_id"] for e in page["items"]]
+            after = page["next_after"]
+            if len(feed_ids) % 3 == 0:
+                with lock:
+                    before = list(created)
+                walk = walk_pages(b)
+                walks += 1
+                assert len(walk) == len(set(walk)), "a walk listed a record twice"
+                missing = set(before) - set(walk)
+                assert not missing, f"a walk missed {len(missing)} records committed before it began"
+    finally:
+        stop.set()
+        for w in writers:
+            w.join()
+    # Once the writers stop, the follower catches up completely.
+    while True:
+        page = a.get("/events?limit=1000" + (f"&after={after}" if after else "")).json
+        if not page["items"]:
+            break
+        feed_ids += [e["record_id"] for e in page["items"]]
+        after = page["next_after"]
+    assert len(created) > 1000 and walks >= 2, "the writers or the walks did not get going"
+    assert len(feed_ids) == len(set(feed_ids)), "the feed gave an event twice"
+    assert sorted(feed_ids) == sorted(created), "the feed missed events"
+    final = walk_pages(a)
+    assert sorted(final) == sorted(created)
+
+
+def test_two_processes_starting_at_once_migrate_once(postgres: PostgresCluster, tmp_path: Path) -> None:
+    url = postgres.create_database()
+    servers = [Server(url, tmp_path) for _ in range(4)]
+    threads = [threading.Thread(target=s.start) for s in servers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert all(s.process is not None and s.process.poll() is None for s in servers)
+        assert postgres.psql(url, "SELECT version FROM schema_migrations") == "1"
+        assert servers[3].post("/records", new_record()).status == 201
+    finally:
+        for s in servers:
+            if s.process is not None:
+                s.stop()
+
+
+def test_restart_under_load_loses_nothing_and_needs_no_server_restart(
+    postgres: PostgresCluster, two_servers: tuple[Server, Server]
+) -> None:
+    a, b = two_servers
+    stop = threading.Event()
+    acked: list[str] = []
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def client(s: Server) -> None:
+        conn = s.connection(timeout=60)
+        while not stop.is_set():
+            r = s.post("/records", new_record(), conn=conn)
+            with lock:
+                statuses.append(r.status)
+                if r.status == 201:
+                    acked.append(r.json["id"])
+            if r.status == 503:
+                time.sleep(0.05)
+
+    workers = [threading.Thread(target=client, args=((a, b)[i % 2],)) for i in range(16)]
+    for w in workers:
+        w.start()
+    try:
+        time.sleep(1.0)
+        before = len(acked)
+        postgres.restart()
+        time.sleep(2.0)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
+    assert before > 50, "the load did not get going"
+    assert len(acked) > before + 50, "the servers did not recover after the restart"
+    assert set(statuses) <= {201, 503}, sorted(set(statuses))
+    for s in (a, b):
+        conn = s.connection()
+        missing = [rid for rid in acked if s.get(f"/records/{rid}", conn=conn).status != 200]
+        assert not missing, f"{len(missing)} of {len(acked)} acknowledged creates were lost"
+
+
+def test_requests_get_503_while_the_database_is_down(
+    postgres: PostgresCluster, two_servers: tuple[Server, Server]
+) -> None:
+    a, _ = two_servers
+    rid = a.post("/records", new_record()).json["id"]
+    postgres.stop()
+    try:
+        for method, path, body in (
+            ("GET", f"/records/{rid}", None),
+            ("POST", "/records", new_record()),
+            ("POST", f"/records/{rid}/retire", {}),
+            ("GET", "/records", None),
+            ("GET", "/health", None),
+        ):
+            problem = assert_problem(a.request(method, path, body), 503, "unavailable")
+            assert "retry" in problem["help"]
+        # No database needed: still answered.
+        assert a.post("/ids", new_record()).status == 200
+    finally:
+        postgres.start()
+    assert a.get(f"/records/{rid}").status == 200
+    assert a.post(f"/records/{rid}/retire").status == 200
+
+
+def run_cli(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SERVER_BIN), *args], env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+        cwd=cwd, capture_output=True, text=True, timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("postgres://postgres@127.0.0.1:1/nowhere", "cannot connect to PostgreSQL at 127.0.0.1:1/nowhere"),
+        ("postgres://postgres@127.0.0.1:{port}/no_such_db", 'database "no_such_db" does not exist'),
+        ("postgres://postgres@127.0.0.1:{port}/x?sslmode=verify-full", "invalid PostgreSQL URL"),
+        ("postgres://postgres@127.0.0.1:{port}/x?pool=3", "invalid PostgreSQL URL"),
+    ],
+)
+def test_start_errors_are_one_line(postgres: PostgresCluster, tmp_path: Path, url: str, expected: str) -> None:
+    r = run_cli("--port", "0", url=url.format(port=postgres.port), cwd=tmp_path)
+    assert r.returncode == 2, r
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and expected in errors[0], r.stderr
+
+
+def connections(postgres: PostgresCluster, url: str) -> list[str]:
+    """`ssl` of each connection the server has open to `url`'s database."""
+    db = url.rsplit("/", 1)[-1].split("?")[0]
+    out = postgres.psql(
+        "postgres",
+        "SELECT s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) "
+        f"WHERE a.datname = '{db}' AND a.application_name = 'carbon-tracker-server'",
+    )
+    return out.split()
+
+
+@pytest.mark.parametrize("sslmode, ssl", [("require", "t"), ("disable", "f"), ("prefer", "t")])
+def test_sslmode(postgres: PostgresCluster, tmp_path: Path, sslmode: str, ssl: str) -> None:
+    url = postgres.create_database() + f"?sslmode={sslmode}"
+    s = Server(url, tmp_path).start()
+    try:
+        assert s.post("/records", new_record()).status == 201
+        used = connections(postgres, url)
+        assert used and set(used) == {ssl}, used
+    finally:
+        s.stop()
+
+
+def test_pool_size_bounds_the_connections(postgres: PostgresCluster, tmp_path: Path) -> None:
+    url = postgres.create_database()
+    s = Server(url, tmp_path, env={"DATABASE_POOL_SIZE": "3"}).start()
+    try:
+        results = all_at_once(24, lambda i: s.post("/records", new_record()))
+        assert all(r.status == 201 for r in results)
+        assert 1 <= len(connections(postgres, url)) <= 3
+    finally:
+        s.stop()
+
+
+def test_a_server_started_before_the_database_comes_up_fails_clearly_then_works(
+    postgres: PostgresCluster, tmp_path: Path
+) -> None:
+    """Start-up does not wait forever: it fails, and a later start works."""
+    url = postgres.create_database()
+    postgres.stop()
+    try:
+        r = run_cli("--port", "0", url=url, cwd=tmp_path)
+        assert r.returncode == 2 and "cannot connect to PostgreSQL" in r.stderr, r.stderr
+    finally:
+        postgres.start()
+    s = Server(url, tmp_path).start()
+    try:
+        conn: http.client.HTTPConnection = s.connection()
+        assert s.post("/records", new_record(), conn=conn).status == 201
+    finally:
+        s.stop()
