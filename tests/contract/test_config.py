@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SERVER_BIN, SHARED, Backend, Refused, Server, assert_problem, new_record, sqlite_url
+from conftest import SERVER_BIN, SHARED, Backend, Server, assert_problem, new_record, sqlite_url
+from pgcluster import Refused
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,8 @@ from typing import Iterator
 
 import pytest
 
-from conftest import SERVER_BIN, PostgresCluster, Response, Server, assert_problem, new_record
+from conftest import SERVER_BIN, Response, Server, assert_problem, new_record
+from pgcluster import PostgresCluster
 from test_concurrency import all_at_once
 
 
@@ -257,7 +258,8 @@ def run_cli(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]
     [
         ("postgres://postgres@127.0.0.1:1/nowhere", "cannot connect to PostgreSQL at 127.0.0.1:1/nowhere"),
         ("postgres://postgres@127.0.0.1:{port}/no_such_db", 'database "no_such_db" does not exist'),
-        ("postgres://postgres@127.0.0.1:{port}/x?sslmode=verify-full", "invalid PostgreSQL URL"),
+        ("postgres://postgres@127.0.0.1:{port}/x?sslmode=verify-full", "use disable, prefer or require"),
+        ("postgres://postgres@127.0.0.1:{port}/x?sslmode=verify-ca", "use disable, prefer or require"),
         ("postgres://postgres@127.0.0.1:{port}/x?pool=3", "invalid PostgreSQL URL"),
     ],
 )

@@ -109,7 +109,7 @@ impl PostgresStore {
     /// Connects with up to `pool_size` connections and applies pending
     /// migrations; fails at once if the database cannot be reached.
     pub async fn connect(url: &str, pool_size: usize) -> Result<Self, OpenError> {
-        let mut config = Config::from_str(url).map_err(|e| OpenError::Url(describe(&e)))?;
+        let mut config = Config::from_str(url).map_err(|e| OpenError::Url(url_error(&e)))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -203,6 +203,17 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
         cause = c.source();
     }
     text
+}
+
+/// Why the URL does not parse, with the accepted values when it is `sslmode`
+/// (the driver names the option but not what it takes).
+fn url_error(e: &tokio_postgres::Error) -> String {
+    let text = describe(e);
+    if text.contains("`sslmode`") {
+        format!("{text} (use disable, prefer or require; certificate verification, verify-ca and verify-full, is not supported)")
+    } else {
+        text
+    }
 }
 
 fn pool_error(e: &PoolError) -> String {
