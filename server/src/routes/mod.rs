@@ -5,6 +5,7 @@
 pub mod events;
 pub mod health;
 pub mod ids;
+pub mod page;
 pub mod records;
 
 use std::sync::Arc;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .merge(page::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -1,0 +1,65 @@
+//! The core's [`ApiError`] as a thrown JavaScript `Error` subclass.
+//!
+//! The classes are defined in `js/errors.js` (a wasm-bindgen snippet) and
+//! re-exported from the package, so that `err instanceof ValidationError`
+//! works for users and `err instanceof Error` holds for everything thrown.
+
+use carbon_tracker_core::api::{ApiError, ErrorKind};
+use carbon_tracker_core::ValidationError;
+use wasm_bindgen::prelude::*;
+
+use crate::output::field_errors_json;
+
+#[wasm_bindgen(module = "/js/errors.js")]
+extern "C" {
+    // Never called from Rust: imported only to be re-exported. Their types are
+    // written in `types.rs`, so no generated `unknown` declarations.
+    #[wasm_bindgen(js_name = ValidationError, reexport, skip_typescript)]
+    fn validation_error_class();
+    #[wasm_bindgen(js_name = TransitionError, reexport, skip_typescript)]
+    fn transition_error_class();
+    #[wasm_bindgen(js_name = ID_SCHEME, reexport, skip_typescript)]
+    fn id_scheme_constant();
+
+    #[wasm_bindgen(js_name = validationError)]
+    fn new_validation_error(message: &str, errors_json: &str, row: Option<u32>) -> JsValue;
+    #[wasm_bindgen(js_name = transitionError)]
+    fn new_transition_error(message: &str, code: &str, errors_json: &str) -> JsValue;
+
+    /// The `ID_SCHEME` the package exports, read back for the test that it is the core's.
+    #[wasm_bindgen(thread_local_v2, js_name = ID_SCHEME)]
+    pub(crate) static EXPORTED_ID_SCHEME: String;
+}
+
+/// The thrown value for a core error: `ValidationError` for a record that
+/// breaks the field rules, `TransitionError` for the lifecycle (an invalid
+/// payload included, with its field errors), `TypeError` for an argument that
+/// does not have the expected shape at all.
+pub(crate) fn api_error(e: &ApiError) -> JsValue {
+    match e.kind {
+        ErrorKind::Validation if e.code == "invalid_payload" => {
+            new_transition_error(&e.message, &e.code, &field_errors_json(&e.errors))
+        }
+        ErrorKind::Validation => {
+            new_validation_error(&e.message, &field_errors_json(&e.errors), None)
+        }
+        ErrorKind::Transition => {
+            new_transition_error(&e.message, &e.code, &field_errors_json(&e.errors))
+        }
+        ErrorKind::Parse => type_error(&e.message),
+    }
+}
+
+/// A `ValidationError` for one record; `row` is its index in a batch.
+pub(crate) fn validation_error(e: &ValidationError, row: Option<u32>) -> JsValue {
+    let message = match row {
+        Some(row) => format!("row {row}: {e}"),
+        None => e.to_string(),
+    };
+    new_validation_error(&message, &field_errors_json(&e.errors), row)
+}
+
+/// A `TypeError`: the argument is not what the function takes.
+pub(crate) fn type_error(message: &str) -> JsValue {
+    js_sys::TypeError::new(message).into()
+}

@@ -1,0 +1,283 @@
+//! Lifecycle arguments (events, a state, an instant) from JavaScript values:
+//! conversions only, with the meaning the REST bodies give them.
+//!
+//! Read property by property rather than through serde and JSON text, which
+//! cost a third of the package's gzipped size (see `output.rs`). The reading
+//! follows what `JSON.stringify` would send the server: a number is
+//! `String(n)`, a `Date` is its ISO text, `undefined` properties are absent,
+//! non-finite numbers are `null`. Anything that is not of the expected shape
+//! is a `TypeError` naming where it is (`events[2].seq`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use carbon_tracker_core::lifecycle::{utc_rfc3339, Event, EventType, RecordState, Status};
+use carbon_tracker_core::time::format_description::well_known::Rfc3339;
+use carbon_tracker_core::time::OffsetDateTime;
+use carbon_tracker_core::RecordId;
+use js_sys::{Array, Date, Object, Reflect};
+use serde_json::{Map, Number, Value};
+use uuid::Uuid;
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::errors::type_error;
+use crate::input::well_formed;
+
+/// Deeper payloads are refused: it also stops a payload that contains itself.
+const MAX_DEPTH: u32 = 64;
+
+/// Where a value sits in the arguments, for error messages: `events[2].seq`.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    what: &'a str,
+    index: Option<u32>,
+    field: Option<&'a str>,
+}
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.what)?;
+        if let Some(index) = self.index {
+            write!(f, "[{index}]")?;
+        }
+        if let Some(field) = self.field {
+            write!(f, ".{field}")?;
+        }
+        Ok(())
+    }
+}
+
+impl<'a> At<'a> {
+    fn top(what: &'a str) -> Self {
+        Self {
+            what,
+            index: None,
+            field: None,
+        }
+    }
+
+    fn field(self, field: &'a str) -> Self {
+        Self {
+            field: Some(field),
+            ..self
+        }
+    }
+
+    fn error(self, problem: &str) -> JsValue {
+        type_error(&format!("invalid {self}: {problem}"))
+    }
+}
+
+fn is_plain_object(value: &JsValue) -> bool {
+    value.is_object() && !Array::is_array(value)
+}
+
+fn property(object: &JsValue, at: At<'_>) -> Result<JsValue, JsValue> {
+    Reflect::get(object, &JsValue::from_str(at.field.unwrap_or_default()))
+}
+
+/// A string property, refusing lone surrogates.
+fn text(object: &JsValue, at: At<'_>) -> Result<String, JsValue> {
+    let value = property(object, at)?;
+    let text = value
+        .as_string()
+        .ok_or_else(|| at.error("must be a string"))?;
+    well_formed(&value, text).ok_or_else(|| at.error("holds a lone surrogate"))
+}
+
+/// A string property parsed as `T`.
+fn parsed<T: FromStr>(object: &JsValue, at: At<'_>, expected: &str) -> Result<T, JsValue> {
+    text(object, at)?.parse().map_err(|_| at.error(expected))
+}
+
+/// An integer property from 0 to 4294967295 (`seq`, `last_seq`).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // checked just before
+fn counter(object: &JsValue, at: At<'_>) -> Result<u32, JsValue> {
+    property(object, at)?
+        .as_f64()
+        .filter(|n| n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(n))
+        // In range and integral, so the conversion is exact.
+        .map(|n| n as u32)
+        .ok_or_else(|| at.error("must be an integer from 0 to 4294967295"))
+}
+
+/// A timestamp property: RFC 3339 text (any offset, read as UTC) or a `Date`.
+fn timestamp(object: &JsValue, at: At<'_>) -> Result<OffsetDateTime, JsValue> {
+    instant_at(&property(object, at)?, at)
+}
+
+fn instant_at(value: &JsValue, at: At<'_>) -> Result<OffsetDateTime, JsValue> {
+    let text = match value.dyn_ref::<Date>() {
+        Some(date) if date.get_time().is_nan() => return Err(at.error("is an invalid Date")),
+        Some(date) => String::from(date.to_iso_string()),
+        None => value
+            .as_string()
+            .ok_or_else(|| at.error("must be an RFC 3339 string or a Date"))?,
+    };
+    let t = OffsetDateTime::parse(&text, &Rfc3339)
+        .map_err(|e| at.error(&format!("not an RFC 3339 timestamp ({e})")))?;
+    utc_rfc3339::to_utc(t).ok_or_else(|| at.error("out of range: years 1 to 9999 in UTC"))
+}
+
+/// A JavaScript value as JSON; `None` where `JSON.stringify` leaves a
+/// property out (`undefined`, functions, symbols).
+fn json(value: &JsValue, at: At<'_>, depth: u32) -> Result<Option<Value>, JsValue> {
+    if depth > MAX_DEPTH {
+        return Err(at.error("nests too deeply (or contains itself)"));
+    }
+    Ok(Some(if let Some(text) = value.as_string() {
+        Value::String(well_formed(value, text).ok_or_else(|| at.error("holds a lone surrogate"))?)
+    } else if let Some(n) = value.as_f64() {
+        number(n)
+    } else if value.is_null() {
+        Value::Null
+    } else if value.is_undefined() || value.is_function() || value.is_symbol() {
+        return Ok(None);
+    } else if let Some(flag) = value.as_bool() {
+        Value::Bool(flag)
+    } else if value.is_bigint() {
+        return Err(at.error("a BigInt has no JSON form"));
+    } else if let Some(array) = value.dyn_ref::<Array>() {
+        let mut items = Vec::with_capacity(array.length().try_into().unwrap_or(0));
+        for item in array.iter() {
+            items.push(json(&item, at, depth + 1)?.unwrap_or(Value::Null));
+        }
+        Value::Array(items)
+    } else if let Some(date) = value.dyn_ref::<Date>() {
+        if date.get_time().is_nan() {
+            Value::Null
+        } else {
+            Value::String(date.to_iso_string().into())
+        }
+    } else {
+        Value::Object(object(value, at, depth)?)
+    }))
+}
+
+/// A number as `JSON.stringify` writes it: integers without a fraction,
+/// others in their shortest round-trip spelling; `NaN` and infinities `null`.
+#[allow(clippy::cast_possible_truncation)] // checked just before
+fn number(n: f64) -> Value {
+    const SAFE: f64 = 9_007_199_254_740_991.0; // 2^53 - 1: every integer up to it is exact
+    if n.fract() == 0.0 && n.abs() <= SAFE {
+        // Integral and within ±2^53, so the conversion is exact.
+        Value::Number(Number::from(n as i64))
+    } else {
+        Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
+}
+
+/// An object's own enumerable string-keyed properties, in their order.
+fn object(value: &JsValue, at: At<'_>, depth: u32) -> Result<Map<String, Value>, JsValue> {
+    let object = value.unchecked_ref::<Object>();
+    let mut map = Map::new();
+    for key in Object::keys(object).iter() {
+        let Some(name) = key.as_string() else {
+            continue;
+        };
+        if let Some(v) = json(&Reflect::get(value, &key)?, at, depth + 1)? {
+            map.insert(name, v);
+        }
+    }
+    Ok(map)
+}
+
+/// One event; its fields are read in their order, so the first bad one is named.
+fn event(value: &JsValue, at: At<'_>) -> Result<Event, JsValue> {
+    if !is_plain_object(value) {
+        return Err(at.error("an event must be an object"));
+    }
+    let id = parsed::<Uuid>(value, at.field("id"), "must be a UUID")?;
+    let record_id = parsed::<RecordId>(
+        value,
+        at.field("record_id"),
+        "must be 64 lowercase hex digits",
+    )?;
+    let seq = counter(value, at.field("seq"))?;
+    let event_type = EventType::parse(&text(value, at.field("event_type"))?).ok_or_else(|| {
+        at.field("event_type")
+            .error("must be CREATED, SOLD, RETIRED or CANCELLED")
+    })?;
+    let payload = match property(value, at.field("payload"))? {
+        p if p.is_null() || p.is_undefined() => None,
+        p if is_plain_object(&p) && p.dyn_ref::<Date>().is_none() => {
+            Some(object(&p, at.field("payload"), 1)?)
+        }
+        _ => return Err(at.field("payload").error("must be an object or null")),
+    };
+    let created_at = timestamp(value, at.field("created_at"))?;
+    Ok(Event {
+        id,
+        record_id,
+        seq,
+        event_type,
+        payload,
+        created_at,
+    })
+}
+
+/// The events argument: an array of events.
+pub(crate) fn events(value: &JsValue) -> Result<Vec<Event>, JsValue> {
+    let array = value
+        .dyn_ref::<Array>()
+        .ok_or_else(|| type_error("events must be an array of events"))?;
+    (0..array.length())
+        .zip(array.iter())
+        .map(|(index, item)| {
+            let at = At {
+                index: Some(index),
+                ..At::top("events")
+            };
+            event(&item, at)
+        })
+        .collect()
+}
+
+/// The event argument of `apply`.
+pub(crate) fn single_event(value: &JsValue) -> Result<Event, JsValue> {
+    event(value, At::top("event"))
+}
+
+/// The state argument of `apply`: `null`/`undefined` for "no events yet".
+pub(crate) fn state(value: &JsValue) -> Result<Option<RecordState>, JsValue> {
+    if value.is_null() || value.is_undefined() {
+        return Ok(None);
+    }
+    let at = At::top("state");
+    if !is_plain_object(value) {
+        return Err(at.error("must be an object or null"));
+    }
+    let status = text(value, at.field("status"))?;
+    let owner = match property(value, at.field("owner"))? {
+        o if o.is_null() || o.is_undefined() => None,
+        _ => Some(text(value, at.field("owner"))?),
+    };
+    Ok(Some(RecordState {
+        record_id: parsed::<RecordId>(
+            value,
+            at.field("record_id"),
+            "must be 64 lowercase hex digits",
+        )?,
+        status: [
+            Status::Active,
+            Status::Sold,
+            Status::Retired,
+            Status::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == status)
+        .ok_or_else(|| {
+            at.field("status")
+                .error("must be ACTIVE, SOLD, RETIRED or CANCELLED")
+        })?,
+        last_seq: counter(value, at.field("last_seq"))?,
+        created_at: timestamp(value, at.field("created_at"))?,
+        updated_at: timestamp(value, at.field("updated_at"))?,
+        owner,
+    }))
+}
+
+/// An instant: a `Date` or RFC 3339 text.
+pub(crate) fn instant(value: &JsValue) -> Result<OffsetDateTime, JsValue> {
+    instant_at(value, At::top("at"))
+}

@@ -1,0 +1,191 @@
+//! `carbon-tracker` for JavaScript: the Carbon Credit Tracker core through
+//! wasm-bindgen, for browsers and Node.
+//!
+//! Only conversions live here: JavaScript values in, core calls, JavaScript
+//! values out, in the JSON shapes of the REST bodies. Every decision
+//! (canonical form, id, validation, lifecycle) is the core's, so a browser
+//! computes the ids the server and the Python package compute.
+
+mod errors;
+mod events;
+mod input;
+mod output;
+mod types;
+
+use carbon_tracker_core::api;
+use carbon_tracker_core::{RecordInput, ValidationError};
+use wasm_bindgen::prelude::*;
+
+use crate::errors::{api_error, type_error, validation_error};
+use crate::input::{for_each_record_input, with_record_input};
+
+/// Runs `f` on the record a call names; a value that is not an object is a
+/// `ValidationError` on the field `body`, as over HTTP.
+fn with_required_input<T>(
+    input: &JsValue,
+    f: impl FnOnce(&RecordInput) -> Result<T, JsValue>,
+) -> Result<T, JsValue> {
+    with_record_input(input, |record| match record {
+        Some(record) => f(record),
+        None => Err(validation_error(&ValidationError::not_an_object(), None)),
+    })
+}
+
+/// The v1 id of one record: 64 lowercase hex digits.
+///
+/// Throws a `ValidationError` listing every problem when the record is invalid.
+#[wasm_bindgen(js_name = recordId, unchecked_return_type = "string")]
+pub fn record_id(
+    #[wasm_bindgen(unchecked_param_type = "RecordInput")] input: &JsValue,
+) -> Result<String, JsValue> {
+    with_required_input(input, |input| {
+        input
+            .record_id()
+            .map(|id| id.encode_hex(&mut [0; 64]).to_owned())
+            .map_err(|e| validation_error(&e, None))
+    })
+}
+
+/// The v1 ids of many records, in order (types in `types.rs`: two overloads).
+///
+/// By default the first invalid record throws its `ValidationError`, with
+/// `.row` set to its index; with `{ errors: "collect" }` each invalid record
+/// gets its `ValidationError` in its place instead.
+#[wasm_bindgen(js_name = recordIds, skip_typescript)]
+pub fn record_ids(inputs: &JsValue, options: &JsValue) -> Result<js_sys::Array, JsValue> {
+    let collect = collect_errors(options)?;
+    let inputs = inputs
+        .dyn_ref::<js_sys::Array>()
+        .ok_or_else(|| type_error("recordIds takes an array of records"))?;
+    // All ids as one string, split in JavaScript: one crossing for the batch
+    // instead of one string conversion per id. A bad row keeps 64 spaces
+    // there, and gets its error put in its place below.
+    let mut hex = String::with_capacity(usize::try_from(inputs.length()).unwrap_or(0) * 64);
+    let mut failures = Vec::new();
+    for_each_record_input(inputs, |row, input| {
+        let outcome = match input {
+            Some(input) => input.record_id(),
+            None => Err(ValidationError::not_an_object()),
+        };
+        match outcome {
+            Ok(id) => hex.push_str(id.encode_hex(&mut [0; 64])),
+            Err(e) if collect => {
+                hex.push_str(&" ".repeat(64));
+                failures.push((row, e));
+            }
+            Err(e) => return Err(validation_error(&e, Some(row))),
+        }
+        Ok(())
+    })?;
+    let ids = input::split_ids(&hex, u32::try_from(hex.len() / 64).unwrap_or(u32::MAX));
+    for (row, e) in &failures {
+        ids.set(*row, validation_error(e, Some(*row)));
+    }
+    Ok(ids)
+}
+
+/// `true` for `{ errors: "collect" }`, `false` for no options or
+/// `{ errors: "throw" }`.
+fn collect_errors(options: &JsValue) -> Result<bool, JsValue> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(false);
+    }
+    let errors = js_sys::Reflect::get(options, &JsValue::from_str("errors"))?;
+    match errors.as_string().as_deref() {
+        _ if errors.is_undefined() => Ok(false),
+        Some("throw") => Ok(false),
+        Some("collect") => Ok(true),
+        _ => Err(type_error(
+            "options.errors must be \"throw\" or \"collect\"",
+        )),
+    }
+}
+
+/// The canonical fields of one record (what its id is computed from).
+///
+/// Throws a `ValidationError` listing every problem when the record is invalid.
+#[wasm_bindgen(unchecked_return_type = "CanonicalRecord")]
+pub fn canonicalize(
+    #[wasm_bindgen(unchecked_param_type = "RecordInput")] input: &JsValue,
+) -> Result<JsValue, JsValue> {
+    with_required_input(input, |input| {
+        let canonical = api::canonicalize(input).map_err(|e| api_error(&e))?;
+        Ok(output::canonical(&canonical))
+    })
+}
+
+/// The id and the canonical fields of one record: the body `POST /ids` answers.
+///
+/// Throws a `ValidationError` listing every problem when the record is invalid.
+#[wasm_bindgen(js_name = deriveId, unchecked_return_type = "DerivedId")]
+pub fn derive_id(
+    #[wasm_bindgen(unchecked_param_type = "RecordInput")] input: &JsValue,
+) -> Result<JsValue, JsValue> {
+    with_required_input(input, |input| {
+        let derived = api::derive_id(input).map_err(|e| api_error(&e))?;
+        Ok(output::derived(&derived))
+    })
+}
+
+/// Every problem of a record, in field order; empty when it is valid.
+///
+/// Never throws for a bad record: anything that is not an object gives the
+/// one error `{ field: "body", code: "not_an_object" }`.
+#[wasm_bindgen(unchecked_return_type = "FieldError[]")]
+pub fn validate(
+    #[wasm_bindgen(unchecked_param_type = "unknown")] input: &JsValue,
+) -> Result<JsValue, JsValue> {
+    with_record_input(input, |record| {
+        let errors = match record {
+            Some(record) => api::validate(record),
+            None => ValidationError::not_an_object().errors,
+        };
+        Ok(output::field_errors(&errors))
+    })
+}
+
+/// The state a record's history adds up to, checking every event.
+///
+/// Throws a `TransitionError` (`.code`) when an event cannot follow the
+/// ones before it, a `TypeError` when `events` is not a list of events.
+#[wasm_bindgen(unchecked_return_type = "RecordState")]
+pub fn replay(
+    #[wasm_bindgen(unchecked_param_type = "Event[]")] events: &JsValue,
+) -> Result<JsValue, JsValue> {
+    let events = events::events(events)?;
+    let state = api::replay(&events).map_err(|e| api_error(&e))?;
+    output::state(&state)
+}
+
+/// The state after `event`, from the state before it (`null`: no events yet).
+///
+/// Throws a `TransitionError` (`.code`) when the event cannot follow.
+#[wasm_bindgen(unchecked_return_type = "RecordState")]
+pub fn apply(
+    #[wasm_bindgen(unchecked_param_type = "RecordState | null")] state: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Event")] event: &JsValue,
+) -> Result<JsValue, JsValue> {
+    let state = events::state(state)?;
+    let event = events::single_event(event)?;
+    let next = api::apply(state.as_ref(), &event).map_err(|e| api_error(&e))?;
+    output::state(&next)
+}
+
+/// The state as of `at` (a `Date` or RFC 3339 text), or `null` if the record
+/// did not exist yet. Only the events up to `at` are checked.
+#[wasm_bindgen(js_name = stateAt, unchecked_return_type = "RecordState | null")]
+pub fn state_at(
+    #[wasm_bindgen(unchecked_param_type = "Event[]")] events: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Date | string")] at: &JsValue,
+) -> Result<JsValue, JsValue> {
+    let events = events::events(events)?;
+    let at = events::instant(at)?;
+    let state = api::state_at(&events, at).map_err(|e| api_error(&e))?;
+    output::optional_state(state.as_ref())
+}
+
+/// The scheme the snippet exports, for the test that it is the core's.
+#[doc(hidden)]
+pub fn exported_id_scheme() -> String {
+    errors::EXPORTED_ID_SCHEME.with(Clone::clone)
+}

@@ -1,0 +1,120 @@
+// Type-checked (tsc --noEmit, by tests/run), never run: every function and
+// shape of the package's TypeScript declarations used as a user would, for
+// the nodejs, bundler and web targets, plus lines that must NOT type-check.
+
+import * as node from "carbon-tracker";
+import * as bundler from "carbon-tracker/bundler";
+import init, * as web from "carbon-tracker/web";
+import type {
+  CanonicalRecord,
+  DerivedId,
+  ErrorCode,
+  Event,
+  FieldError,
+  RecordInput,
+  RecordState,
+  Status,
+  TransitionCode,
+} from "carbon-tracker";
+
+type Package = typeof node;
+
+function exercise(ct: Package): void {
+  const input: RecordInput = {
+    project_name: "Solar Farm",
+    registry: "VCS",
+    vintage: 2023,
+    quantity: "100.1",
+    serial_number: "VCS-001",
+  };
+  const scheme: "v1" = ct.ID_SCHEME;
+  const id: string = ct.recordId(input);
+  const alsoNumbers: string = ct.recordId({ ...input, vintage: "2023", quantity: 100.1 });
+  const big: string = ct.recordId({ ...input, quantity: 100n });
+  const canonical: CanonicalRecord = ct.canonicalize(input);
+  const quantity: string = canonical.quantity;
+  const vintage: number = canonical.vintage;
+  const derived: DerivedId = ct.deriveId(input);
+  const sameId: boolean = derived.id === id && derived.canonical.registry === canonical.registry;
+  const problems: FieldError[] = ct.validate({ anything: "goes" });
+  const code: ErrorCode | undefined = problems[0]?.code;
+
+  const ids: string[] = ct.recordIds([input, input]);
+  const thrown: string[] = ct.recordIds([input], { errors: "throw" });
+  const collected: (string | node.ValidationError)[] = ct.recordIds([input, 42], { errors: "collect" });
+  for (const item of collected) {
+    if (typeof item !== "string") {
+      const row: number | undefined = item.row;
+      const fields: string[] = item.errors.map((e) => e.field);
+    }
+  }
+
+  try {
+    ct.recordId(input);
+  } catch (e) {
+    if (e instanceof ct.ValidationError) {
+      const message: string = e.message;
+      const errors: FieldError[] = e.errors;
+      const name: "ValidationError" = e.name;
+    } else if (e instanceof ct.TransitionError) {
+      const why: TransitionCode = e.code;
+    }
+    const isError: boolean = e instanceof Error;
+  }
+
+  const events: Event[] = [
+    {
+      id: "0192f0c1-0000-7000-8000-000000000001",
+      record_id: id,
+      seq: 1,
+      event_type: "CREATED",
+      payload: null,
+      created_at: "2026-01-01T10:00:00Z",
+    },
+    {
+      id: "0192f0c1-0000-7000-8000-000000000002",
+      record_id: id,
+      seq: 2,
+      event_type: "SOLD",
+      payload: { buyer: "Acme", price: 12.5, currency: "USD" },
+      created_at: new Date("2026-01-02T10:00:00Z"),
+    },
+  ];
+  const state: RecordState = ct.replay(events);
+  const status: Status = state.status;
+  const owner: string | null = state.owner;
+  const next: RecordState = ct.apply(null, events[0]!);
+  const after: RecordState = ct.apply(next, events[1]!);
+  const then: RecordState | null = ct.stateAt(events, new Date());
+  const thenText: RecordState | null = ct.stateAt(events, "2026-01-01T12:00:00Z");
+
+  // @ts-expect-error: a record is an object, not a string
+  ct.recordId("Solar Farm");
+  // @ts-expect-error: a field is missing
+  ct.recordId({ project_name: "a", registry: "b", vintage: 2023, quantity: 1 });
+  // @ts-expect-error: ids are strings
+  const wrong: number = ct.recordId(input);
+  // @ts-expect-error: collected results may be errors
+  const notAllStrings: string[] = ct.recordIds([input], { errors: "collect" });
+  // @ts-expect-error: statuses are a closed set
+  const badStatus: Status = "DELETED";
+  // @ts-expect-error: the state's quantity does not exist
+  state.quantity;
+}
+
+exercise(node);
+exercise(bundler);
+exercise(web);
+
+async function browser(): Promise<void> {
+  await init();
+  await init({ module_or_path: "/pkg/carbon_tracker_bg.wasm" });
+  const id: string = web.recordId({
+    project_name: "a",
+    registry: "b",
+    vintage: 2023,
+    quantity: 1,
+    serial_number: "c",
+  });
+}
+void browser;
