@@ -3,8 +3,8 @@
 // Reading a record property by property from Rust costs several calls across
 // the boundary per field, each with its own string copy; that was most of the
 // time of an id. Here a record's five fields become one string, which crosses
-// once (src/input.rs unpacks it); results come back as one string too (ids,
-// JSON text). Conversion only: the core decides everything.
+// once (src/input.rs unpacks it); a batch's ids come back as one string too.
+// Conversion only: the core decides everything.
 //
 // Each field is a tag, and for text and numbers its length in UTF-16 code
 // units, ":" and the text itself:
@@ -143,7 +143,3 @@ export function splitIds(text, count) {
   return ids;
 }
 
-// A result as JSON text written by src/output.rs (valid, so this cannot throw).
-export function parseJson(text) {
-  return JSON.parse(text);
-}

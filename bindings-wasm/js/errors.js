@@ -29,11 +29,10 @@ export class TransitionError extends Error {
 }
 TransitionError.prototype.name = "TransitionError";
 
-// `errors` is JSON text written by src/output.rs.
 export function validationError(message, errors, row) {
-  return new ValidationError(message, JSON.parse(errors), row);
+  return new ValidationError(message, errors, row);
 }
 
 export function transitionError(message, code, errors) {
-  return new TransitionError(message, code, JSON.parse(errors));
+  return new TransitionError(message, code, errors);
 }

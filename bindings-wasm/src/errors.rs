@@ -5,10 +5,10 @@
 //! works for users and `err instanceof Error` holds for everything thrown.
 
 use carbon_tracker_core::api::{ApiError, ErrorKind};
-use carbon_tracker_core::ValidationError;
+use carbon_tracker_core::{FieldError, ValidationError};
 use wasm_bindgen::prelude::*;
 
-use crate::output::field_errors_json;
+use crate::output::to_js;
 
 #[wasm_bindgen(module = "/js/errors.js")]
 extern "C" {
@@ -22,9 +22,9 @@ extern "C" {
     fn id_scheme_constant();
 
     #[wasm_bindgen(js_name = validationError)]
-    fn new_validation_error(message: &str, errors_json: &str, row: Option<u32>) -> JsValue;
+    fn new_validation_error(message: &str, errors: JsValue, row: Option<u32>) -> JsValue;
     #[wasm_bindgen(js_name = transitionError)]
-    fn new_transition_error(message: &str, code: &str, errors_json: &str) -> JsValue;
+    fn new_transition_error(message: &str, code: &str, errors: JsValue) -> JsValue;
 
     /// The `ID_SCHEME` the package exports, read back for the test that it is the core's.
     #[wasm_bindgen(thread_local_v2, js_name = ID_SCHEME)]
@@ -38,14 +38,10 @@ extern "C" {
 pub(crate) fn api_error(e: &ApiError) -> JsValue {
     match e.kind {
         ErrorKind::Validation if e.code == "invalid_payload" => {
-            new_transition_error(&e.message, &e.code, &field_errors_json(&e.errors))
+            new_transition_error(&e.message, &e.code, field_errors(&e.errors))
         }
-        ErrorKind::Validation => {
-            new_validation_error(&e.message, &field_errors_json(&e.errors), None)
-        }
-        ErrorKind::Transition => {
-            new_transition_error(&e.message, &e.code, &field_errors_json(&e.errors))
-        }
+        ErrorKind::Validation => new_validation_error(&e.message, field_errors(&e.errors), None),
+        ErrorKind::Transition => new_transition_error(&e.message, &e.code, field_errors(&e.errors)),
         ErrorKind::Parse => type_error(&e.message),
     }
 }
@@ -56,7 +52,12 @@ pub(crate) fn validation_error(e: &ValidationError, row: Option<u32>) -> JsValue
         Some(row) => format!("row {row}: {e}"),
         None => e.to_string(),
     };
-    new_validation_error(&message, &field_errors_json(&e.errors), row)
+    new_validation_error(&message, field_errors(&e.errors), row)
+}
+
+/// The field errors as a JavaScript array of `{field, code, message}`.
+fn field_errors(errors: &[FieldError]) -> JsValue {
+    to_js(errors).unwrap_or_else(|e| e)
 }
 
 /// A `TypeError`: the argument is not what the function takes.

@@ -1,8 +1,9 @@
 //! Lifecycle arguments (events, a state, an instant) from JavaScript values:
 //! conversions only, with the meaning the REST bodies give them.
 //!
-//! Read property by property rather than through serde and JSON text, which
-//! cost a third of the package's gzipped size (see `output.rs`). The reading
+//! Read property by property rather than through `serde-wasm-bindgen`, to
+//! take what `JSON.stringify` would send the server (a `Date` for a timestamp
+//! included) and to name the bad field (`events[2].seq`). The reading
 //! follows what `JSON.stringify` would send the server: a number is
 //! `String(n)`, a `Date` is its ISO text, `undefined` properties are absent,
 //! non-finite numbers are `null`. Anything that is not of the expected shape

@@ -110,7 +110,7 @@ pub fn canonicalize(
 ) -> Result<JsValue, JsValue> {
     with_required_input(input, |input| {
         let canonical = api::canonicalize(input).map_err(|e| api_error(&e))?;
-        Ok(output::canonical(&canonical))
+        output::to_js(&canonical)
     })
 }
 
@@ -123,7 +123,7 @@ pub fn derive_id(
 ) -> Result<JsValue, JsValue> {
     with_required_input(input, |input| {
         let derived = api::derive_id(input).map_err(|e| api_error(&e))?;
-        Ok(output::derived(&derived))
+        output::to_js(&derived)
     })
 }
 
@@ -140,7 +140,7 @@ pub fn validate(
             Some(record) => api::validate(record),
             None => ValidationError::not_an_object().errors,
         };
-        Ok(output::field_errors(&errors))
+        output::to_js(&errors)
     })
 }
 
@@ -154,7 +154,7 @@ pub fn replay(
 ) -> Result<JsValue, JsValue> {
     let events = events::events(events)?;
     let state = api::replay(&events).map_err(|e| api_error(&e))?;
-    output::state(&state)
+    output::to_js(&state)
 }
 
 /// The state after `event`, from the state before it (`null`: no events yet).
@@ -168,7 +168,7 @@ pub fn apply(
     let state = events::state(state)?;
     let event = events::single_event(event)?;
     let next = api::apply(state.as_ref(), &event).map_err(|e| api_error(&e))?;
-    output::state(&next)
+    output::to_js(&next)
 }
 
 /// The state as of `at` (a `Date` or RFC 3339 text), or `null` if the record
@@ -181,7 +181,7 @@ pub fn state_at(
     let events = events::events(events)?;
     let at = events::instant(at)?;
     let state = api::state_at(&events, at).map_err(|e| api_error(&e))?;
-    output::optional_state(state.as_ref())
+    output::to_js(&state)
 }
 
 /// The scheme the snippet exports, for the test that it is the core's.
