@@ -10,7 +10,7 @@
 #   bindings-wasm/build.sh web nodejs      # some of them
 #   OPT_LEVEL=z bindings-wasm/build.sh     # another opt-level than the profile's "s"
 #   OUT_PREFIX=/tmp/x/pkg bindings-wasm/build.sh web   # elsewhere (size.sh --compare)
-#   WASM_OPT_FEATURES=--enable-simd ...    # more wasm-opt feature flags, with RUSTFLAGS to match
+#   WASM_OPT_FEATURES=--enable-... ...     # more wasm-opt feature flags, with RUSTFLAGS to match
 #
 # Run install-tools.sh first (tests/run and run-server do). The Cargo profile
 # is `wasm-release` (fat LTO, opt-level s with the hot crates at 3, one codegen
@@ -66,10 +66,11 @@ for target in "${targets[@]}"; do
     --out-dir "$fresh" --out-name carbon_tracker
   wasm="$fresh/carbon_tracker_bg.wasm"
   # The features Rust enables by default for wasm32-unknown-unknown, which
-  # the module uses (reference types for wasm-bindgen's externref table).
+  # the module uses (reference types for wasm-bindgen's externref table),
+  # and SIMD, which .cargo/config.toml turns on for the batch hashing.
   "$WASM_OPT" -Oz --strip-debug --strip-producers \
     --enable-bulk-memory --enable-multivalue --enable-mutable-globals \
-    --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext ${WASM_OPT_FEATURES:-} \
+    --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext --enable-simd ${WASM_OPT_FEATURES:-} \
     "$wasm" -o "$wasm"
   # The npm name is `carbon-tracker`; wasm-pack names packages after the crate.
   node -e '

@@ -2,10 +2,9 @@
 //!
 //! Reading a record property by property from Rust took several crossings of
 //! the JavaScript/WASM boundary per field, each with its own string copy:
-//! most of the time of an id. Instead `js/convert.js` packs a record's five
-//! fields (or a whole batch) into one string of tagged, length-prefixed
-//! fields, and writes it as UTF-8 straight into a buffer reused across calls:
-//! one call each way.
+//! most of the time of an id. Instead `js/convert.js` writes a record's five
+//! fields (or a whole batch) as tagged, length-prefixed UTF-8 straight into a
+//! buffer reused across calls: one call each way.
 //! Each field then becomes the core's untyped [`FieldValue`] (reusing the
 //! previous record's strings), so the core reports every bad field at once
 //! with its own codes. A string with a lone surrogate arrives as
@@ -51,6 +50,9 @@ const THREW: i32 = -0x7fff_fff1;
 /// The scratch buffer's size to start with: room for most batches of a few
 /// records, and for every single record but huge ones.
 const MIN_SCRATCH: usize = 4096;
+/// The packed size of a registry-like record: five tags and lengths and
+/// about 60 bytes of text.
+const TYPICAL_RECORD_BYTES: usize = 96;
 
 thread_local! {
     /// The buffer packed text is written into, kept between calls.
@@ -86,11 +88,12 @@ fn region(buffer: &mut [u8]) -> Result<(u32, u32), JsValue> {
 }
 
 /// Runs `pack` (a pack function of `js/convert.js`) into the scratch
-/// buffer, then `f` on the packed text; `None` for a value that is not a
-/// record object.
+/// buffer, then `f` on the packed bytes; `None` for a value that is not a
+/// record object. `hint`: the bytes the scratch buffer should have to begin with.
 fn with_packed<T>(
+    hint: usize,
     pack: impl FnOnce(u32, u32) -> i32,
-    f: impl FnOnce(Option<&str>) -> Result<T, JsValue>,
+    f: impl FnOnce(Option<&[u8]>) -> Result<T, JsValue>,
 ) -> Result<T, JsValue> {
     if !MEMORY_GIVEN.get() {
         set_memory(&wasm_bindgen::memory());
@@ -100,8 +103,8 @@ fn with_packed<T>(
         let mut fresh = Vec::new();
         let mut borrowed = cell.try_borrow_mut();
         let buffer = borrowed.as_deref_mut().unwrap_or(&mut fresh);
-        if buffer.len() < MIN_SCRATCH {
-            buffer.resize(MIN_SCRATCH, 0);
+        if buffer.len() < hint.max(MIN_SCRATCH) {
+            buffer.resize(hint.max(MIN_SCRATCH), 0);
         }
         let (ptr, room) = region(buffer)?;
         let mut written = pack(ptr, room);
@@ -116,12 +119,11 @@ fn with_packed<T>(
             }
             _ => {}
         }
-        let text = usize::try_from(written)
+        let bytes = usize::try_from(written)
             .ok()
             .and_then(|n| buffer.get(..n))
-            .and_then(|bytes| std::str::from_utf8(bytes).ok())
             .ok_or_else(malformed)?;
-        f(Some(text))
+        f(Some(bytes))
     })
 }
 
@@ -140,44 +142,35 @@ enum Packed<'a> {
     Other(FieldValue),
 }
 
-/// The first `units` UTF-16 code units of `s`, and the rest.
-fn split_utf16(s: &str, units: usize) -> Option<(&str, &str)> {
-    // Registry data is ASCII: then code units are bytes.
-    if s.as_bytes().get(..units).is_some_and(<[u8]>::is_ascii) {
-        return Some(s.split_at(units));
-    }
-    let mut count = 0;
-    for (at, c) in s.char_indices() {
-        if count == units {
-            return Some(s.split_at(at));
-        }
-        count += c.len_utf16();
-    }
-    (count == units).then_some((s, ""))
-}
-
 /// Reads one packed field from the front of `rest`.
-fn next_field<'a>(rest: &mut &'a str) -> Option<Packed<'a>> {
-    let (tag, tail) = rest.split_at_checked(1)?;
+fn next_field<'a>(rest: &mut &'a [u8]) -> Option<Packed<'a>> {
+    let (&tag, tail) = rest.split_first()?;
     *rest = tail;
     Some(Packed::Other(match tag {
-        "S" | "N" => {
-            let (units, tail) = tail.split_once(':')?;
-            let (text, tail) = split_utf16(tail, units.parse().ok()?)?;
+        b'S' | b'N' => {
+            let (len, tail) = tail.split_first_chunk::<4>()?;
+            let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+            let (bytes, tail) = tail.split_at_checked(len)?;
+            let text = std::str::from_utf8(bytes).ok()?;
             *rest = tail;
-            return Some(if tag == "S" {
+            return Some(if tag == b'S' {
                 Packed::Text(text)
             } else {
                 Packed::Number(text)
             });
         }
-        "U" => FieldValue::InvalidText,
-        "M" => FieldValue::Missing,
-        "Z" => FieldValue::Null,
-        "T" => FieldValue::Bool(true),
-        "F" => FieldValue::Bool(false),
-        "A" => FieldValue::Array,
-        "O" => FieldValue::Object,
+        b'D' => {
+            let (bytes, tail) = tail.split_first_chunk::<8>()?;
+            *rest = tail;
+            FieldValue::Float(f64::from_le_bytes(*bytes))
+        }
+        b'U' => FieldValue::InvalidText,
+        b'M' => FieldValue::Missing,
+        b'Z' => FieldValue::Null,
+        b'T' => FieldValue::Bool(true),
+        b'F' => FieldValue::Bool(false),
+        b'A' => FieldValue::Array,
+        b'O' => FieldValue::Object,
         _ => return None,
     }))
 }
@@ -197,7 +190,7 @@ fn assign(slot: &mut FieldValue, field: Packed<'_>) {
 }
 
 /// Reads one packed record from the front of `rest` into `record`.
-fn read_record(rest: &mut &str, record: &mut RecordInput) -> Result<(), JsValue> {
+fn read_record(rest: &mut &[u8], record: &mut RecordInput) -> Result<(), JsValue> {
     for slot in [
         &mut record.project_name,
         &mut record.registry,
@@ -218,11 +211,12 @@ pub(crate) fn with_record_input<T>(
     f: impl FnOnce(Option<&RecordInput>) -> Result<T, JsValue>,
 ) -> Result<T, JsValue> {
     with_packed(
+        0,
         |ptr, room| pack_record(value, ptr, room),
-        |text| match text {
+        |bytes| match bytes {
             None => f(None),
-            Some(mut text) => with_record(|record| {
-                read_record(&mut text, record)?;
+            Some(mut bytes) => with_record(|record| {
+                read_record(&mut bytes, record)?;
                 f(Some(record))
             }),
         },
@@ -235,18 +229,24 @@ pub(crate) fn for_each_record_input(
     values: &Array,
     mut f: impl FnMut(u32, Option<&RecordInput>) -> Result<(), JsValue>,
 ) -> Result<(), JsValue> {
+    // Room for a batch of typical records, so that most are written in
+    // place rather than copied in by a second call.
+    let hint = usize::try_from(values.length())
+        .unwrap_or(0)
+        .saturating_mul(TYPICAL_RECORD_BYTES);
     with_packed(
+        hint,
         |ptr, room| pack_records(values, ptr, room),
-        |text| {
-            let mut text = text.unwrap_or_default();
+        |bytes| {
+            let mut bytes = bytes.unwrap_or_default();
             with_record(|record| {
                 let mut row = 0_u32;
-                while let Some((tag, tail)) = text.split_at_checked(1) {
-                    text = tail;
+                while let Some((&tag, tail)) = bytes.split_first() {
+                    bytes = tail;
                     match tag {
-                        "-" => f(row, None)?,
-                        "R" => {
-                            read_record(&mut text, record)?;
+                        b'-' => f(row, None)?,
+                        b'R' => {
+                            read_record(&mut bytes, record)?;
                             f(row, Some(record))?;
                         }
                         _ => return Err(malformed()),

@@ -13,7 +13,7 @@ mod output;
 mod types;
 
 use carbon_tracker_core::api;
-use carbon_tracker_core::{RecordInput, ValidationError};
+use carbon_tracker_core::{IdBatch, RecordInput, ValidationError};
 use wasm_bindgen::prelude::*;
 
 use crate::errors::{api_error, type_error, validation_error};
@@ -57,27 +57,39 @@ pub fn record_ids(inputs: &JsValue, options: &JsValue) -> Result<js_sys::Array, 
     let inputs = inputs
         .dyn_ref::<js_sys::Array>()
         .ok_or_else(|| type_error("recordIds takes an array of records"))?;
-    // All ids as one string, split in JavaScript: one crossing for the batch
-    // instead of one string conversion per id. A bad row keeps 64 spaces
-    // there, and gets its error put in its place below.
-    let mut hex = String::with_capacity(usize::try_from(inputs.length()).unwrap_or(0) * 64);
+    // The core hashes the whole batch at once (several records per SIMD pass).
+    let mut batch = IdBatch::with_capacity(usize::try_from(inputs.length()).unwrap_or(0));
     let mut failures = Vec::new();
+    let mut rows = 0_u32;
     for_each_record_input(inputs, |row, input| {
+        rows = row + 1;
         let outcome = match input {
-            Some(input) => input.record_id(),
+            Some(input) => batch.push(input),
             None => Err(ValidationError::not_an_object()),
         };
         match outcome {
-            Ok(id) => hex.push_str(id.encode_hex(&mut [0; 64])),
+            Ok(()) => Ok(()),
             Err(e) if collect => {
-                hex.push_str(&" ".repeat(64));
                 failures.push((row, e));
+                Ok(())
             }
-            Err(e) => return Err(validation_error(&e, Some(row))),
+            Err(e) => Err(validation_error(&e, Some(row))),
         }
-        Ok(())
     })?;
-    let ids = input::split_ids(&hex, u32::try_from(hex.len() / 64).unwrap_or(u32::MAX));
+    // All ids as one string, split in JavaScript: one crossing for the batch
+    // instead of one string conversion per id. A bad row keeps 64 spaces
+    // there, and gets its error put in its place below.
+    let mut hex = String::with_capacity(usize::try_from(rows).unwrap_or(0).saturating_mul(64));
+    let mut ids = batch.ids().into_iter();
+    let mut failed = failures.iter().map(|(row, _)| *row).peekable();
+    for row in 0..rows {
+        if failed.next_if_eq(&row).is_some() {
+            hex.push_str(&" ".repeat(64));
+        } else if let Some(id) = ids.next() {
+            hex.push_str(id.encode_hex(&mut [0; 64]));
+        }
+    }
+    let ids = input::split_ids(&hex, rows);
     for (row, e) in &failures {
         ids.set(*row, validation_error(e, Some(*row)));
     }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, FieldError, ValidationError};
 use crate::id::RecordId;
-use crate::number::{float_text, ExactDecimal};
+use crate::number::{float_text, small_integer, ExactDecimal};
 use crate::quantity::Quantity;
 use crate::text::{push_canonical, py_strip, Sink};
 use crate::value::FieldValue;
@@ -126,27 +126,34 @@ impl RecordInput {
     ///
     /// This is the hot path for bulk work: the canonical line is written into a
     /// per-thread buffer and hashed, so a valid ASCII input costs no allocation.
+    /// Many records at once are faster through [`IdBatch`](crate::IdBatch).
     pub fn record_id(&self) -> Result<RecordId, ValidationError> {
         crate::id::with_line_buffer(|line| {
-            let mut errors = Vec::new();
-            push_text_field("project_name", &self.project_name, line, &mut errors);
-            line.push(b'|');
-            push_text_field("registry", &self.registry, line, &mut errors);
-            line.push(b'|');
-            match vintage_year(&self.vintage) {
-                Ok(year) => line.extend_from_slice(itoa::Buffer::new().format(year).as_bytes()),
-                Err(code) => errors.push(FieldError::new("vintage", code)),
-            }
-            line.push(b'|');
-            match Quantity::from_field(&self.quantity) {
-                Ok(q) => q.write_to(line),
-                Err(code) => errors.push(FieldError::new("quantity", code)),
-            }
-            line.push(b'|');
-            push_text_field("serial_number", &self.serial_number, line, &mut errors);
-            ValidationError::check(errors)?;
+            self.write_line(line)?;
             Ok(RecordId::of_line_bytes(line))
         })
+    }
+
+    /// Appends the canonical line (`project_name|registry|vintage|quantity|serial_number`)
+    /// to `line`; on an error, what was appended is unspecified.
+    pub(crate) fn write_line(&self, line: &mut Vec<u8>) -> Result<(), ValidationError> {
+        let mut errors = Vec::new();
+        push_text_field("project_name", &self.project_name, line, &mut errors);
+        line.push(b'|');
+        push_text_field("registry", &self.registry, line, &mut errors);
+        line.push(b'|');
+        match vintage_year(&self.vintage) {
+            Ok(year) => line.extend_from_slice(itoa::Buffer::new().format(year).as_bytes()),
+            Err(code) => errors.push(FieldError::new("vintage", code)),
+        }
+        line.push(b'|');
+        match Quantity::from_field(&self.quantity) {
+            Ok(q) => q.write_to(line),
+            Err(code) => errors.push(FieldError::new("quantity", code)),
+        }
+        line.push(b'|');
+        push_text_field("serial_number", &self.serial_number, line, &mut errors);
+        ValidationError::check(errors)
     }
 }
 
@@ -205,6 +212,9 @@ pub fn vintage_year(value: &FieldValue) -> Result<u16, ErrorCode> {
         FieldValue::Missing | FieldValue::Null => return Err(ErrorCode::Missing),
         FieldValue::Integer(n) => return year_in_range(*n),
         FieldValue::Float(f) => {
+            if let Some(n) = small_integer(*f) {
+                return year_in_range(n.into());
+            }
             if !f.is_finite() || f.fract() != 0.0 {
                 return Err(ErrorCode::NotAnInteger);
             }

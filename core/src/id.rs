@@ -26,6 +26,11 @@ impl RecordId {
         Self(Sha256::digest(line).into())
     }
 
+    /// The id whose digest is `digest` (computed elsewhere: [`crate::IdBatch`]).
+    pub(crate) const fn from_digest(digest: [u8; 32]) -> Self {
+        Self(digest)
+    }
+
     /// The 32 bytes of the digest.
     pub const fn as_bytes(&self) -> &[u8; 32] {
         &self.0

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+mod batch;
 mod canonical;
 mod error;
 mod id;
@@ -12,6 +13,7 @@ mod quantity;
 mod text;
 mod value;
 
+pub use batch::IdBatch;
 pub use canonical::{vintage_year, CanonicalRecord, RecordInput, MAX_VINTAGE, MIN_VINTAGE};
 pub use error::{ErrorCode, FieldError, ValidationError};
 pub use id::{ParseRecordIdError, RecordId, ID_SCHEME};

@@ -120,6 +120,16 @@ pub(crate) fn float_text(f: f64, buf: &mut ryu::Buffer) -> &str {
     buf.format_finite(f)
 }
 
+/// The value of an integral `f64` of magnitude at most 2^53, where every
+/// integer is exact: its shortest spelling is those digits (`String(2023)` is
+/// `"2023"`, `-0` reads as `0`), so it needs no decimal reading at all.
+/// `None` for anything else.
+pub(crate) fn small_integer(f: f64) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    #[allow(clippy::cast_possible_truncation)] // integral and within ±2^53: exact
+    (f.fract() == 0.0 && f.abs() <= EXACT).then_some(f as i64)
+}
+
 fn split_digits(bytes: &[u8]) -> (&[u8], &[u8]) {
     let n = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
     bytes.split_at(n)

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::ErrorCode;
-use crate::number::{float_text, ExactDecimal};
+use crate::number::{float_text, small_integer, ExactDecimal};
 use crate::text::{py_strip, Sink};
 use crate::value::FieldValue;
 
@@ -39,13 +39,17 @@ impl Quantity {
                 Ok(n) if n < LIMIT => Ok(Self(n * SCALE)),
                 _ => Err(ErrorCode::TooLarge),
             },
-            FieldValue::Float(f) if f.is_finite() => Self::from_exact(
-                &ExactDecimal::parse(float_text(*f, &mut ryu::Buffer::new()))
-                    .ok_or(ErrorCode::NotANumber)?,
-            ),
+            FieldValue::Float(f) => match small_integer(*f) {
+                // Integral doubles (most JavaScript quantities) skip the decimal reading.
+                Some(n) => Self::from_field(&FieldValue::Integer(n.into())),
+                None if f.is_finite() => Self::from_exact(
+                    &ExactDecimal::parse(float_text(*f, &mut ryu::Buffer::new()))
+                        .ok_or(ErrorCode::NotANumber)?,
+                ),
+                None => Err(ErrorCode::NotANumber),
+            },
             FieldValue::Number(text) | FieldValue::Text(text) => Self::from_text(text),
-            FieldValue::Float(_)
-            | FieldValue::Bool(_)
+            FieldValue::Bool(_)
             | FieldValue::Array
             | FieldValue::Object
             | FieldValue::InvalidText => Err(ErrorCode::NotANumber),
@@ -164,5 +168,43 @@ mod tests {
         let q = Quantity::from_text("12.34567").unwrap();
         assert_eq!(q.to_decimal().to_string(), "12.3456");
         assert_eq!(q.ten_thousandths(), 123_456);
+    }
+
+    proptest::proptest! {
+        /// The integral-double shortcut reads what the double's shortest
+        /// spelling reads, for quantities and vintages, at and around ±2^53.
+        #[test]
+        fn integral_doubles_read_as_their_spelling(
+            n in proptest::prop_oneof![
+                -(1_i64 << 53)..=(1_i64 << 53),
+                1900_i64..=2100,
+                0_i64..=1000,
+            ],
+            scale in proptest::prop_oneof![proptest::strategy::Just(1.0), proptest::strategy::Just(-1.0)],
+        ) {
+            #[allow(clippy::cast_precision_loss)] // |n| <= 2^53: exact
+            let f = n as f64 * scale;
+            let spelled = FieldValue::Number(float_text(f, &mut ryu::Buffer::new()).to_owned());
+            proptest::prop_assert_eq!(
+                Quantity::from_field(&FieldValue::Float(f)),
+                Quantity::from_field(&spelled)
+            );
+            proptest::prop_assert_eq!(
+                crate::vintage_year(&FieldValue::Float(f)),
+                crate::vintage_year(&spelled)
+            );
+        }
+    }
+
+    #[test]
+    fn negative_zero_is_zero() {
+        assert_eq!(
+            Quantity::from_field(&FieldValue::Float(-0.0)),
+            Err(ErrorCode::NotPositive)
+        );
+        assert_eq!(
+            crate::vintage_year(&FieldValue::Float(-0.0)),
+            Err(ErrorCode::OutOfRange)
+        );
     }
 }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use carbon_tracker_core::api::{self, ApiError};
 use carbon_tracker_core::time::format_description::well_known::Rfc3339;
 use carbon_tracker_core::time::OffsetDateTime;
-use carbon_tracker_core::{Event, FieldValue, RecordInput};
+use carbon_tracker_core::{Event, FieldValue, IdBatch, RecordInput};
 use serde_json::{json, Value};
 
 fn load(name: &str) -> Vec<Value> {
@@ -89,6 +89,42 @@ fn ids() {
         original, 60,
         "every case of the original service is in ids.json"
     );
+}
+
+/// Every id case and every reject in one [`IdBatch`], interleaved: the
+/// batch's ids are the vectors' (its multi-buffer SHA-256 is not `sha2`), and
+/// a reject is refused with the vectors' errors without disturbing the rest.
+#[test]
+fn ids_in_one_batch() {
+    let ids = load("ids.json");
+    let rejects = load("rejects.json");
+    let mut batch = IdBatch::default();
+    let mut expected = Vec::new();
+    for (i, case) in ids.iter().enumerate() {
+        let input = api::parse_record_input(case["body"].as_str().unwrap()).unwrap();
+        batch.push(&input).unwrap();
+        expected.push(case["id"].as_str().unwrap());
+        let Some(reject) = rejects.get(i) else {
+            continue;
+        };
+        if let Ok(input) = api::parse_record_input(reject["body"].as_str().unwrap()) {
+            let errors = batch.push(&input).unwrap_err();
+            let errors: Vec<Value> = errors
+                .errors
+                .iter()
+                .map(|f| json!({"field": f.field, "code": f.code}))
+                .collect();
+            assert_eq!(
+                &errors,
+                reject["errors"].as_array().unwrap(),
+                "{}",
+                reject["name"]
+            );
+        }
+    }
+    assert_eq!(batch.len(), expected.len());
+    let got: Vec<String> = batch.ids().iter().map(ToString::to_string).collect();
+    assert_eq!(got, expected);
 }
 
 #[test]
