@@ -70,6 +70,38 @@ describe("ids.json", () => {
     assert.deepEqual(ct.recordIds(cases.map(body)), cases.map((c) => c.id));
     assert.deepEqual(ct.recordIds([]), []);
   });
+
+  // recordIds hashes several records at once (multi-buffer SHA-256, not the
+  // one recordId uses): every batch size around its four lanes, every offset.
+  it("recordIds of every slice of the vectors", () => {
+    const cases = IDS.cases;
+    for (let size = 1; size <= 9; size++) {
+      for (let start = 0; start + size <= cases.length; start += 7) {
+        const slice = cases.slice(start, start + size);
+        assert.deepEqual(ct.recordIds(slice.map(body)), slice.map((c) => c.id), `${start}+${size}`);
+      }
+    }
+  });
+
+  it("recordIds collects rejects in their places among valid records", () => {
+    const rows = [];
+    const expected = [];
+    REJECTS.cases.forEach((r, i) => {
+      const c = IDS.cases[i % IDS.cases.length];
+      rows.push(body(c), body(r));
+      expected.push(c.id, pairs(r.errors));
+    });
+    const out = ct.recordIds(rows, { errors: "collect" });
+    assert.equal(out.length, expected.length);
+    out.forEach((got, i) => {
+      if (typeof expected[i] === "string") {
+        assert.equal(got, expected[i], `row ${i}`);
+      } else {
+        assert.ok(got instanceof ct.ValidationError && got.row === i, `row ${i}`);
+        assert.deepEqual(pairs(got.errors), expected[i], `row ${i}`);
+      }
+    });
+  });
 });
 
 describe("rejects.json", () => {
@@ -169,6 +201,45 @@ describe("JavaScript values", () => {
   it("errors from a getter propagate", () => {
     const input = { ...valid, get quantity() { throw new RangeError("boom"); } };
     assert.throws(() => ct.recordId(input), RangeError);
+    assert.throws(() => ct.recordIds([valid, input]), RangeError);
+    assert.equal(ct.recordId(valid), spec.id); // and the package still works
+  });
+
+  // Numbers cross as their 8 bytes and the core reads them through their
+  // shortest spelling: a number must give exactly what String(n) gives.
+  it("a number reads as String(n) writes it", () => {
+    const numbers = [0, -0, 1, 100, 2023, 2023.0000001, 0.1 + 0.2, 1 / 3, 5e-324, 1e-7, 0.00005,
+      99999999999999.99, 1e14, 2 ** 53, 2 ** 53 + 2, -(2 ** 53), 1e21, 1.7976931348623157e308,
+      123456789.12345678, 1900, 2100, 2100.5, -1900];
+    for (const n of numbers) {
+      // A vintage as text must be written as an integer ("1e+21" is not): compare those only.
+      const fields = /^-?[0-9]+$/.test(String(n)) ? ["quantity", "vintage"] : ["quantity"];
+      for (const field of fields) {
+        const asNumber = { ...valid, [field]: n };
+        const asText = { ...valid, [field]: String(n) };
+        assert.deepEqual(ct.validate(asNumber), ct.validate(asText), `${field} ${n}`);
+        assert.equal(idOrNull(asNumber), idOrNull(asText), `${field} ${n}`);
+      }
+    }
+  });
+
+  it("records larger than the room first lent are copied in whole", () => {
+    const long = (i) => ({ ...valid, project_name: `${"é".repeat(120)} ${"x".repeat(120)} ${i}`,
+      serial_number: `${"s".repeat(200)}-${i}` });
+    const rows = Array.from({ length: 300 }, (_, i) => long(i));
+    assert.deepEqual(ct.recordIds(rows), rows.map((r) => ct.recordId(r)));
+    const huge = { ...valid, project_name: "p".repeat(1 << 20) };
+    assert.deepEqual(pairs(ct.validate(huge)), [["project_name", "too_long"]]);
+  });
+
+  it("a getter that calls the package again (and grows its memory) changes nothing", () => {
+    const big = Array.from({ length: 20000 }, (_, i) => ({ ...valid, serial_number: `VCS-${i}` }));
+    let inner;
+    const sneaky = { ...valid, get serial_number() { inner = ct.recordIds(big); return valid.serial_number; } };
+    assert.deepEqual(ct.recordIds([valid, sneaky, valid]), [spec.id, spec.id, spec.id]);
+    assert.equal(ct.recordId(sneaky), spec.id);
+    assert.equal(inner.length, big.length);
+    assert.equal(inner[7], ct.recordId(big[7]));
   });
 
   it("events that are not events are a TypeError", () => {
