@@ -187,7 +187,9 @@ async function main() {
     await init();
   } catch (e) {
     status.dataset.state = "error";
-    status.textContent = `The WebAssembly package could not be loaded: ${e.message}`;
+    // An engine without WebAssembly SIMD (before Chrome 91, Firefox 89, Safari 16.4) fails here.
+    status.textContent = `The WebAssembly package could not be loaded (it needs WebAssembly SIMD: `
+      + `Chrome or Edge 91+, Firefox 89+, Safari 16.4+): ${e.message}`;
     return;
   }
   $("id-scheme").textContent = ID_SCHEME;
