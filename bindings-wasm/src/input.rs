@@ -3,8 +3,9 @@
 //! Reading a record property by property from Rust took several crossings of
 //! the JavaScript/WASM boundary per field, each with its own string copy:
 //! most of the time of an id. Instead `js/convert.js` writes a record's five
-//! fields (or a whole batch) as tagged, length-prefixed UTF-8 straight into a
-//! buffer reused across calls: one call each way.
+//! fields (or a whole batch) as tagged bytes (text as length-prefixed UTF-8,
+//! numbers as their 8 bytes) straight into a buffer reused across calls: one
+//! call each way. The format is described at the top of `js/convert.js`.
 //! Each field then becomes the core's untyped [`FieldValue`] (reusing the
 //! previous record's strings), so the core reports every bad field at once
 //! with its own codes. A string with a lone surrogate arrives as
@@ -135,9 +136,10 @@ fn with_record<T>(f: impl FnOnce(&mut RecordInput) -> T) -> T {
     })
 }
 
-/// One packed field, borrowing its text from the packed string.
+/// One packed field, borrowing its text from the packed bytes.
 enum Packed<'a> {
     Text(&'a str),
+    /// A bigint's digits (other numbers arrive as `Other(FieldValue::Float)`).
     Number(&'a str),
     Other(FieldValue),
 }
