@@ -42,12 +42,43 @@ pub struct Cli {
     pub port: u16,
 
     /// When set, every POST except /ids needs `Authorization: Bearer <token>`.
+    /// The token is one word of visible ASCII (letters, digits, punctuation);
+    /// an empty token, or one with surrounding whitespace (a trailing newline
+    /// read from a secret file), is refused at start: unset the variable to
+    /// run without authentication.
     #[arg(long, env = "API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
 
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The API token, checked: see [`ApiToken`].
+    pub fn api_token(&self) -> Result<Option<ApiToken>, SettingError> {
+        self.api_token
+            .as_deref()
+            .map(|raw| {
+                raw.parse().map_err(|e: ApiTokenError| SettingError {
+                    setting: "API_TOKEN (--api-token)",
+                    problem: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+}
+
+/// A setting whose value cannot mean what the operator meant: the server
+/// refuses to start, with this one line (the value itself is not echoed, so a
+/// secret cannot leak into a log).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct SettingError {
+    /// The environment variable and the flag.
+    pub setting: &'static str,
+    /// What is wrong and what to do.
+    pub problem: String,
 }
 
 /// Subcommands.
@@ -61,6 +92,64 @@ pub enum Command {
         /// The file: `.json` or `.csv`.
         file: PathBuf,
     },
+}
+
+/// The bearer token writes need (`--api-token`, `API_TOKEN`).
+///
+/// Only tokens a client can send as `Authorization: Bearer <token>` (RFC 6750
+/// §2.1: one word, visible ASCII) are accepted, so a configured token always
+/// means "writes need this token": an empty value can never compare equal to
+/// a missing header, and a token with a stray newline cannot lock every
+/// client out. `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    /// The token's bytes, for the constant-time comparison.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken(…)")
+    }
+}
+
+/// An `API_TOKEN` that cannot mean what the operator meant.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ApiTokenError {
+    /// Set but empty, as a compose file gives for an unset variable.
+    #[error(
+        "the token is empty: unset API_TOKEN to run without authentication, or give the token"
+    )]
+    Empty,
+    /// Leading or trailing whitespace.
+    #[error(
+        "the token begins or ends with whitespace (a newline read from a secret file?): remove it"
+    )]
+    Whitespace,
+    /// A character a client cannot send in the header.
+    #[error("the token holds {0:?}, which a client cannot send in `Authorization: Bearer <token>`: use letters, digits and punctuation only")]
+    Unsendable(char),
+}
+
+impl FromStr for ApiToken {
+    type Err = ApiTokenError;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        if raw.is_empty() {
+            return Err(ApiTokenError::Empty);
+        }
+        if raw.trim() != raw {
+            return Err(ApiTokenError::Whitespace);
+        }
+        if let Some(c) = raw.chars().find(|c| !c.is_ascii_graphic()) {
+            return Err(ApiTokenError::Unsendable(c));
+        }
+        Ok(Self(raw.to_owned()))
+    }
 }
 
 /// Which database to use.
@@ -148,6 +237,34 @@ mod tests {
             "sqlite://".parse::<Database>(),
             Err(DatabaseUrlError::NoPath(_))
         ));
+    }
+
+    #[test]
+    fn api_tokens() {
+        assert_eq!("".parse::<ApiToken>(), Err(ApiTokenError::Empty));
+        assert_eq!(
+            "s3cret\n".parse::<ApiToken>(),
+            Err(ApiTokenError::Whitespace)
+        );
+        assert_eq!(
+            " s3cret".parse::<ApiToken>(),
+            Err(ApiTokenError::Whitespace)
+        );
+        assert_eq!(
+            "s3 cret".parse::<ApiToken>(),
+            Err(ApiTokenError::Unsendable(' '))
+        );
+        assert_eq!(
+            "sécret".parse::<ApiToken>(),
+            Err(ApiTokenError::Unsendable('é'))
+        );
+        assert_eq!(
+            "s3cret-._~+/="
+                .parse::<ApiToken>()
+                .map(|t| t.as_bytes().to_vec()),
+            Ok(b"s3cret-._~+/=".to_vec())
+        );
+        assert!(!format!("{:?}", "s3cret".parse::<ApiToken>()).contains("s3cret"));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Parser;
 use tokio::net::TcpListener;
 
-use carbon_tracker_server::config::{Cli, Command, Database};
+use carbon_tracker_server::config::{ApiToken, Cli, Command, Database};
 use carbon_tracker_server::store::postgres::PostgresStore;
 use carbon_tracker_server::store::sqlite::SqliteStore;
 use carbon_tracker_server::store::Store;
@@ -21,6 +21,15 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 )]
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Checked before anything is opened: an empty token must never mean
+    // "every write is allowed".
+    let api_token = match cli.api_token() {
+        Ok(token) => token.map(Arc::new),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -40,7 +49,7 @@ fn main() -> ExitCode {
     };
     // Run on a worker, not on this thread: the main thread of a multi-thread
     // runtime does not take part in its work stealing.
-    match runtime.block_on(async { tokio::spawn(run(cli)).await }) {
+    match runtime.block_on(async { tokio::spawn(run(cli, api_token)).await }) {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             eprintln!("error: {e}");
@@ -53,7 +62,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
+async fn run(cli: Cli, api_token: Option<Arc<ApiToken>>) -> Result<ExitCode, BoxError> {
     let store = open(&cli).await?;
     let result = match &cli.command {
         Some(Command::Import { file }) => {
@@ -65,7 +74,7 @@ async fn run(cli: Cli) -> Result<ExitCode, BoxError> {
                 ExitCode::FAILURE
             })
         }
-        None => serve(&cli, Arc::clone(&store))
+        None => serve(&cli, api_token, Arc::clone(&store))
             .await
             .map(|()| ExitCode::SUCCESS),
     };
@@ -83,15 +92,16 @@ async fn open(cli: &Cli) -> Result<Arc<dyn Store>, BoxError> {
     })
 }
 
-async fn serve(cli: &Cli, store: Arc<dyn Store>) -> Result<(), BoxError> {
+async fn serve(
+    cli: &Cli,
+    api_token: Option<Arc<ApiToken>>,
+    store: Arc<dyn Store>,
+) -> Result<(), BoxError> {
     let listener = TcpListener::bind((cli.host.as_str(), cli.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", cli.host, cli.port))?;
     let address = listener.local_addr()?;
-    let state = routes::AppState {
-        store,
-        api_token: cli.api_token.as_deref().map(Arc::from),
-    };
+    let state = routes::AppState { store, api_token };
     tracing::info!(
         database = %cli.database_url,
         auth = state.api_token.is_some(),

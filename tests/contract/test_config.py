@@ -98,6 +98,30 @@ def test_api_token(tmp_path: Path) -> None:
         s.stop()
 
 
+@pytest.mark.parametrize(
+    "args,env,words",
+    [
+        # Set but empty, as a compose file gives for an unset variable: it
+        # once compared equal to a missing header and let every write in.
+        ((), {"API_TOKEN": ""}, ("API_TOKEN", "empty")),
+        (("--api-token", ""), {}, ("api-token", "empty")),
+        # Read from a secret file with its newline: no client could ever write.
+        ((), {"API_TOKEN": "s3cret\n"}, ("API_TOKEN", "whitespace")),
+        ((), {"API_TOKEN": " s3cret"}, ("API_TOKEN", "whitespace")),
+        ((), {"API_TOKEN": "s3 cret"}, ("API_TOKEN", "' '")),
+        ((), {"API_TOKEN": "s\u00e9cret"}, ("API_TOKEN", "letters, digits")),
+    ],
+)
+def test_api_token_that_cannot_mean_what_was_meant_is_refused(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], words: tuple[str, ...]
+) -> None:
+    env = {**env, "DATABASE_URL": sqlite_url(tmp_path / "t.db")}
+    p = run_cli(*args, env=env, cwd=tmp_path)
+    one_line_error(p, *words)
+    assert "s3cret" not in p.stderr, "the token is not echoed"
+    assert not (tmp_path / "t.db").exists()
+
+
 def test_id_conflict_is_409(backend: Backend, tmp_path: Path) -> None:
     """A stored record whose canonical fields differ from its id's (written by
     another tool) is never silently merged."""

@@ -25,6 +25,7 @@ use subtle::ConstantTimeEq;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::config::ApiToken;
 use crate::openapi::ApiDoc;
 use crate::problem::Problem;
 use crate::store::Store;
@@ -40,7 +41,7 @@ pub struct AppState {
     /// The database.
     pub store: Arc<dyn Store>,
     /// When set, POSTs other than `/ids` need `Authorization: Bearer <token>`.
-    pub api_token: Option<Arc<str>>,
+    pub api_token: Option<Arc<ApiToken>>,
 }
 
 /// The whole application.
