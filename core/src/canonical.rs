@@ -14,6 +14,16 @@ pub const MIN_VINTAGE: u16 = 1900;
 /// Latest accepted vintage.
 pub const MAX_VINTAGE: u16 = 2100;
 
+/// The names of a record's five input fields, in the order of the canonical
+/// line (SPEC §2): the keys of a JSON record and the columns of a CSV import.
+pub const RECORD_FIELDS: [&str; 5] = [
+    "project_name",
+    "registry",
+    "vintage",
+    "quantity",
+    "serial_number",
+];
+
 /// The five fields of a record as a client sent them, before validation.
 ///
 /// Deserializes from any JSON object (unknown keys are ignored, as the original

@@ -14,7 +14,9 @@ mod text;
 mod value;
 
 pub use batch::IdBatch;
-pub use canonical::{vintage_year, CanonicalRecord, RecordInput, MAX_VINTAGE, MIN_VINTAGE};
+pub use canonical::{
+    vintage_year, CanonicalRecord, RecordInput, MAX_VINTAGE, MIN_VINTAGE, RECORD_FIELDS,
+};
 pub use error::{ErrorCode, FieldError, ValidationError};
 pub use id::{ParseRecordIdError, RecordId, ID_SCHEME};
 pub use lifecycle::{

@@ -1,45 +1,62 @@
 //! Command line and environment: where to listen, which database, the token.
+//!
+//! Every setting is read as text and checked here, before anything is opened:
+//! a value that cannot mean what the operator meant (empty, surrounded by
+//! whitespace, an unknown option, a form that another tool reads otherwise)
+//! stops the start with one `error:` line that names the setting and says what
+//! to do ([`SettingError`]). [`Settings::command_line`] prints the checked
+//! configuration in a form that can be pasted back and means the same thing.
 
 use std::fmt;
+use std::net::Ipv6Addr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
 
 /// The reference REST server of Carbon Credit Tracker.
 ///
 /// With no arguments it serves http://127.0.0.1:8000 on the SQLite database
 /// ./carbon_credits.db, creating it on first start. Interactive API docs are
-/// at /docs, the OpenAPI document at /openapi.json.
+/// at /docs, the OpenAPI document at /openapi.json. Logging follows RUST_LOG
+/// (default `info`).
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 pub struct Cli {
-    /// Database URL: `sqlite://PATH` (a relative or absolute path), the
-    /// original service's `sqlite:///./PATH` (SQLAlchemy form: three slashes
-    /// then a relative path, four for an absolute one), or
-    /// `postgres://…` / `postgresql://…`.
+    /// Database URL, one of:
+    ///   sqlite://PATH       a relative path (sqlite://carbon_credits.db, sqlite://data/cc.db)
+    ///   sqlite:///./PATH    the original service's SQLAlchemy form: ./ or ../ after three
+    ///                       slashes, a relative path
+    ///   sqlite:////PATH     an absolute path, /PATH (four slashes, as in SQLAlchemy)
+    ///   postgres://USER:PASSWORD@HOST:PORT/DBNAME?sslmode=disable|prefer|require
+    ///                       (postgresql:// too; see the README for the options)
+    /// Anything else after `sqlite:///` is refused: SQLAlchemy reads it as a
+    /// relative path, other tools as an absolute one.
     #[arg(
         long,
         env = "DATABASE_URL",
         default_value = "sqlite://carbon_credits.db",
-        global = true
+        global = true,
+        verbatim_doc_comment
     )]
-    pub database_url: Database,
+    pub database_url: String,
 
-    /// Most connections this process opens to PostgreSQL (SQLite ignores
-    /// it). Keep the sum over all processes below the server's
+    /// Most connections this process opens to PostgreSQL, 1 to 1000 (SQLite
+    /// ignores it). Keep the sum over all processes below the server's
     /// `max_connections`.
-    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16, global = true,
-          value_parser = clap::value_parser!(u16).range(1..=1000))]
-    pub pool_size: u16,
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value = "16", global = true)]
+    pub pool_size: String,
 
-    /// Address to listen on.
+    /// Address to listen on: an IP address (127.0.0.1 for this machine only,
+    /// 0.0.0.0 or :: for every interface) or a host name; the port goes in
+    /// --port.
     #[arg(long, env = "HOST", default_value = "127.0.0.1")]
     pub host: String,
 
-    /// Port to listen on.
-    #[arg(long, env = "PORT", default_value_t = 8000)]
-    pub port: u16,
+    /// Port to listen on, 0 to 65535 (0: any free port, printed at start).
+    #[arg(long, env = "PORT", default_value = "8000")]
+    pub port: String,
 
     /// When set, every POST except /ids needs `Authorization: Bearer <token>`.
     /// The token is one word of visible ASCII (letters, digits, punctuation);
@@ -54,18 +71,98 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Loads records from a JSON array or a CSV file (header row with
+    /// project_name, registry, vintage, quantity, serial_number). Idempotent:
+    /// records already there are counted as existing and left alone. Exits
+    /// with status 1 if any row was rejected.
+    Import {
+        /// The file: `.json` or `.csv`.
+        file: PathBuf,
+    },
+}
+
+/// The checked configuration.
+#[derive(Debug)]
+pub struct Settings {
+    /// `--database-url`, `DATABASE_URL`.
+    pub database: Database,
+    /// `--pool-size`, `DATABASE_POOL_SIZE`: 1 to 1000.
+    pub pool_size: u16,
+    /// `--host`, `HOST`.
+    pub host: String,
+    /// `--port`, `PORT`.
+    pub port: u16,
+    /// `--api-token`, `API_TOKEN`.
+    pub api_token: Option<ApiToken>,
+}
+
 impl Cli {
-    /// The API token, checked: see [`ApiToken`].
-    pub fn api_token(&self) -> Result<Option<ApiToken>, SettingError> {
-        self.api_token
-            .as_deref()
-            .map(|raw| {
-                raw.parse().map_err(|e: ApiTokenError| SettingError {
-                    setting: "API_TOKEN (--api-token)",
-                    problem: e.to_string(),
-                })
+    /// Checks every setting; the first that cannot be used is the error.
+    pub fn settings(&self) -> Result<Settings, SettingError> {
+        Ok(Settings {
+            database: setting(
+                "DATABASE_URL (--database-url)",
+                &self.database_url,
+                str::parse,
+            )?,
+            pool_size: setting("DATABASE_POOL_SIZE (--pool-size)", &self.pool_size, |raw| {
+                number(raw, 1, 1000, "a number of connections from 1 to 1000")
+            })?,
+            host: setting("HOST (--host)", &self.host, parse_host)?,
+            port: setting("PORT (--port)", &self.port, |raw| {
+                number(
+                    raw,
+                    0,
+                    u16::MAX,
+                    "a port from 1 to 65535, or 0 for any free port",
+                )
+            })?,
+            api_token: self
+                .api_token
+                .as_deref()
+                .map(|raw| setting("API_TOKEN (--api-token)", raw, str::parse))
+                .transpose()?,
+        })
+    }
+}
+
+impl Settings {
+    /// The configuration as command-line flags that mean the same thing when
+    /// pasted back (shell-quoted where needed). The API token and a
+    /// PostgreSQL password are never shown.
+    pub fn command_line(&self) -> String {
+        let mut line = format!(
+            "--database-url {} --host {} --port {} --pool-size {}",
+            shell_quote(&self.database.to_string()),
+            shell_quote(&self.host),
+            self.port,
+            self.pool_size
+        );
+        if self.api_token.is_some() {
+            line.push_str(" (API_TOKEN set, not shown)");
+        }
+        line
+    }
+}
+
+/// The log filter from `RUST_LOG` (`info` when it is not set); an empty or
+/// unreadable filter is refused rather than silently logging nothing.
+pub fn log_filter() -> Result<EnvFilter, SettingError> {
+    let error = |problem: String| SettingError {
+        setting: "RUST_LOG",
+        problem,
+    };
+    match std::env::var("RUST_LOG") {
+        Err(std::env::VarError::NotPresent) => Ok(EnvFilter::new("info")),
+        Err(std::env::VarError::NotUnicode(_)) => Err(error("not valid UTF-8".to_owned())),
+        Ok(raw) => setting("RUST_LOG", &raw, |raw| {
+            EnvFilter::try_new(raw).map_err(|e| {
+                format!("{e}: give a level (error, warn, info, debug, trace) or directives such as carbon_tracker_server=debug")
             })
-            .transpose()
+        }),
     }
 }
 
@@ -81,17 +178,84 @@ pub struct SettingError {
     pub problem: String,
 }
 
-/// Subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Loads records from a JSON array or a CSV file (header row with
-    /// project_name, registry, vintage, quantity, serial_number). Idempotent:
-    /// records already there are counted as existing and left alone. Exits
-    /// with status 1 if any row was rejected.
-    Import {
-        /// The file: `.json` or `.csv`.
-        file: PathBuf,
-    },
+/// Reads one setting: empty and surrounding whitespace are refused for every
+/// setting alike, then `parse` decides.
+fn setting<T, E: fmt::Display>(
+    name: &'static str,
+    raw: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, SettingError> {
+    let error = |problem: String| SettingError {
+        setting: name,
+        problem,
+    };
+    if raw.is_empty() {
+        let variable = name.split(' ').next().unwrap_or(name);
+        return Err(error(format!(
+            "set but empty: unset {variable} for the default, or give a value"
+        )));
+    }
+    if raw.trim() != raw {
+        return Err(error(
+            "begins or ends with whitespace (a newline read from a file?): remove it".to_owned(),
+        ));
+    }
+    parse(raw).map_err(|e| error(e.to_string()))
+}
+
+/// An integer from `min` to `max`, written in plain decimal digits.
+fn number(raw: &str, min: u16, max: u16, what: &str) -> Result<u16, String> {
+    raw.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| raw.parse::<u16>().ok())
+        .flatten()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| format!("{raw:?} is not {what}"))
+}
+
+/// An address to listen on: an IP address (IPv6 with or without brackets) or
+/// a host name, without a scheme or a port.
+fn parse_host(raw: &str) -> Result<String, String> {
+    if raw.contains("://") {
+        return Err(format!(
+            "{raw:?} is a URL: give only the address, such as 127.0.0.1, and the port in --port"
+        ));
+    }
+    let inner = raw
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(raw);
+    if inner.contains(':') {
+        return inner
+            .parse::<Ipv6Addr>()
+            .map(|ip| ip.to_string())
+            .map_err(|_| {
+                format!(
+                    "{raw:?} is not an address: give the port in --port (PORT), not in the host"
+                )
+            });
+    }
+    if inner
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    {
+        Ok(inner.to_owned())
+    } else {
+        Err(format!(
+            "{raw:?} is not an IP address or host name: use letters, digits, dots and hyphens"
+        ))
+    }
+}
+
+/// `value` as one shell word: bare when it holds only characters no shell
+/// treats specially, single-quoted otherwise.
+fn shell_quote(value: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c);
+    if !value.is_empty() && value.chars().all(plain) {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
 }
 
 /// The bearer token writes need (`--api-token`, `API_TOKEN`).
@@ -167,41 +331,120 @@ pub enum DatabaseUrlError {
     /// Neither `sqlite://` nor `postgres(ql)://`.
     #[error("unknown database URL scheme in {0:?}: use sqlite://PATH or postgres://USER@HOST/DB")]
     UnknownScheme(String),
-    /// `sqlite://` with nothing after it.
-    #[error("the SQLite URL {0:?} names no file: use e.g. sqlite://carbon_credits.db")]
+    /// `sqlite://` naming no file.
+    #[error("{0:?} names no file: use e.g. sqlite://carbon_credits.db")]
     NoPath(String),
+    /// `sqlite:///name`: relative to SQLAlchemy, absolute to other tools.
+    #[error("{url:?} is ambiguous: SQLAlchemy reads it as the relative path {path}, other tools as /{path}; write sqlite://{path} (or sqlite:///./{path}) for the relative path, sqlite:////{path} for the absolute one")]
+    Ambiguous {
+        /// The URL.
+        url: String,
+        /// What follows the third slash.
+        path: String,
+    },
+    /// `?options` or `#fragment`, which SQLite URLs here do not take.
+    #[error("{0:?}: a SQLite URL here takes no ?options or #fragment, and percent-escapes are not decoded; give the file's path as it is")]
+    SqliteOptions(String),
+    /// `~`, which no shell expands inside a URL.
+    #[error("{0:?}: ~ is not expanded inside a URL; give the home directory's absolute path (sqlite:////home/…)")]
+    Tilde(String),
+    /// A PostgreSQL URL the driver cannot use as meant.
+    #[error("invalid PostgreSQL URL: {0}")]
+    Postgres(String),
 }
 
 impl FromStr for Database {
     type Err = DatabaseUrlError;
 
     fn from_str(url: &str) -> Result<Self, Self::Err> {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Self::Postgres(url.to_owned()));
-        }
-        let rest = url
-            .strip_prefix("sqlite://")
+        // Schemes are case-insensitive (RFC 3986 §3.1).
+        let (scheme, rest) = url
+            .split_once("://")
             .ok_or_else(|| DatabaseUrlError::UnknownScheme(url.to_owned()))?;
-        // SQLAlchemy's form: `sqlite:///relative` and `sqlite:////absolute`.
-        let path = rest.strip_prefix('/').unwrap_or(rest);
-        if path.is_empty() {
-            return Err(DatabaseUrlError::NoPath(url.to_owned()));
+        match scheme.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => {
+                let url = format!("{}://{rest}", scheme.to_ascii_lowercase());
+                crate::store::postgres::parse_url(&url).map_err(DatabaseUrlError::Postgres)?;
+                Ok(Self::Postgres(url))
+            }
+            "sqlite" => sqlite_path(url, rest).map(Self::Sqlite),
+            _ => Err(DatabaseUrlError::UnknownScheme(url.to_owned())),
         }
-        Ok(Self::Sqlite(PathBuf::from(path)))
     }
 }
 
+/// The file of a SQLite URL, `rest` being what follows `sqlite://`.
+fn sqlite_path(url: &str, rest: &str) -> Result<PathBuf, DatabaseUrlError> {
+    if rest.contains(['?', '#', '%']) {
+        return Err(DatabaseUrlError::SqliteOptions(url.to_owned()));
+    }
+    let path = match rest.strip_prefix('/') {
+        // `sqlite:////absolute`, SQLAlchemy's form.
+        Some(absolute) if absolute.starts_with('/') => absolute,
+        // `sqlite:///./relative`, the original service's form.
+        Some(relative) if relative.starts_with("./") || relative.starts_with("../") => relative,
+        Some(other) if !other.is_empty() && !other.ends_with('/') => {
+            return Err(DatabaseUrlError::Ambiguous {
+                url: url.to_owned(),
+                path: other.to_owned(),
+            })
+        }
+        Some(_) => "",
+        None => rest,
+    };
+    if path.is_empty() || path.ends_with('/') || path.ends_with("/.") || path == "." {
+        return Err(DatabaseUrlError::NoPath(url.to_owned()));
+    }
+    if path.starts_with('~') {
+        return Err(DatabaseUrlError::Tilde(url.to_owned()));
+    }
+    Ok(PathBuf::from(path))
+}
+
 impl fmt::Display for Database {
+    /// The URL in a form [`FromStr`] reads back to the same database; a
+    /// PostgreSQL password is left out.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // An absolute path starts with `/`, which makes the four slashes.
+            Self::Sqlite(path) if path.is_absolute() => write!(f, "sqlite:///{}", path.display()),
             Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
-            // The URL may hold a password: show only where it points.
-            Self::Postgres(url) => {
-                let host = url.rsplit('@').next().unwrap_or(url);
-                write!(f, "postgres://…@{host}")
-            }
+            Self::Postgres(url) => f.write_str(&without_password(url)),
         }
     }
+}
+
+/// A PostgreSQL URL without its password (in the user part or as the
+/// `password` option): everything else stays, so it points at the same
+/// database with the same options.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{user}@{hosts}")
+        }
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|pair| !pair.starts_with("password="))
+                .collect();
+            if kept.is_empty() {
+                path.to_owned()
+            } else {
+                format!("{path}?{}", kept.join("&"))
+            }
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 #[cfg(test)]
@@ -215,28 +458,113 @@ mod tests {
             "sqlite://carbon_credits.db".parse(),
             sqlite("carbon_credits.db")
         );
+        assert_eq!("SQLite://cc.db".parse(), sqlite("cc.db"));
         assert_eq!(
             "sqlite:///./carbon_credits.db".parse(),
             sqlite("./carbon_credits.db")
         );
+        assert_eq!("sqlite:///../cc.db".parse(), sqlite("../cc.db"));
         assert_eq!("sqlite:////var/lib/cc.db".parse(), sqlite("/var/lib/cc.db"));
         assert_eq!("sqlite://data/cc.db".parse(), sqlite("data/cc.db"));
         assert!(matches!(
             "postgresql://u:p@h/db".parse(),
             Ok(Database::Postgres(_))
         ));
+        assert_eq!(
+            "Postgres://h/db".parse(),
+            Ok(Database::Postgres("postgres://h/db".to_owned()))
+        );
+        let refused = |url: &str| url.parse::<Database>().err();
         assert!(matches!(
-            "postgres://h/db".parse(),
-            Ok(Database::Postgres(_))
+            refused("mysql://h/db"),
+            Some(DatabaseUrlError::UnknownScheme(_))
         ));
         assert!(matches!(
-            "mysql://h/db".parse::<Database>(),
-            Err(DatabaseUrlError::UnknownScheme(_))
+            refused("sqlite:cc.db"),
+            Some(DatabaseUrlError::UnknownScheme(_))
         ));
+        for url in [
+            "sqlite://",
+            "sqlite:///",
+            "sqlite:////",
+            "sqlite://data/",
+            "sqlite:///./",
+        ] {
+            assert!(
+                matches!(refused(url), Some(DatabaseUrlError::NoPath(_))),
+                "{url}"
+            );
+        }
         assert!(matches!(
-            "sqlite://".parse::<Database>(),
-            Err(DatabaseUrlError::NoPath(_))
+            refused("sqlite:///var/lib/cc.db"),
+            Some(DatabaseUrlError::Ambiguous { .. })
         ));
+        for url in [
+            "sqlite://cc.db?mode=ro",
+            "sqlite://my%20cc.db",
+            "sqlite://cc.db#x",
+        ] {
+            assert!(
+                matches!(refused(url), Some(DatabaseUrlError::SqliteOptions(_))),
+                "{url}"
+            );
+        }
+        assert!(matches!(
+            refused("sqlite://~/cc.db"),
+            Some(DatabaseUrlError::Tilde(_))
+        ));
+        for url in [
+            "postgres://h/db?sslmode=verify-full",
+            "postgres://h/db?connect_timeout=0",
+            "postgres://h/db?connect_timeout=-1",
+            "postgres://h/db?no_such_option=1",
+        ] {
+            assert!(
+                matches!(refused(url), Some(DatabaseUrlError::Postgres(_))),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn database_urls_print_back_to_themselves() {
+        for url in [
+            "sqlite://carbon_credits.db",
+            "sqlite:///./carbon_credits.db",
+            "sqlite:////var/lib/cc.db",
+            "sqlite://data/cc.db",
+            "postgres://u@h:5433/db?sslmode=require&connect_timeout=3",
+        ] {
+            let db: Database = url.parse().unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(db.to_string().parse::<Database>(), Ok(db), "{url}");
+        }
+    }
+
+    #[test]
+    fn hosts_and_numbers() {
+        assert_eq!(parse_host("0.0.0.0"), Ok("0.0.0.0".to_owned()));
+        assert_eq!(parse_host("[::1]"), Ok("::1".to_owned()));
+        assert_eq!(parse_host("::"), Ok("::".to_owned()));
+        assert_eq!(parse_host("my-host.local"), Ok("my-host.local".to_owned()));
+        for bad in ["localhost:8000", "http://localhost", "a host", "[::1]:80"] {
+            assert!(parse_host(bad).is_err(), "{bad}");
+        }
+        assert_eq!(number("8000", 0, u16::MAX, "x"), Ok(8000));
+        for bad in ["+80", "-1", "65536", "8e3", "0x50"] {
+            assert!(number(bad, 0, u16::MAX, "x").is_err(), "{bad}");
+        }
+        assert!(number("0", 1, 1000, "x").is_err());
+        assert!(number("1001", 1, 1000, "x").is_err());
+    }
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(shell_quote("sqlite://cc.db"), "sqlite://cc.db");
+        assert_eq!(
+            shell_quote("postgres://h/db?a=1&b=2"),
+            "'postgres://h/db?a=1&b=2'"
+        );
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
     }
 
     #[test]
@@ -269,7 +597,14 @@ mod tests {
 
     #[test]
     fn postgres_password_is_not_shown() {
-        let db = Database::Postgres("postgres://u:secret@db.example/cc".to_owned());
-        assert!(!db.to_string().contains("secret"));
+        for url in [
+            "postgres://u:secret@db.example/cc",
+            "postgres://u:secret@db.example",
+            "postgres://u@db.example/cc?password=secret&sslmode=disable",
+        ] {
+            let shown = Database::Postgres(url.to_owned()).to_string();
+            assert!(!shown.contains("secret"), "{shown}");
+            assert!(shown.starts_with("postgres://u@db.example"), "{shown}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Parser;
 use tokio::net::TcpListener;
 
-use carbon_tracker_server::config::{ApiToken, Cli, Command, Database};
+use carbon_tracker_server::config::{log_filter, Cli, Command, Database, Settings};
 use carbon_tracker_server::store::postgres::PostgresStore;
 use carbon_tracker_server::store::sqlite::SqliteStore;
 use carbon_tracker_server::store::Store;
@@ -21,20 +21,16 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 )]
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Checked before anything is opened: an empty token must never mean
-    // "every write is allowed".
-    let api_token = match cli.api_token() {
-        Ok(token) => token.map(Arc::new),
+    // Every setting is checked before anything is opened.
+    let (settings, log_filter) = match cli.settings().and_then(|s| Ok((s, log_filter()?))) {
+        Ok(checked) => checked,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(log_filter)
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -49,7 +45,7 @@ fn main() -> ExitCode {
     };
     // Run on a worker, not on this thread: the main thread of a multi-thread
     // runtime does not take part in its work stealing.
-    match runtime.block_on(async { tokio::spawn(run(cli, api_token)).await }) {
+    match runtime.block_on(async { tokio::spawn(run(cli.command, settings)).await }) {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             eprintln!("error: {e}");
@@ -62,9 +58,9 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli, api_token: Option<Arc<ApiToken>>) -> Result<ExitCode, BoxError> {
-    let store = open(&cli).await?;
-    let result = match &cli.command {
+async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, BoxError> {
+    let store = open(&settings).await?;
+    let result = match &command {
         Some(Command::Import { file }) => {
             let summary = import::import(store.as_ref(), file).await?;
             import::report(file, &summary);
@@ -74,7 +70,7 @@ async fn run(cli: Cli, api_token: Option<Arc<ApiToken>>) -> Result<ExitCode, Box
                 ExitCode::FAILURE
             })
         }
-        None => serve(&cli, api_token, Arc::clone(&store))
+        None => serve(settings, Arc::clone(&store))
             .await
             .map(|()| ExitCode::SUCCESS),
     };
@@ -83,30 +79,27 @@ async fn run(cli: Cli, api_token: Option<Arc<ApiToken>>) -> Result<ExitCode, Box
     result
 }
 
-async fn open(cli: &Cli) -> Result<Arc<dyn Store>, BoxError> {
-    Ok(match &cli.database_url {
+async fn open(settings: &Settings) -> Result<Arc<dyn Store>, BoxError> {
+    Ok(match &settings.database {
         Database::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
         Database::Postgres(url) => {
-            Arc::new(PostgresStore::connect(url, usize::from(cli.pool_size)).await?)
+            Arc::new(PostgresStore::connect(url, usize::from(settings.pool_size)).await?)
         }
     })
 }
 
-async fn serve(
-    cli: &Cli,
-    api_token: Option<Arc<ApiToken>>,
-    store: Arc<dyn Store>,
-) -> Result<(), BoxError> {
-    let listener = TcpListener::bind((cli.host.as_str(), cli.port))
+async fn serve(settings: Settings, store: Arc<dyn Store>) -> Result<(), BoxError> {
+    let (host, port) = (settings.host.as_str(), settings.port);
+    let listener = TcpListener::bind((host, port))
         .await
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", cli.host, cli.port))?;
+        .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
     let address = listener.local_addr()?;
-    let state = routes::AppState { store, api_token };
-    tracing::info!(
-        database = %cli.database_url,
-        auth = state.api_token.is_some(),
-        "listening on http://{address} (docs at http://{address}/docs)"
-    );
+    tracing::info!("configuration: {}", settings.command_line());
+    let state = routes::AppState {
+        store,
+        api_token: settings.api_token.map(Arc::new),
+    };
+    tracing::info!("listening on http://{address} (docs at http://{address}/docs)");
     axum::serve(listener, routes::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;

@@ -74,6 +74,11 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        return self.wait_listening()
+
+    def wait_listening(self) -> "Server":
+        """Waits until the started process listens; its port is read from the log."""
+        assert self.process is not None and self.log is not None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             text = self.log.read_text(errors="replace")

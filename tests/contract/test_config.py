@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import subprocess
 import uuid
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SERVER_BIN, SHARED, Backend, Server, assert_problem, new_record, sqlite_url
-from pgcluster import Refused
+from pgcluster import PostgresCluster, Refused
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -32,8 +33,112 @@ def one_line_error(p: subprocess.CompletedProcess[str], *words: str) -> None:
 def test_help_explains_every_setting() -> None:
     p = run_cli("--help")
     assert p.returncode == 0
-    for word in ("DATABASE_URL", "HOST", "PORT", "API_TOKEN", "import", "sqlite://", "postgres"):
+    for word in ("DATABASE_URL", "HOST", "PORT", "API_TOKEN", "DATABASE_POOL_SIZE", "RUST_LOG", "import", "postgres"):
         assert word in p.stdout, word
+    # Each SQLite form says what it means; the ambiguous one is named as refused.
+    assert "sqlite://PATH       a relative path" in p.stdout
+    assert "sqlite:///./PATH" in p.stdout and "sqlite:////PATH     an absolute path" in p.stdout
+    assert "Anything else after `sqlite:///` is refused" in p.stdout
+
+
+# Every setting, each given a value that cannot mean what the operator meant:
+# refused at start with one line naming the setting, nothing opened.
+REFUSED_SETTINGS = [
+    ({"DATABASE_URL": ""}, ("DATABASE_URL", "empty")),
+    ({"DATABASE_URL": "sqlite://x.db\n"}, ("DATABASE_URL", "whitespace")),
+    ({"DATABASE_URL": " sqlite://x.db"}, ("DATABASE_URL", "whitespace")),
+    # SQLAlchemy reads it as relative, sqlx and others as absolute.
+    ({"DATABASE_URL": "sqlite:///var/lib/cc.db"}, ("DATABASE_URL", "ambiguous", "sqlite:////var/lib/cc.db")),
+    ({"DATABASE_URL": "sqlite:///cc.db"}, ("DATABASE_URL", "ambiguous", "sqlite://cc.db")),
+    ({"DATABASE_URL": "sqlite://cc.db?mode=ro"}, ("DATABASE_URL", "?options")),
+    ({"DATABASE_URL": "sqlite://my%20cc.db"}, ("DATABASE_URL", "percent-escapes")),
+    ({"DATABASE_URL": "sqlite://~/cc.db"}, ("DATABASE_URL", "~ is not expanded")),
+    ({"DATABASE_URL": "sqlite://"}, ("DATABASE_URL", "names no file")),
+    ({"DATABASE_URL": "sqlite://data/"}, ("DATABASE_URL", "names no file")),
+    ({"DATABASE_URL": "sqlite:cc.db"}, ("DATABASE_URL", "scheme")),
+    ({"DATABASE_URL": "postgres://127.0.0.1:1/cc?sslmode=verify-full"}, ("DATABASE_URL", "sslmode", "disable, prefer or require")),
+    ({"DATABASE_URL": "postgres://127.0.0.1:1/cc?sslmod=require"}, ("DATABASE_URL", "sslmod")),
+    # libpq reads 0 as "wait forever"; the driver would drop it silently.
+    ({"DATABASE_URL": "postgres://127.0.0.1:1/cc?connect_timeout=0"}, ("DATABASE_URL", "connect_timeout=0", "wait forever")),
+    ({"HOST": ""}, ("HOST", "empty")),
+    ({"HOST": "0.0.0.0 "}, ("HOST", "whitespace")),
+    ({"HOST": "localhost:8000"}, ("HOST", "--port")),
+    ({"HOST": "http://localhost"}, ("HOST", "URL")),
+    ({"PORT": ""}, ("PORT", "empty")),
+    ({"PORT": "8000\n"}, ("PORT", "whitespace")),
+    ({"PORT": "65536"}, ("PORT", "65535")),
+    ({"PORT": "+80"}, ("PORT", "65535")),
+    ({"DATABASE_POOL_SIZE": ""}, ("DATABASE_POOL_SIZE", "empty")),
+    ({"DATABASE_POOL_SIZE": "0"}, ("DATABASE_POOL_SIZE", "1 to 1000")),
+    ({"DATABASE_POOL_SIZE": "1001"}, ("DATABASE_POOL_SIZE", "1 to 1000")),
+    ({"RUST_LOG": ""}, ("RUST_LOG", "empty")),
+    ({"RUST_LOG": "info,carbon_tracker_server=loud"}, ("RUST_LOG", "level")),
+]
+
+
+@pytest.mark.parametrize("env,words", REFUSED_SETTINGS, ids=lambda v: repr(v) if isinstance(v, dict) else "")
+def test_setting_that_cannot_mean_what_was_meant_is_refused(tmp_path: Path, env: dict[str, str], words: tuple[str, ...]) -> None:
+    p = run_cli(env={"DATABASE_URL": "sqlite://t.db", **env}, cwd=tmp_path)
+    one_line_error(p, *words)
+    assert list(tmp_path.iterdir()) == [], "nothing is created before the settings are checked"
+
+
+@pytest.mark.parametrize("env,words", REFUSED_SETTINGS[:3] + REFUSED_SETTINGS[14:16], ids=lambda v: repr(v) if isinstance(v, dict) else "")
+def test_the_flag_form_is_checked_the_same_way(tmp_path: Path, env: dict[str, str], words: tuple[str, ...]) -> None:
+    flags = {"DATABASE_URL": "--database-url", "HOST": "--host"}
+    (name, value), = env.items()
+    p = run_cli(flags[name], value, env={"DATABASE_URL": "sqlite://t.db"}, cwd=tmp_path)
+    one_line_error(p, *words[1:], flags[name])
+
+
+def configuration_line(server: Server) -> list[str]:
+    """The flags the server printed as its configuration at start."""
+    assert server.log is not None
+    text = server.log.read_text()
+    line = text.split("configuration: ", 1)[1].splitlines()[0]
+    return shlex.split(line.split(" (API_TOKEN", 1)[0])
+
+
+@pytest.mark.parametrize("url", ["sqlite:///./cfg.db", "sqlite://cfg.db", "SQLite://cfg.db", "ABSOLUTE"])
+def test_printed_configuration_pastes_back_to_the_same_database(tmp_path: Path, url: str) -> None:
+    if url == "ABSOLUTE":
+        url = sqlite_url(tmp_path / "cfg.db")
+    s = Server(url, tmp_path, env={"API_TOKEN": "s3cret", "DATABASE_POOL_SIZE": "7"}).start()
+    try:
+        rid = s.post("/records", new_record(), headers={"Authorization": "Bearer s3cret"}).json["id"]
+        flags = configuration_line(s)
+    finally:
+        s.stop()
+    assert "s3cret" not in (s.log.read_text() if s.log else "")
+    assert flags[flags.index("--pool-size") + 1] == "7"
+    # Started again from the printed flags alone (and another port), in the
+    # same directory: the same database.
+    port_at = flags.index("--port")
+    flags[port_at + 1] = "0"
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "API_TOKEN", "PORT", "HOST", "DATABASE_POOL_SIZE")}
+    log = tmp_path / "again.log"
+    with open(log, "wb") as out:
+        p = subprocess.Popen([str(SERVER_BIN), *flags], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    again = Server(url, tmp_path, process=p, log=log)
+    try:
+        again.wait_listening()
+        assert again.get(f"/records/{rid}").status == 200
+    finally:
+        again.stop()
+    assert len(list(tmp_path.glob("*.db"))) == 1
+
+
+def test_printed_postgres_configuration_has_no_password(postgres: PostgresCluster, tmp_path: Path) -> None:
+    url = postgres.create_database()
+    with_password = url.replace("://postgres@", "://postgres:hunter2@", 1)
+    assert with_password != url, url
+    s = Server(with_password, tmp_path).start()
+    try:
+        flags = configuration_line(s)
+    finally:
+        s.stop()
+    printed = flags[flags.index("--database-url") + 1]
+    assert "hunter2" not in printed and printed == url, (printed, url)
 
 
 def test_bad_database_url_scheme(tmp_path: Path) -> None:

@@ -103,6 +103,7 @@ pub async fn cancel(
 
 /// Position in the feed.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct FeedParams {
     /// The id of the last event already seen (the previous `next_after`).
     pub after: Option<String>,

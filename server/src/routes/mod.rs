@@ -30,6 +30,9 @@ use crate::openapi::ApiDoc;
 use crate::problem::Problem;
 use crate::store::Store;
 
+/// The UTF-8 byte-order mark.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Largest body of a single-record request.
 pub const BODY_LIMIT: usize = 64 * 1024;
 /// Largest body of `POST /records/batch` (1,000 records of up to ~4 KB).
@@ -84,6 +87,11 @@ async fn not_found() -> Problem {
 }
 
 /// Checks the bearer token on writes, in constant time.
+///
+/// The header is read as RFC 6750 §2.1 and RFC 9110 §11 spell it: the scheme
+/// in any case (`Bearer`, `bearer`, `BEARER`), one or more spaces, the token.
+/// A 401 says which part is wrong: no header, another scheme, no token, or a
+/// token that is not this server's.
 async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(token) = &state.api_token else {
         return next.run(request).await;
@@ -91,27 +99,44 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
     if request.method() != Method::POST || request.uri().path() == "/ids" {
         return next.run(request).await;
     }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if bool::from(presented.as_bytes().ct_eq(token.as_bytes())) {
-        return next.run(request).await;
-    }
-    let mut response = Problem::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "this server needs `Authorization: Bearer <token>` on writes",
-    )
-    .with_help("use the token the server was started with (API_TOKEN)")
-    .into_response();
+    let failure = match bearer_token(request.headers().get(header::AUTHORIZATION)) {
+        Ok(presented) if bool::from(presented.as_bytes().ct_eq(token.as_bytes())) => {
+            return next.run(request).await;
+        }
+        Ok(_) => "the bearer token is not the one this server was started with".to_owned(),
+        Err(failure) => failure,
+    };
+    let mut response = Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", failure)
+        .with_help("send `Authorization: Bearer <token>` with the token the server was started with (API_TOKEN)")
+        .into_response();
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         axum::http::HeaderValue::from_static("Bearer"),
     );
     response
+}
+
+/// The token of an `Authorization: Bearer <token>` header, or what is wrong
+/// with the header's spelling.
+fn bearer_token(value: Option<&axum::http::HeaderValue>) -> Result<&str, String> {
+    let value = value
+        .ok_or("this server needs `Authorization: Bearer <token>` on writes; the request has none")?
+        .to_str()
+        .map_err(|_| "the Authorization header holds bytes that are not visible ASCII")?
+        .trim_matches([' ', '\t']);
+    let Some((scheme, token)) = value.split_once([' ', '\t']) else {
+        return Err(if value.eq_ignore_ascii_case("bearer") {
+            "the Authorization header has the Bearer scheme but no token".to_owned()
+        } else {
+            "the Authorization header has no scheme: write `Bearer <token>`".to_owned()
+        });
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(format!(
+            "the Authorization header uses the {scheme:?} scheme; this server takes `Bearer <token>`"
+        ));
+    }
+    Ok(token.trim_start_matches([' ', '\t']))
 }
 
 /// A JSON request body, read with the core's exact-number JSON: `None` when
@@ -145,6 +170,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 Problem::new(r.status(), "unreadable_body", r.body_text())
             }
         })?;
+        // A UTF-8 byte-order mark, which RFC 8259 §8.1 lets a reader ignore
+        // (Windows tools write one).
+        let bytes = bytes.strip_prefix(BOM).unwrap_or(&bytes);
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(None));
         }
@@ -156,7 +184,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             )
             .with_help("send `Content-Type: application/json`"));
         }
-        serde_json::from_slice(&bytes)
+        serde_json::from_slice(bytes)
             .map(|v| Self(Some(v)))
             .map_err(|e| {
                 Problem::new(

@@ -83,9 +83,21 @@ impl RecordBody {
     }
 }
 
-/// Reads the path's record id; an id that is not 64 hex digits names no record.
+/// Reads the path's record id. Hex digits are read in either case (ids are
+/// written lowercase, but a pasted id may not be); anything else names no
+/// record, and the 404 says why rather than only "not found".
 pub fn record_id(raw: &str) -> Result<RecordId, Problem> {
-    RecordId::from_str(raw).map_err(|_| Problem::not_found(raw))
+    RecordId::from_str(&raw.to_ascii_lowercase()).map_err(|_| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "{raw:?} is not a record id: an id is 64 hex digits (this has {} characters)",
+                raw.chars().count()
+            ),
+        )
+        .with_help("ids are what POST /records and POST /ids return")
+    })
 }
 
 /// The stored record the path names, or a 404.
@@ -138,6 +150,7 @@ pub async fn create(State(app): State<AppState>, body: JsonBody) -> Result<Respo
 
 /// `?at=` of `GET /records/{id}`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct AtParams {
     /// An RFC 3339 instant: the record as it stood then.
     pub at: Option<String>,
@@ -158,24 +171,37 @@ pub async fn get(
     Path(raw): Path<String>,
     Params(params): Params<AtParams>,
 ) -> Result<Json<RecordBody>, Problem> {
-    let at = params
-        .at
-        .map(|at| {
-            OffsetDateTime::parse(&at, &Rfc3339).map_err(|e| {
-                bad_param(
-                    "at",
-                    ErrorCode::InvalidFormat,
-                    format!("at must be an RFC 3339 timestamp such as 2024-01-31T12:00:00Z: {e}"),
-                )
-            })
-        })
-        .transpose()?;
+    let at = params.at.as_deref().map(parse_instant).transpose()?;
     let record = stored(&app, &raw).await?;
     RecordBody::new(record, at)?.map(Json).ok_or_else(|| {
         Problem::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("the record {raw} did not exist yet at that instant"),
+        )
+    })
+}
+
+/// Reads `at`: an RFC 3339 timestamp, in every spelling RFC 3339 §5.6 allows
+/// (`t`/`z` in lowercase, a space for the `T`), and with the `+` of an offset
+/// that a query string sent unencoded (`?at=2024-01-31T12:00:00+01:00`),
+/// which form decoding turns into a space.
+fn parse_instant(raw: &str) -> Result<OffsetDateTime, Problem> {
+    let mut text = raw.trim().to_ascii_uppercase();
+    if text.get(10..11) == Some(" ") {
+        text.replace_range(10..11, "T");
+    }
+    // `…12:00:00 01:00`: the offset's sign, decoded from an unencoded `+`.
+    if let Some(sign) = text.len().checked_sub(6) {
+        if text.get(sign..=sign) == Some(" ") && text.get(sign + 3..sign + 4) == Some(":") {
+            text.replace_range(sign..=sign, "+");
+        }
+    }
+    OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| {
+        bad_param(
+            "at",
+            ErrorCode::InvalidFormat,
+            format!("at must be an RFC 3339 timestamp with a time zone, such as 2024-01-31T12:00:00Z or 2024-01-31T13:00:00+01:00 (got {raw:?}: {e})"),
         )
     })
 }
@@ -198,6 +224,7 @@ pub async fn events(
 
 /// Filters of `GET /records`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Only this registry (compared after canonicalization: `VCS` finds `vcs`).
     pub registry: Option<String>,

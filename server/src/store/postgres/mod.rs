@@ -109,7 +109,7 @@ impl PostgresStore {
     /// Connects with up to `pool_size` connections and applies pending
     /// migrations; fails at once if the database cannot be reached.
     pub async fn connect(url: &str, pool_size: usize) -> Result<Self, OpenError> {
-        let mut config = Config::from_str(url).map_err(|e| OpenError::Url(url_error(&e)))?;
+        let mut config = parse_url(url).map_err(OpenError::Url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -203,6 +203,24 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
         cause = c.source();
     }
     text
+}
+
+/// Reads a connection URL, refusing what the driver would silently read
+/// otherwise: a `connect_timeout` of 0 or less, which libpq takes as "wait
+/// forever" and the driver drops (this server would then wait 5 s).
+/// Unknown options and values are the driver's own errors.
+pub fn parse_url(url: &str) -> Result<Config, String> {
+    let config = Config::from_str(url).map_err(|e| url_error(&e))?;
+    let options = url.split_once('?').map_or("", |(_, query)| query);
+    for (key, value) in options.split('&').filter_map(|pair| pair.split_once('=')) {
+        if key == "connect_timeout" && value.parse::<i64>().is_ok_and(|t| t <= 0) {
+            return Err(format!(
+                "connect_timeout={value} would mean \"wait forever\" to libpq; give a number of seconds from 1 (default {})",
+                CONNECT_TIMEOUT.as_secs()
+            ));
+        }
+    }
+    Ok(config)
 }
 
 /// Why the URL does not parse, with the accepted values when it is `sslmode`

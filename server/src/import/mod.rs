@@ -1,12 +1,14 @@
 //! `carbon-tracker-server import FILE`: idempotent bulk loading.
 
-use std::fs::File;
-use std::io::BufReader;
+mod files;
+
 use std::path::Path;
 
 use carbon_tracker_core::api;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use files::{read_rows, Row};
 
 use crate::problem::Problem;
 use crate::store::{Created, Store, StoreError};
@@ -33,13 +35,21 @@ pub enum ImportError {
         /// Why.
         detail: String,
     },
-    /// The CSV could not be parsed.
-    #[error("{path}: {source}")]
+    /// The file is not text in an encoding the import reads.
+    #[error("{path}: {detail}")]
+    Encoding {
+        /// The file.
+        path: String,
+        /// What was found.
+        detail: String,
+    },
+    /// The CSV could not be read: its header, or its quoting.
+    #[error("{path} cannot be read as CSV: {detail}")]
     Csv {
         /// The file.
         path: String,
         /// Why.
-        source: csv::Error,
+        detail: String,
     },
     /// Neither `.json` nor `.csv`.
     #[error("{0}: unknown file type; use a .json array or a .csv file with a header row")]
@@ -67,6 +77,8 @@ pub struct Summary {
     pub created: usize,
     /// Records that were already there.
     pub existing: usize,
+    /// Rows with nothing in them (what spreadsheets leave of cleared rows).
+    pub skipped: usize,
     /// Rows not imported.
     pub rejected: Vec<Rejected>,
 }
@@ -86,14 +98,28 @@ pub async fn import(store: &dyn Store, path: &Path) -> Result<Summary, ImportErr
     let mut row_number = 0;
     let mut rows = rows.into_iter();
     loop {
-        let chunk: Vec<Value> = rows.by_ref().take(CHUNK).collect();
+        let chunk: Vec<Row> = rows.by_ref().take(CHUNK).collect();
         if chunk.is_empty() {
             break;
         }
         let mut valid = Vec::with_capacity(chunk.len());
         let mut records = Vec::with_capacity(chunk.len());
-        for value in chunk {
+        for row in chunk {
             row_number += 1;
+            let value: Value = match row {
+                Row::Record(value) => value,
+                Row::Empty => {
+                    summary.skipped += 1;
+                    continue;
+                }
+                Row::Unreadable(reason) => {
+                    summary.rejected.push(Rejected {
+                        row: row_number,
+                        reason,
+                    });
+                    continue;
+                }
+            };
             match api::record_input_from_value(value).and_then(|i| api::canonicalize(&i)) {
                 Ok(record) => {
                     valid.push(row_number);
@@ -135,62 +161,6 @@ fn rejected(row: usize, problem: Problem) -> Rejected {
     Rejected { row, reason }
 }
 
-fn read_rows(path: &Path) -> Result<Vec<Value>, ImportError> {
-    let name = path.display().to_string();
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    let file = || {
-        File::open(path)
-            .map(BufReader::new)
-            .map_err(|source| ImportError::Io {
-                path: name.clone(),
-                source,
-            })
-    };
-    match extension.as_deref() {
-        Some("json") => {
-            let value: Value = serde_json::from_reader(file()?).map_err(|e| ImportError::Json {
-                path: name.clone(),
-                detail: e.to_string(),
-            })?;
-            match value {
-                Value::Array(rows) => Ok(rows),
-                _ => Err(ImportError::Json {
-                    path: name,
-                    detail: "the top level is not an array".to_owned(),
-                }),
-            }
-        }
-        Some("csv") => {
-            let mut reader = csv::ReaderBuilder::new()
-                .trim(csv::Trim::None)
-                .from_reader(file()?);
-            let csv_error = |source| ImportError::Csv {
-                path: name.clone(),
-                source,
-            };
-            let headers = reader.headers().map_err(csv_error)?.clone();
-            reader
-                .records()
-                .map(|record| {
-                    let record = record.map_err(csv_error)?;
-                    // An empty cell is a missing field, so it gets that error.
-                    let row: Map<String, Value> = headers
-                        .iter()
-                        .zip(record.iter())
-                        .filter(|(_, cell)| !cell.is_empty())
-                        .map(|(h, cell)| (h.trim().to_owned(), Value::String(cell.to_owned())))
-                        .collect();
-                    Ok(Value::Object(row))
-                })
-                .collect()
-        }
-        _ => Err(ImportError::UnknownType(name)),
-    }
-}
-
 /// Prints the summary: the counts, then each rejected row.
 #[allow(
     clippy::print_stdout,
@@ -198,12 +168,13 @@ fn read_rows(path: &Path) -> Result<Vec<Value>, ImportError> {
 )]
 pub fn report(path: &Path, summary: &Summary) {
     println!(
-        "{}: {} rows: {} created, {} existing, {} rejected",
+        "{}: {} rows: {} created, {} existing, {} rejected, {} skipped (empty)",
         path.display(),
         summary.rows,
         summary.created,
         summary.existing,
-        summary.rejected.len()
+        summary.rejected.len(),
+        summary.skipped,
     );
     for r in &summary.rejected {
         println!("  row {}: {}", r.row, r.reason);

@@ -1,0 +1,243 @@
+//! Reading import files as the tools that make them write them: a UTF-8 or
+//! UTF-16 byte-order mark, CRLF line ends, quoted line breaks, `;` or tab as
+//! the delimiter (spreadsheets outside the US), header names in any case,
+//! and rows a spreadsheet leaves all empty when rows are cleared.
+//!
+//! A file that cannot be read as the expected format is one error that says
+//! what was found (the encoding, the header, the delimiter), never a list of
+//! "field missing" on every row.
+
+use std::path::Path;
+
+use carbon_tracker_core::RECORD_FIELDS;
+use serde_json::{Map, Value};
+
+use super::ImportError;
+
+/// One row of a file, before validation.
+#[derive(Debug)]
+pub(super) enum Row {
+    /// A record input (a JSON object with the fields found).
+    Record(Value),
+    /// A row with nothing in it: skipped, not rejected.
+    Empty,
+    /// A row that cannot be a record, and why.
+    Unreadable(String),
+}
+
+/// Delimiters a CSV header is tried with, the first winning ties.
+const DELIMITERS: [u8; 3] = [b',', b';', b'\t'];
+
+/// Reads the rows of a `.json` or `.csv` file.
+pub(super) fn read_rows(path: &Path) -> Result<Vec<Row>, ImportError> {
+    let name = path.display().to_string();
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if !matches!(extension.as_deref(), Some("json" | "csv")) {
+        return Err(ImportError::UnknownType(name));
+    }
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    let text = decode(&bytes).map_err(|detail| ImportError::Encoding {
+        path: name.clone(),
+        detail,
+    })?;
+    if extension.as_deref() == Some("json") {
+        json_rows(&text).map_err(|detail| ImportError::Json { path: name, detail })
+    } else {
+        csv_rows(&text).map_err(|detail| ImportError::Csv { path: name, detail })
+    }
+}
+
+/// The file's text: UTF-8 (a byte-order mark is dropped), or UTF-16 when a
+/// byte-order mark says so (Excel's "Unicode Text"). Anything else is refused
+/// with where the first byte that is not UTF-8 stands.
+fn decode(bytes: &[u8]) -> Result<String, String> {
+    let utf16 = |bytes: &[u8], read: fn([u8; 2]) -> u16| {
+        let units = bytes.chunks(2).map(|pair| match pair {
+            [a, b] => read([*a, *b]),
+            _ => 0xFFFF,
+        });
+        char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .map_err(|_| "the file has a UTF-16 byte-order mark but is not valid UTF-16".to_owned())
+    };
+    match bytes {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => utf8(rest),
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes),
+        _ => utf8(bytes),
+    }
+}
+
+fn utf8(bytes: &[u8]) -> Result<String, String> {
+    std::str::from_utf8(bytes).map(str::to_owned).map_err(|e| {
+        let at = e.valid_up_to();
+        let line = bytes.iter().take(at).filter(|&&b| b == b'\n').count() + 1;
+        let byte = bytes.get(at).copied().unwrap_or_default();
+        format!(
+            "the file is not UTF-8 (byte 0x{byte:02X} on line {line}); it may be in a legacy encoding such as Windows-1252: save it as UTF-8 (in Excel: \"CSV UTF-8\")"
+        )
+    })
+}
+
+/// A JSON array of objects; an element whose values are all null or blank
+/// text is an empty row.
+fn json_rows(text: &str) -> Result<Vec<Row>, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let Value::Array(rows) = value else {
+        return Err("the top level is not an array".to_owned());
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| match &row {
+            Value::Object(map) if map.values().all(is_blank) => Row::Empty,
+            _ => Row::Record(row),
+        })
+        .collect())
+}
+
+fn is_blank(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+/// A CSV file with a header row naming the five fields (in any order and
+/// case; other columns are ignored, as unknown JSON keys are).
+fn csv_rows(text: &str) -> Result<Vec<Row>, String> {
+    let header_line = text.lines().next().unwrap_or_default();
+    if header_line.trim().is_empty() {
+        return Err(format!(
+            "the first line is empty; expected a header row naming {}",
+            RECORD_FIELDS.join(", ")
+        ));
+    }
+    let mut best = (b',', Vec::new(), 0);
+    for delimiter in DELIMITERS {
+        let columns = header_columns(header_line, delimiter);
+        let named = columns.iter().flatten().count();
+        // Most fields named; the earlier delimiter on a tie.
+        if named > best.2 {
+            best = (delimiter, columns, named);
+        }
+    }
+    let (delimiter, columns, named) = best;
+    let fields = RECORD_FIELDS.join(", ");
+    if named == 0 {
+        return Err(format!(
+            "the header row {header_line:?} names none of the columns {fields}, read with comma, semicolon or tab as the delimiter: the first row must name them"
+        ));
+    }
+    let missing: Vec<&str> = RECORD_FIELDS
+        .iter()
+        .filter(|field| !columns.iter().flatten().any(|c| c == *field))
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "the header row {header_line:?}, read with {} as the delimiter, does not name {}: the first row must name the columns {fields}",
+            delimiter_name(delimiter),
+            missing.join(", "),
+        ));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .trim(csv::Trim::None)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| e.to_string())?;
+        if record.iter().all(|cell| cell.trim().is_empty()) {
+            rows.push(Row::Empty);
+            continue;
+        }
+        let extra = record
+            .iter()
+            .skip(columns.len())
+            .filter(|cell| !cell.trim().is_empty())
+            .count();
+        if extra > 0 {
+            rows.push(Row::Unreadable(format!(
+                "the row has {} cells, the header {}",
+                record.len(),
+                columns.len()
+            )));
+            continue;
+        }
+        // An empty cell is a missing field, so it gets that error.
+        let row: Map<String, Value> = columns
+            .iter()
+            .zip(record.iter())
+            .filter_map(|(column, cell)| {
+                let field = column.as_ref()?;
+                (!cell.is_empty()).then(|| (field.clone(), Value::String(cell.to_owned())))
+            })
+            .collect();
+        rows.push(Row::Record(Value::Object(row)));
+    }
+    Ok(rows)
+}
+
+/// The header's columns split at `delimiter`: the field each names (its
+/// name trimmed and in any case), `None` for other columns.
+fn header_columns(line: &str, delimiter: u8) -> Vec<Option<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .from_reader(line.as_bytes());
+    let Some(Ok(header)) = reader.records().next() else {
+        return Vec::new();
+    };
+    header
+        .iter()
+        .map(|cell| {
+            let cell = cell.trim().to_ascii_lowercase();
+            RECORD_FIELDS.contains(&cell.as_str()).then_some(cell)
+        })
+        .collect()
+}
+
+fn delimiter_name(delimiter: u8) -> &'static str {
+    match delimiter {
+        b';' => "semicolon",
+        b'\t' => "tab",
+        _ => "comma",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_order_marks_and_encodings() {
+        assert_eq!(decode(b"\xEF\xBB\xBF[]"), Ok("[]".to_owned()));
+        assert_eq!(decode(b"\xFF\xFEa\x00\xE9\x00"), Ok("a\u{e9}".to_owned()));
+        assert_eq!(decode(b"\xFE\xFF\x00a\x00\xE9"), Ok("a\u{e9}".to_owned()));
+        let latin1 = decode(b"a,b\nCaf\xE9,1\n").unwrap_err();
+        assert!(latin1.contains("0xE9 on line 2"), "{latin1}");
+    }
+
+    #[test]
+    fn delimiters_are_found_from_the_header() {
+        let rows = csv_rows("project_name;registry;vintage;quantity;serial_number\r\nA;VCS;2020;1,5;S-1\r\n;;;;\r\n").unwrap();
+        assert!(matches!(&rows[..], [Row::Record(_), Row::Empty]));
+        let Row::Record(Value::Object(first)) = &rows[0] else {
+            panic!("{rows:?}");
+        };
+        assert_eq!(first["quantity"], "1,5");
+        let error = csv_rows("name;registry\nA;B\n").unwrap_err();
+        assert!(
+            error.contains("project_name, vintage, quantity, serial_number"),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,126 @@
+"""The import command reads what the common tools that produce CSV and JSON
+files write (issue "Hardening", kind 3), on both backends: byte-order marks,
+CRLF, `;` and tab delimiters, quoted line breaks, header names in any case,
+rows a spreadsheet leaves all empty (skipped, not rejected); and a file that
+cannot be read as the expected format is one error naming what was found."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import Backend, Server
+from test_config import one_line_error, run_cli
+
+HEADER = "project_name,registry,vintage,quantity,serial_number"
+
+
+def run_import(backend: Backend, tmp_path: Path, name: str, content: bytes) -> tuple[str, int, str]:
+    url = backend.new_url(tmp_path)
+    f = tmp_path / name
+    f.write_bytes(content)
+    p = run_cli("import", str(f), env={"DATABASE_URL": url})
+    return url, p.returncode, p.stdout + p.stderr
+
+
+def summary(output: str) -> str:
+    return output.split(" rows: ", 1)[1].splitlines()[0]
+
+
+def ids_in(url: str, tmp_path: Path) -> list[str]:
+    s = Server(url, tmp_path).start()
+    try:
+        return [r["serial_number"] for r in s.get("/records?limit=100").json["items"]]
+    finally:
+        s.stop()
+
+
+def test_cleared_spreadsheet_rows_are_skipped_not_rejected(backend: Backend, tmp_path: Path) -> None:
+    content = f"{HEADER}\nWind Farm,VCS,2021,200,VCS-1\n,,,,\n,,,,\n".encode()
+    url, code, out = run_import(backend, tmp_path, "sheet.csv", content)
+    assert code == 0, out
+    assert "3 rows: 1 created, 0 existing, 0 rejected, 2 skipped (empty)" in out
+    assert ids_in(url, tmp_path) == ["vcs-1"]
+
+
+def test_what_spreadsheets_write(backend: Backend, tmp_path: Path) -> None:
+    # Excel's "CSV UTF-8": a byte-order mark, CRLF, a header in other case and
+    # spacing, a quoted line break in a column the import does not read, a
+    # quoted comma, blank-looking rows of spaces, trailing empty cells.
+    content = (
+        "\ufeffProject_Name, Registry ,VINTAGE,quantity,serial_number,notes\r\n"
+        'Wind Farm,VCS,2021,200,VCS-1,"two\r\nlines"\r\n'
+        '"Solar, Phase 2",GS,2022,5,GS-2,\r\n'
+        " , ,,  ,,\r\n"
+        "Hydro,VCS,2020,7,VCS-3,,,\r\n"
+    ).encode()
+    url, code, out = run_import(backend, tmp_path, "excel.csv", content)
+    assert code == 0, out
+    assert summary(out) == "3 created, 0 existing, 0 rejected, 1 skipped (empty)"
+    assert sorted(ids_in(url, tmp_path)) == ["gs-2", "vcs-1", "vcs-3"]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_semicolon_and_tab_delimited(backend: Backend, tmp_path: Path, delimiter: str) -> None:
+    rows = [HEADER.split(","), ["Wind Farm", "VCS", "2021", "200.5", "VCS-1"], ["", "", "", "", ""]]
+    content = "\r\n".join(delimiter.join(r) for r in rows).encode()
+    url, code, out = run_import(backend, tmp_path, "eu.csv", content)
+    assert code == 0, out
+    assert summary(out) == "1 created, 0 existing, 0 rejected, 1 skipped (empty)"
+
+
+def test_utf16_from_excel_unicode_text(backend: Backend, tmp_path: Path) -> None:
+    content = "\ufeff" + "\t".join(HEADER.split(",")) + "\r\nCafé Project\tVCS\t2021\t10\tVCS-É\r\n"
+    url, code, out = run_import(backend, tmp_path, "unicode.csv", content.encode("utf-16-le"))
+    assert code == 0, out
+    assert ids_in(url, tmp_path) == ["vcs-é"]
+
+
+def test_json_with_a_byte_order_mark_and_empty_rows(backend: Backend, tmp_path: Path) -> None:
+    rows = [
+        {"project_name": "A", "registry": "VCS", "vintage": 2021, "quantity": 1, "serial_number": "J-1"},
+        {"project_name": None, "registry": "", "vintage": None, "quantity": None, "serial_number": " "},
+        {},
+    ]
+    url, code, out = run_import(backend, tmp_path, "bom.json", b"\xef\xbb\xbf" + json.dumps(rows).encode())
+    assert code == 0, out
+    assert summary(out) == "1 created, 0 existing, 0 rejected, 2 skipped (empty)"
+
+
+def test_a_header_the_import_cannot_read_is_one_error(backend: Backend, tmp_path: Path) -> None:
+    # A pipe-separated file: no delimiter tried gives the five columns.
+    content = ("project_name|registry|vintage|quantity|serial_number\n" + "A|VCS|2021|1|P-1\n" * 3).encode()
+    url, code, out = run_import(backend, tmp_path, "pipes.csv", content)
+    assert code == 2, out
+    errors = [line for line in out.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and "row 1:" not in out, out
+    assert "header row" in errors[0] and "project_name|registry" in errors[0] and "delimiter" in errors[0]
+
+
+def test_a_misspelt_column_is_named_once(backend: Backend, tmp_path: Path) -> None:
+    content = ("project_name;registry;vintage;quantity;serial_numbr\n" + "A;VCS;2021;1;P-1\n" * 3).encode()
+    url, code, out = run_import(backend, tmp_path, "typo.csv", content)
+    assert code == 2, out
+    assert "does not name serial_number" in out and "semicolon" in out and "row 1:" not in out, out
+
+
+def test_a_legacy_encoding_is_named(backend: Backend, tmp_path: Path) -> None:
+    content = f"{HEADER}\nCaf\xe9,VCS,2021,1,L-1\n".encode("latin-1")
+    url, code, out = run_import(backend, tmp_path, "latin1.csv", content)
+    assert code == 2, out
+    assert "not UTF-8" in out and "line 2" in out and "Windows-1252" in out
+
+
+def test_a_row_with_more_cells_than_the_header_is_rejected_alone(backend: Backend, tmp_path: Path) -> None:
+    content = f"{HEADER}\nA,VCS,2021,1,R-1\nB,VCS,2021,1,R-2,extra\nC,VCS,2021,1,R-3\n".encode()
+    url, code, out = run_import(backend, tmp_path, "extra.csv", content)
+    assert code == 1, out
+    assert summary(out) == "2 created, 0 existing, 1 rejected, 0 skipped (empty)"
+    assert "row 2: the row has 6 cells, the header 5" in out
+
+
+def test_an_empty_file(backend: Backend, tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_bytes(b"")
+    one_line_error(run_cli("import", str(tmp_path / "empty.csv"), env={"DATABASE_URL": backend.new_url(tmp_path)}), "header row")
