@@ -120,10 +120,16 @@ impl Cli {
                     "a port from 1 to 65535, or 0 for any free port",
                 )
             })?,
+            // The token's own checks say what an empty token would mean.
             api_token: self
                 .api_token
                 .as_deref()
-                .map(|raw| setting("API_TOKEN (--api-token)", raw, str::parse))
+                .map(|raw| {
+                    raw.parse().map_err(|e: ApiTokenError| SettingError {
+                        setting: "API_TOKEN (--api-token)",
+                        problem: e.to_string(),
+                    })
+                })
                 .transpose()?,
         })
     }

@@ -55,9 +55,11 @@ let base;
 
 before(async () => {
   workdir = mkdtempSync(join(tmpdir(), "carbon-page-"));
+  // An open server: no API_TOKEN at all (an empty one is refused at start).
+  const { API_TOKEN: _unused, ...env } = process.env;
   server = spawn(SERVER, ["--port", "0", "--database-url", "sqlite://page.db"], {
     cwd: workdir,
-    env: { ...process.env, RUST_LOG: "info", API_TOKEN: "" },
+    env: { ...env, RUST_LOG: "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   base = await new Promise((resolve, reject) => {
