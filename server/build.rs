@@ -4,7 +4,8 @@
 //! The package is generated (`bindings-wasm/build.sh web`, which `run-server`
 //! and `tests/run` call) and never committed, so a checkout without it stops
 //! here with what to run, instead of serving a page that cannot work.
-//! `CARBON_TRACKER_WEB_PKG` points at another build of it.
+//! `CARBON_TRACKER_WEB_PKG` points at another build of it. Without the
+//! default feature `page`, nothing is embedded and nothing is needed.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a build script talks to cargo on stdout
 
 use std::fmt::Write as _;
@@ -39,6 +40,10 @@ fn fail(message: &str) -> ! {
 }
 
 fn main() {
+    // Without the `page` feature nothing is embedded, and nothing is needed.
+    if std::env::var_os("CARGO_FEATURE_PAGE").is_none() {
+        return;
+    }
     println!("cargo:rerun-if-env-changed=CARBON_TRACKER_WEB_PKG");
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let pkg = std::env::var_os("CARBON_TRACKER_WEB_PKG")

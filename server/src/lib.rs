@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub(crate) mod create;
 pub mod import;
 pub mod openapi;
 pub mod problem;

@@ -2,8 +2,15 @@
 //!
 //! Clients of the original service read `detail`, so it is always there; the
 //! core's stable `code` and, for validation, its field errors come along.
+//! Turning an error into a response has no side effect: a failure of the
+//! server's own (5xx) carries its typed cause in the response's extensions,
+//! and [`log_failures`], a layer, logs it.
 
+use std::sync::Arc;
+
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use carbon_tracker_core::api::{ApiError, ErrorKind};
 use carbon_tracker_core::FieldError;
@@ -26,6 +33,36 @@ pub struct Problem {
     pub help: Option<String>,
     /// Every field error, for validation problems.
     pub errors: Vec<FieldError>,
+    /// The error behind a failure of the server's own, for the log.
+    pub cause: Option<Cause>,
+}
+
+/// The error behind a 5xx, kept whole (with its `source` chain) for
+/// [`log_failures`].
+#[derive(Clone, Debug)]
+pub struct Cause(pub Arc<StoreError>);
+
+/// Logs every response that carries a [`Cause`], with the error's whole
+/// chain of sources.
+pub async fn log_failures(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = next.run(request).await;
+    if let Some(Cause(error)) = response.extensions().get::<Cause>() {
+        tracing::error!(%method, path, status = response.status().as_u16(), error = %chain(error.as_ref()), "request failed");
+    }
+    response
+}
+
+/// An error and its sources on one line.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// The JSON form of a [`Problem`].
@@ -68,6 +105,7 @@ impl Problem {
             code: code.to_owned(),
             help: None,
             errors: Vec::new(),
+            cause: None,
         }
     }
 
@@ -120,21 +158,34 @@ impl From<StoreError> for Problem {
                 )
             }
             StoreError::Transition(t) => ApiError::from(t).into(),
-            StoreError::Contended(_) => {
-                Self::new(StatusCode::CONFLICT, "write_conflict", e.to_string())
-                    .with_help("other requests changed the same records at the same moment; retry")
+            StoreError::WriteConflict(_) => {
+                Self::new(StatusCode::CONFLICT, "write_conflict", chain(&e))
+                    .with_help("other requests changed the same records at the same moment, or the write broke a rule of the schema; read the record and retry")
             }
-            StoreError::Unavailable(_) => {
-                tracing::error!(error = %e, "storage failed");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    e.to_string(),
-                )
-                .with_help(
-                    "retry later: a create is safe to repeat; read the record before repeating a lifecycle call",
-                )
+            StoreError::Unavailable { .. } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", chain(&e))
+                    .with_help("retry later: a create is safe to repeat; read the record before repeating a lifecycle call")
+                    .caused_by(e)
             }
+            StoreError::Corrupt { record, .. } => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corrupt_record",
+                match record {
+                    Some(id) => format!("record {id} is stored in a form this server cannot read"),
+                    None => "a stored record is in a form this server cannot read".to_owned(),
+                },
+            )
+            .with_help("retrying will not help: an operator must look at the record (the server's log names the fault); other records are served as usual")
+            .caused_by(e),
+        }
+    }
+}
+
+impl Problem {
+    fn caused_by(self, e: StoreError) -> Self {
+        Self {
+            cause: Some(Cause(Arc::new(e))),
+            ..self
         }
     }
 }
@@ -155,6 +206,9 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(cause) = self.cause {
+            response.extensions_mut().insert(cause);
+        }
         response
     }
 }

@@ -4,12 +4,11 @@ mod files;
 
 use std::path::Path;
 
-use carbon_tracker_core::api;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::Value;
 
 use files::{read_rows, Row};
 
+use crate::create::{create_all, Outcome};
 use crate::problem::Problem;
 use crate::store::{Created, Store, StoreError};
 
@@ -102,42 +101,28 @@ pub async fn import(store: &dyn Store, path: &Path) -> Result<Summary, ImportErr
         if chunk.is_empty() {
             break;
         }
-        let mut valid = Vec::with_capacity(chunk.len());
+        let mut numbers = Vec::with_capacity(chunk.len());
         let mut records = Vec::with_capacity(chunk.len());
         for row in chunk {
             row_number += 1;
-            let value: Value = match row {
-                Row::Record(value) => value,
-                Row::Empty => {
-                    summary.skipped += 1;
-                    continue;
+            match row {
+                Row::Record(value) => {
+                    numbers.push(row_number);
+                    records.push(value);
                 }
-                Row::Unreadable(reason) => {
-                    summary.rejected.push(Rejected {
-                        row: row_number,
-                        reason,
-                    });
-                    continue;
-                }
-            };
-            match api::record_input_from_value(value).and_then(|i| api::canonicalize(&i)) {
-                Ok(record) => {
-                    valid.push(row_number);
-                    records.push(record);
-                }
-                Err(e) => summary.rejected.push(rejected(row_number, e.into())),
+                Row::Empty => summary.skipped += 1,
+                Row::Unreadable(reason) => summary.rejected.push(Rejected {
+                    row: row_number,
+                    reason,
+                }),
             }
         }
-        let outcomes = if records.is_empty() {
-            Vec::new()
-        } else {
-            store.create(records).await?
-        };
-        for (row, outcome) in valid.into_iter().zip(outcomes) {
+        for (row, outcome) in numbers.into_iter().zip(create_all(store, records).await?) {
             match outcome {
-                Ok(Created::New(_)) => summary.created += 1,
-                Ok(Created::Existing(_)) => summary.existing += 1,
-                Err(e) => summary.rejected.push(rejected(row, e.into())),
+                Outcome::Stored(Ok(Created::New(_))) => summary.created += 1,
+                Outcome::Stored(Ok(Created::Existing(_))) => summary.existing += 1,
+                Outcome::Stored(Err(e)) => summary.rejected.push(rejected(row, e.into())),
+                Outcome::Invalid(e) => summary.rejected.push(rejected(row, e.into())),
             }
         }
         bar.set_position(row_number as u64);

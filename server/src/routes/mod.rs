@@ -5,6 +5,7 @@
 pub mod events;
 pub mod health;
 pub mod ids;
+#[cfg(feature = "page")]
 pub mod page;
 pub mod records;
 
@@ -66,10 +67,14 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state);
-    api.merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
-        .merge(page::routes())
-        .fallback(not_found)
+    let app = api.merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()));
+    #[cfg(feature = "page")]
+    let app = app.merge(page::routes());
+    #[cfg(not(feature = "page"))]
+    let app = app.route("/", get(no_page));
+    app.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(crate::problem::log_failures))
 }
 
 async fn method_not_allowed() -> Problem {
@@ -79,6 +84,19 @@ async fn method_not_allowed() -> Problem {
         "this endpoint does not take that method",
     )
     .with_help("records and events are never updated or deleted; see /docs")
+}
+
+/// `/` in a build without the `page` feature.
+#[cfg(not(feature = "page"))]
+async fn no_page() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        "this build of the server has no page at / (built without the `page` feature)",
+    )
+    .with_help(
+        "the API is served as usual; see /docs, or build with the default features (./run-server)",
+    )
 }
 
 async fn not_found() -> Problem {

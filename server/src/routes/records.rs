@@ -6,7 +6,6 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use carbon_tracker_core::api;
 use carbon_tracker_core::lifecycle::{self, utc_rfc3339, Event, Status};
 use carbon_tracker_core::{
     canonical_text, vintage_year, CanonicalRecord, ErrorCode, FieldError, FieldValue, RecordId,
@@ -17,8 +16,9 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{bad_param, AppState, JsonBody, Params};
+use crate::create::{self, create_all};
 use crate::problem::Problem;
-use crate::store::{Created, ListQuery, Position, StoreError, StoredRecord};
+use crate::store::{write, Created, ListQuery, Position, StoreError, StoredRecord};
 
 /// Most inputs one batch takes.
 pub const MAX_BATCH: usize = 1000;
@@ -61,10 +61,11 @@ impl RecordBody {
             mut events,
         } = record;
         let state = match at {
-            None => Some(lifecycle::replay(&events).map_err(StoreError::from)?),
+            None => Some(write::history(id, &events)?),
             Some(at) => {
                 events.retain(|e| e.created_at <= at);
-                lifecycle::state_at(&events, at).map_err(StoreError::from)?
+                lifecycle::state_at(&events, at)
+                    .map_err(|e| StoreError::corrupt(Some(id), "history", e))?
             }
         };
         Ok(state.map(|state| Self {
@@ -124,27 +125,26 @@ async fn stored(app: &AppState, raw: &str) -> Result<StoredRecord, Problem> {
     )
 )]
 pub async fn create(State(app): State<AppState>, body: JsonBody) -> Result<Response, Problem> {
-    let input = api::record_input_from_value(body.required()?)?;
-    let canonical = api::canonicalize(&input)?;
-    let outcome = app
-        .store
-        .create(vec![canonical])
+    let outcome = create_all(app.store.as_ref(), vec![body.required()?])
         .await?
         .pop()
-        .ok_or_else(|| StoreError::Unavailable("the store returned no outcome".to_owned()))??;
+        .ok_or_else(|| StoreError::stopped("the store returned no outcome"))?;
     Ok(match outcome {
-        Created::New(record) => {
-            let location = format!("/records/{}", record.id);
-            (
-                StatusCode::CREATED,
-                [(header::LOCATION, location)],
-                Json(RecordBody::of(record)?),
-            )
-                .into_response()
-        }
-        Created::Existing(record) => {
-            (StatusCode::OK, Json(RecordBody::of(record)?)).into_response()
-        }
+        create::Outcome::Invalid(e) => return Err(e.into()),
+        create::Outcome::Stored(stored) => match stored? {
+            Created::New(record) => {
+                let location = format!("/records/{}", record.id);
+                (
+                    StatusCode::CREATED,
+                    [(header::LOCATION, location)],
+                    Json(RecordBody::of(record)?),
+                )
+                    .into_response()
+            }
+            Created::Existing(record) => {
+                (StatusCode::OK, Json(RecordBody::of(record)?)).into_response()
+            }
+        },
     })
 }
 
@@ -449,57 +449,38 @@ pub async fn batch(
         )
         .with_help("split the input into several batches"));
     }
-    let mut items: Vec<Option<BatchItem>> = Vec::with_capacity(inputs.len());
-    let mut valid = Vec::new();
-    let mut records = Vec::new();
-    for (index, value) in inputs.into_iter().enumerate() {
-        match api::record_input_from_value(value).and_then(|input| api::canonicalize(&input)) {
-            Ok(canonical) => {
-                valid.push(index);
-                records.push(canonical);
-                items.push(None);
-            }
-            Err(e) => items.push(Some(BatchItem::error(index, None, e.into()))),
-        }
-    }
-    let outcomes = if records.is_empty() {
-        Vec::new()
-    } else {
-        app.store.create(records).await?
-    };
-    for (index, outcome) in valid.into_iter().zip(outcomes) {
-        let item = match outcome {
-            Ok(created) => {
+    let outcomes = create_all(app.store.as_ref(), inputs).await?;
+    let items = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(index, outcome)| match outcome {
+            create::Outcome::Invalid(e) => BatchItem::error(index, None, e.into()),
+            create::Outcome::Stored(Ok(created)) => {
                 let (outcome, record) = match created {
                     Created::New(r) => (Outcome::Created, r),
                     Created::Existing(r) => (Outcome::Existing, r),
                 };
-                let status = lifecycle::replay(&record.events)
-                    .map_err(StoreError::from)?
-                    .status;
-                BatchItem {
-                    index,
-                    outcome,
-                    id: Some(record.id.to_string()),
-                    status: Some(status),
-                    code: None,
-                    detail: None,
-                    errors: Vec::new(),
+                match write::history(record.id, &record.events) {
+                    Ok(state) => BatchItem {
+                        index,
+                        outcome,
+                        id: Some(record.id.to_string()),
+                        status: Some(state.status),
+                        code: None,
+                        detail: None,
+                        errors: Vec::new(),
+                    },
+                    Err(e) => BatchItem::error(index, Some(record.id.to_string()), e.into()),
                 }
             }
-            Err(e) => {
+            create::Outcome::Stored(Err(e)) => {
                 let id = match &e {
                     StoreError::Conflict(id) | StoreError::NotFound(id) => Some(id.to_string()),
                     _ => None,
                 };
                 BatchItem::error(index, id, e.into())
             }
-        };
-        if let Some(slot) = items.get_mut(index) {
-            *slot = Some(item);
-        }
-    }
-    Ok(Json(BatchResult {
-        items: items.into_iter().flatten().collect(),
-    }))
+        })
+        .collect();
+    Ok(Json(BatchResult { items }))
 }

@@ -1,19 +1,30 @@
 //! Storage: the little the HTTP layer needs from a database.
 //!
-//! The trait is narrow on purpose (create, append, read, list, feed) so that a
-//! PostgreSQL backend fits behind it. Every lifecycle decision is the core's:
-//! a backend loads a record's events, asks the core for the next event, and
-//! stores it, atomically with respect to other writers.
+//! The trait is narrow on purpose (create, append, read, list, feed). What
+//! does not depend on the database lives here once: the row types and their
+//! decoding into domain types ([`rows`]), create-or-find and the append plan
+//! ([`write`]), the list query and its page cut ([`list`]), the migration
+//! runner's version check ([`migrate`]). Each backend keeps only its SQL, its
+//! driver plumbing and its concurrency mechanics. Every lifecycle decision is
+//! the core's: a backend loads a record's events, asks the core for the next
+//! event, and stores it, atomically with respect to other writers.
 
+pub(crate) mod list;
+pub(crate) mod migrate;
 pub mod postgres;
+pub(crate) mod rows;
 pub mod sqlite;
+pub(crate) mod write;
 
 use async_trait::async_trait;
-use carbon_tracker_core::lifecycle::{self, Event, EventType, Status, TransitionError};
+use carbon_tracker_core::lifecycle::{Event, EventType, Status, TransitionError};
 use carbon_tracker_core::{CanonicalRecord, RecordId};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// A driver's error, kept as the typed source of a [`StoreError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A stored record with its whole history.
 #[derive(Clone, Debug)]
@@ -37,31 +48,74 @@ pub enum Created {
     Existing(StoredRecord),
 }
 
-/// Why a storage call failed.
+/// Why a storage call failed. Each variant is one answer to the client: the
+/// same fault gets the same answer on every backend.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// No record has this id.
+    /// No record has this id (404).
     #[error("no record has the id {0}")]
     NotFound(RecordId),
-    /// The id is taken by a record whose canonical fields differ.
+    /// The id is taken by a record whose canonical fields differ (409
+    /// `id_conflict`).
     #[error("the id {0} belongs to a record with other data")]
     Conflict(RecordId),
-    /// The core refused the event.
+    /// The core refused the event (409, or 422 for a bad payload).
     #[error(transparent)]
     Transition(#[from] TransitionError),
-    /// The database failed (I/O, corruption, unreachable, shutting down);
-    /// retrying later may work.
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
-    /// The database kept reporting conflicts with other writers (deadlocks,
-    /// serialization failures) after every retry.
-    #[error("the write kept conflicting with other writers: {0}")]
-    Contended(String),
+    /// The write collided with another writer or hit a constraint of the
+    /// schema, after the backend's retries (409 `write_conflict`): reading
+    /// again and repeating decides anew.
+    #[error("the write conflicted with another write or a rule of the schema")]
+    WriteConflict(#[source] BoxError),
+    /// The database cannot be reached or is shutting down (503): retrying
+    /// later may work.
+    #[error("storage unavailable: {context}")]
+    Unavailable {
+        /// What was being done.
+        context: String,
+        /// The driver's error, if there was one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// A stored row cannot be read, or a stored history breaks the lifecycle
+    /// rules (500 `corrupt_record`): retrying will not help; an operator must
+    /// look at it.
+    #[error("{}the stored {what} cannot be read", record.map(|id| format!("record {id}: ")).unwrap_or_default())]
+    Corrupt {
+        /// The record, when known.
+        record: Option<RecordId>,
+        /// What could not be read: a column, a payload, the history.
+        what: String,
+        /// Why.
+        #[source]
+        source: BoxError,
+    },
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        Self::Unavailable(e.to_string())
+impl StoreError {
+    /// Unavailable, with the driver's error as its source.
+    pub fn unavailable(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Unavailable {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// Unavailable, for a reason of this server's own (shutting down).
+    pub fn stopped(context: impl Into<String>) -> Self {
+        Self::Unavailable {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// Corrupt data of `record` (if known).
+    pub fn corrupt(record: Option<RecordId>, what: &str, source: impl Into<BoxError>) -> Self {
+        Self::Corrupt {
+            record,
+            what: what.to_owned(),
+            source: source.into(),
+        }
     }
 }
 
@@ -137,36 +191,4 @@ pub trait Store: Send + Sync {
     /// Stops taking requests; returns once every acknowledged write is
     /// durable and the connections are closed.
     fn close(&self);
-}
-
-/// The event type a record's last event has when its status is `status`; the
-/// SQL status filter matches on it.
-pub(crate) const fn last_event_type(status: Status) -> EventType {
-    match status {
-        Status::Active => EventType::Created,
-        Status::Sold => EventType::Sold,
-        Status::Retired => EventType::Retired,
-        Status::Cancelled => EventType::Cancelled,
-    }
-}
-
-/// The next event of a record with history `events`, built by the core with
-/// this host's clock and randomness.
-pub(crate) fn next_event(
-    id: RecordId,
-    events: &[Event],
-    event_type: EventType,
-    payload: Option<Map<String, Value>>,
-    now: OffsetDateTime,
-) -> Result<Event, StoreError> {
-    let state = if events.is_empty() {
-        None
-    } else {
-        Some(lifecycle::replay(events)?)
-    };
-    let mut random = [0_u8; 10];
-    getrandom::fill(&mut random)
-        .map_err(|e| StoreError::Unavailable(format!("no randomness for an event id: {e}")))?;
-    let (event, _) = lifecycle::next_event(state.as_ref(), id, event_type, payload, now, random)?;
-    Ok(event)
 }

@@ -10,25 +10,23 @@
 //! Reads run on the caller's thread with a connection from a pool: they are
 //! indexed point lookups of a few microseconds, cheaper than a thread hop.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::{mpsc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use carbon_tracker_core::lifecycle::{Event, EventType};
-use carbon_tracker_core::{CanonicalRecord, Quantity, RecordId};
+use carbon_tracker_core::{CanonicalRecord, RecordId};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transaction};
 use serde_json::{Map, Value};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::{
-    last_event_type, next_event, Created, ListQuery, Page, Position, Store, StoreError,
-    StoredRecord,
-};
+use super::list::{self, Arg, Cut, Dialect};
+use super::rows::{self, EventRow, RecordRow};
+use super::{migrate, write, Created, ListQuery, Page, Position, Store, StoreError, StoredRecord};
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version`
 /// records how many have been applied.
@@ -83,7 +81,7 @@ impl SqliteStore {
         };
         let mut conn = Connection::open(path).map_err(|e| fail(&e))?;
         configure(&conn).map_err(|e| fail(&e))?;
-        migrate(&mut conn).map_err(|e| fail(&e))?;
+        apply_migrations(&mut conn).map_err(|e| fail(&e))?;
         // The checkpointer thread copies the WAL into the database, so the
         // writer never stalls on a checkpoint in the middle of a commit.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
@@ -118,7 +116,7 @@ impl SqliteStore {
         lock(&self.writer)
             .as_ref()
             .and_then(|w| w.send(job).ok())
-            .ok_or_else(|| StoreError::Unavailable("the server is shutting down".to_owned()))
+            .ok_or_else(|| StoreError::stopped("the server is shutting down"))
     }
 
     /// Runs `f` with a pooled read connection.
@@ -133,9 +131,11 @@ impl SqliteStore {
                 let conn = Connection::open_with_flags(
                     &self.path,
                     OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                configure(&conn)?;
-                conn.pragma_update(None, "query_only", true)?;
+                )
+                .map_err(failed)?;
+                configure(&conn).map_err(failed)?;
+                conn.pragma_update(None, "query_only", true)
+                    .map_err(failed)?;
                 conn
             }
         };
@@ -157,7 +157,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 async fn answer<T>(rx: oneshot::Receiver<Result<T, StoreError>>) -> Result<T, StoreError> {
     rx.await
-        .unwrap_or_else(|_| Err(StoreError::Unavailable("the writer stopped".to_owned())))
+        .unwrap_or_else(|_| Err(StoreError::stopped("the writer stopped")))
 }
 
 #[async_trait]
@@ -204,28 +204,28 @@ impl Store for SqliteStore {
             let after_pos = match after {
                 None => 0,
                 Some(id) => match conn
-                    .prepare_cached("SELECT pos FROM events WHERE id = ?1")?
-                    .query_row([id.to_string()], |r| r.get::<_, i64>(0))
-                    .optional()?
+                    .prepare_cached("SELECT pos FROM events WHERE id = ?1")
+                    .and_then(|mut s| {
+                        s.query_row([id.to_string()], |r| r.get::<_, i64>(0))
+                            .optional()
+                    })
+                    .map_err(failed)?
                 {
                     Some(pos) => pos,
                     None => return Ok(None),
                 },
             };
-            let mut stmt = conn.prepare_cached(
-                "SELECT id, record_id, seq, event_type, payload, created_at FROM events \
-                 WHERE pos > ?1 ORDER BY pos LIMIT ?2",
+            let rows = select_events(
+                conn,
+                &format!("SELECT {EVENT_COLUMNS} FROM events WHERE pos > ?1 ORDER BY pos LIMIT ?2"),
+                params![after_pos, limit],
             )?;
-            let rows = stmt.query_map(params![after_pos, limit], event_columns)?;
-            let events = rows
-                .map(|r| r.map_err(StoreError::from).and_then(event_from_columns))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Some(events))
+            Ok(Some(rows))
         })
     }
 
     async fn check(&self) -> Result<(), StoreError> {
-        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(failed))
     }
 
     /// Stops taking writes, lets the writer commit what it holds, and waits
@@ -250,15 +250,22 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let applied: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (version, sql) in (1_i64..).zip(MIGRATIONS).skip_while(|(v, _)| *v <= applied) {
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", version)?;
+/// Applies pending migrations; `PRAGMA user_version` is the applied version.
+fn apply_migrations(conn: &mut Connection) -> Result<(), String> {
+    let fail = |e: rusqlite::Error| e.to_string();
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(fail)?;
+    let applied: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(fail)?;
+    for (version, sql) in migrate::pending(applied, MIGRATIONS)? {
+        tx.execute_batch(sql).map_err(fail)?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(fail)?;
         tracing::info!(version, "applied a schema migration");
     }
-    tx.commit()
+    tx.commit().map_err(fail)
 }
 
 /// How often the checkpointer copies the WAL into the database file.
@@ -311,7 +318,7 @@ enum Reply {
 
 impl Reply {
     fn fail(self, e: &rusqlite::Error) {
-        let err = || StoreError::Unavailable(format!("the commit failed: {e}"));
+        let err = || StoreError::unavailable("the commit failed", e.to_string());
         let _ = match self {
             Self::Create(r) => r.send(Err(err())).is_ok(),
             Self::Append(r) => r.send(Err(err())).is_ok(),
@@ -383,9 +390,9 @@ fn in_savepoint<T>(
     tx: &mut Transaction<'_>,
     f: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let sp = tx.savepoint()?;
+    let sp = tx.savepoint().map_err(failed)?;
     let result = f(&sp)?;
-    sp.commit()?;
+    sp.commit().map_err(failed)?;
     Ok(result)
 }
 
@@ -395,27 +402,27 @@ fn create_one(
     now: OffsetDateTime,
 ) -> Result<Created, StoreError> {
     let id = record.id();
-    if let Some(existing) = load_record(conn, id)? {
-        return if existing.canonical == record {
-            Ok(Created::Existing(existing))
-        } else {
-            Err(StoreError::Conflict(id))
-        };
+    if let Some(stored) = load_record(conn, id)? {
+        return write::existing(&record, stored);
     }
-    let event = next_event(id, &[], EventType::Created, None, now)?;
+    let event = write::created_event(id, now)?;
+    let created_at = rows::timestamp_text(event.created_at)?;
     conn.prepare_cached(
         "INSERT INTO records (id, project_name, registry, vintage, quantity, serial_number, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        id.to_string(),
-        record.project_name,
-        record.registry,
-        record.vintage,
-        record.quantity.to_string(),
-        record.serial_number,
-        timestamp(event.created_at)?,
-    ])?;
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            id.to_string(),
+            record.project_name,
+            record.registry,
+            record.vintage,
+            record.quantity.to_string(),
+            record.serial_number,
+            created_at,
+        ])
+    })
+    .map_err(failed)?;
     insert_event(conn, &event)?;
     Ok(Created::New(StoredRecord {
         id,
@@ -433,10 +440,7 @@ fn append_one(
     now: OffsetDateTime,
 ) -> Result<Event, StoreError> {
     let events = load_events(conn, id)?;
-    if events.is_empty() {
-        return Err(StoreError::NotFound(id));
-    }
-    let event = next_event(id, &events, event_type, payload, now)?;
+    let event = write::next_event(id, &events, event_type, payload, now)?;
     insert_event(conn, &event)?;
     Ok(event)
 }
@@ -445,169 +449,163 @@ fn insert_event(conn: &Connection, event: &Event) -> Result<(), StoreError> {
     let payload = event
         .payload
         .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        .map(|p| Value::Object(p.clone()).to_string());
+    let created_at = rows::timestamp_text(event.created_at)?;
     conn.prepare_cached(
         "INSERT INTO events (id, record_id, seq, event_type, payload, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        event.id.to_string(),
-        event.record_id.to_string(),
-        event.seq,
-        event.event_type.as_str(),
-        payload,
-        timestamp(event.created_at)?,
-    ])?;
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            event.id.to_string(),
+            event.record_id.to_string(),
+            event.seq,
+            event.event_type.as_str(),
+            payload,
+            created_at,
+        ])
+    })
+    .map_err(failed)?;
     Ok(())
 }
 
-fn timestamp(t: OffsetDateTime) -> Result<String, StoreError> {
-    t.format(&Rfc3339)
-        .map_err(|e| StoreError::Unavailable(format!("cannot write a timestamp: {e}")))
-}
-
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("the database holds an unreadable {what}: {detail}"))
-}
-
-fn parse_timestamp(s: &str) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::parse(s, &Rfc3339).map_err(|e| corrupt("timestamp", e))
-}
-
-fn parse_id(s: &str) -> Result<RecordId, StoreError> {
-    RecordId::from_str(s).map_err(|e| corrupt("record id", e))
+/// A rusqlite error, classified: a constraint of the schema (a unique index,
+/// a CHECK, a trigger) is a write conflict (409), a value that does not read
+/// as its column's type is corrupt data (500), the rest is unavailable (503).
+fn failed(e: rusqlite::Error) -> StoreError {
+    use rusqlite::Error as E;
+    match &e {
+        E::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            StoreError::WriteConflict(Box::new(e))
+        }
+        E::FromSqlConversionFailure(..)
+        | E::InvalidColumnType(..)
+        | E::IntegralValueOutOfRange(..) => StoreError::corrupt(None, "column", e),
+        _ => StoreError::unavailable("SQLite failed", e),
+    }
 }
 
 const RECORD_COLUMNS: &str =
-    "pos, id, project_name, registry, vintage, quantity, serial_number, created_at";
+    "r.pos, r.id, r.project_name, r.registry, r.vintage, r.quantity, r.serial_number, r.created_at";
 
-type RecordColumns = (i64, String, String, String, u16, String, String, String);
+const EVENT_COLUMNS: &str = "id, record_id, seq, event_type, payload, created_at";
 
-fn record_columns(r: &Row<'_>) -> rusqlite::Result<RecordColumns> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-    ))
+/// The SQL of SQLite for [`list::query`]: numbered `?` placeholders; rows
+/// commit in `pos` order, so a position is `pos` alone.
+const DIALECT: Dialect = Dialect {
+    int: |n| format!("?{n}"),
+    text: |n| format!("?{n}"),
+    record_columns: RECORD_COLUMNS,
+    position: &["r.pos"],
+};
+
+/// Column `i` of `r`.
+fn col<T: rusqlite::types::FromSql>(r: &Row<'_>, i: usize) -> Result<T, StoreError> {
+    r.get(i).map_err(failed)
 }
 
-fn record_from_columns(
-    conn: &Connection,
-    c: RecordColumns,
-) -> Result<(i64, StoredRecord), StoreError> {
-    let (pos, id, project_name, registry, vintage, quantity, serial_number, created_at) = c;
-    let id = parse_id(&id)?;
-    let quantity = Quantity::from_str(&quantity).map_err(|e| corrupt("quantity", e))?;
-    let record = StoredRecord {
-        id,
-        canonical: CanonicalRecord {
-            project_name,
-            registry,
-            vintage,
-            quantity,
-            serial_number,
+/// A record row, in [`RECORD_COLUMNS`] order.
+fn record_row(r: &Row<'_>) -> Result<RecordRow, StoreError> {
+    Ok(RecordRow {
+        position: Position {
+            tx: 0,
+            pos: col(r, 0)?,
         },
-        created_at: parse_timestamp(&created_at)?,
-        events: load_events(conn, id)?,
-    };
-    Ok((pos, record))
-}
-
-type EventColumns = (String, String, u32, String, Option<String>, String);
-
-fn event_columns(r: &Row<'_>) -> rusqlite::Result<EventColumns> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-    ))
-}
-
-fn event_from_columns(c: EventColumns) -> Result<Event, StoreError> {
-    let (id, record_id, seq, event_type, payload, created_at) = c;
-    Ok(Event {
-        id: Uuid::parse_str(&id).map_err(|e| corrupt("event id", e))?,
-        record_id: parse_id(&record_id)?,
-        seq,
-        event_type: EventType::parse(&event_type)
-            .ok_or_else(|| corrupt("event type", &event_type))?,
-        payload: payload
-            .map(|p| serde_json::from_str(&p))
-            .transpose()
-            .map_err(|e| corrupt("payload", e))?,
-        created_at: parse_timestamp(&created_at)?,
+        id: col(r, 1)?,
+        project_name: col(r, 2)?,
+        registry: col(r, 3)?,
+        vintage: col(r, 4)?,
+        quantity: col(r, 5)?,
+        serial_number: col(r, 6)?,
+        created_at: rows::timestamp(&col::<String>(r, 7)?)?,
     })
 }
 
-fn load_events(conn: &Connection, id: RecordId) -> Result<Vec<Event>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, record_id, seq, event_type, payload, created_at FROM events \
-         WHERE record_id = ?1 ORDER BY seq",
-    )?;
-    let rows = stmt.query_map([id.to_string()], event_columns)?;
-    rows.map(|r| r.map_err(StoreError::from).and_then(event_from_columns))
+/// An event row, in [`EVENT_COLUMNS`] order.
+fn event_row(r: &Row<'_>) -> Result<EventRow, StoreError> {
+    Ok(EventRow {
+        id: rows::uuid(&col::<String>(r, 0)?)?,
+        record_id: col(r, 1)?,
+        seq: col(r, 2)?,
+        event_type: col(r, 3)?,
+        payload: col::<Option<String>>(r, 4)?
+            .map(|text| rows::json(&text))
+            .transpose()?,
+        created_at: rows::timestamp(&col::<String>(r, 5)?)?,
+    })
+}
+
+/// The rows `sql` selects, each read by `read`.
+fn select<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    read: fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(failed)?;
+    let mut rows = stmt.query(params).map_err(failed)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(failed)? {
+        out.push(read(row)?);
+    }
+    Ok(out)
+}
+
+/// The events `sql` selects.
+fn select_events(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Event>, StoreError> {
+    select(conn, sql, params, event_row)?
+        .into_iter()
+        .map(EventRow::decode)
         .collect()
 }
 
+fn load_events(conn: &Connection, id: RecordId) -> Result<Vec<Event>, StoreError> {
+    select_events(
+        conn,
+        &format!("SELECT {EVENT_COLUMNS} FROM events WHERE record_id = ?1 ORDER BY seq"),
+        [id.to_string()],
+    )
+}
+
 fn load_record(conn: &Connection, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
-    let columns = conn
-        .prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE id = ?1"
-        ))?
-        .query_row([id.to_string()], record_columns)
-        .optional()?;
-    columns
-        .map(|c| record_from_columns(conn, c).map(|(_, r)| r))
+    let rows = select(
+        conn,
+        &format!("SELECT {RECORD_COLUMNS} FROM records r WHERE r.id = ?1"),
+        [id.to_string()],
+        record_row,
+    )?;
+    rows.into_iter()
+        .next()
+        .map(|row| Ok(row.decode(load_events(conn, id)?)?.1))
         .transpose()
 }
 
 fn list_records(conn: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
-    let mut sql = format!("SELECT {RECORD_COLUMNS} FROM records r WHERE r.pos > ?1");
-    let after = q.after.map_or(0, |p| p.pos);
-    let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(after)];
-    if let Some(registry) = &q.registry {
-        args.push(Box::new(registry.clone()));
-        sql.push_str(&format!(" AND r.registry = ?{}", args.len()));
+    let (sql, args) = list::query(q, &DIALECT);
+    let args: Vec<Box<dyn rusqlite::ToSql>> = args
+        .into_iter()
+        .map(|arg| -> Box<dyn rusqlite::ToSql> {
+            match arg {
+                Arg::Int(i) => Box::new(i),
+                Arg::Text(t) => Box::new(t),
+            }
+        })
+        .collect();
+    let rows = select(
+        conn,
+        &sql,
+        rusqlite::params_from_iter(args.iter()),
+        record_row,
+    )?;
+    let cut = Cut::new(rows, q.limit);
+    let mut events = HashMap::new();
+    for id in cut.ids() {
+        let id = rows::record_id(id)?;
+        events.insert(id, load_events(conn, id)?);
     }
-    if let Some(vintage) = q.vintage {
-        args.push(Box::new(vintage));
-        sql.push_str(&format!(" AND r.vintage = ?{}", args.len()));
-    }
-    if let Some(status) = q.status {
-        args.push(Box::new(last_event_type(status).as_str()));
-        sql.push_str(&format!(
-            " AND (SELECT e.event_type FROM events e WHERE e.record_id = r.id \
-             ORDER BY e.seq DESC LIMIT 1) = ?{}",
-            args.len()
-        ));
-    }
-    // One more than asked, to know whether there is a next page.
-    args.push(Box::new(i64::from(q.limit) + 1));
-    sql.push_str(&format!(" ORDER BY r.pos LIMIT ?{}", args.len()));
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), record_columns)?;
-    let mut items = Vec::new();
-    let mut last = None;
-    for row in rows {
-        if items.len() == q.limit as usize {
-            return Ok(Page {
-                items,
-                next: last.map(|pos| Position { tx: 0, pos }),
-            });
-        }
-        let (pos, record) = record_from_columns(conn, row?)?;
-        last = Some(pos);
-        items.push(record);
-    }
-    Ok(Page { items, next: None })
+    cut.page(events)
 }

@@ -1,0 +1,165 @@
+//! Which PostgreSQL failures another try may cure, and the retry loop.
+//!
+//! A deadlock, a serialization failure or a unique violation means writers
+//! collided: the transaction rolled back, and running it again sees the
+//! other writer's work (the core then decides anew). A lost connection or a
+//! server going away may be cured by a new connection. Everything else is
+//! final. What persists becomes the [`StoreError`] every backend gives for
+//! that fault.
+
+use std::future::Future;
+use std::time::Duration;
+
+use deadpool_postgres::{Object, Pool, PoolError};
+use tokio_postgres::error::SqlState;
+
+use crate::store::StoreError;
+
+/// Tries of one operation when the database reports a transient failure.
+const ATTEMPTS: u32 = 5;
+
+/// The longest one store operation may take, retries included, before the
+/// request gets a 503 instead of hanging on a database that does not answer.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `op` on a pooled connection, again (after a short pause) while it
+/// fails in a way another try may not, within [`OPERATION_TIMEOUT`].
+pub(super) async fn run<T, F, Fut>(pool: &Pool, op: F) -> Result<T, StoreError>
+where
+    F: Fn(Object) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<T, Failed>> + Send,
+{
+    let tries = async {
+        let mut attempt = 1;
+        loop {
+            let outcome = match pool.get().await {
+                Ok(client) => op(client).await,
+                Err(e) => Err(Failed::from_pool(e)),
+            };
+            match outcome {
+                Ok(value) => return Ok(value),
+                Err(Failed { error, retry }) if retry && attempt < ATTEMPTS => {
+                    tracing::warn!(%error, attempt, "retrying a PostgreSQL operation");
+                    tokio::time::sleep(Duration::from_millis(25) * 2_u32.pow(attempt)).await;
+                    attempt += 1;
+                }
+                Err(failed) => return Err(failed.error),
+            }
+        }
+    };
+    tokio::time::timeout(OPERATION_TIMEOUT, tries)
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::stopped(format!(
+                "PostgreSQL did not answer within {} s",
+                OPERATION_TIMEOUT.as_secs()
+            )))
+        })
+}
+
+/// An error and its causes on one line (the driver's own `Display` stops at
+/// "db error" or "error connecting to server").
+pub(super) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// One try's failure, and whether another try may succeed.
+pub(super) struct Failed {
+    error: StoreError,
+    retry: bool,
+}
+
+impl Failed {
+    fn from_pool(e: PoolError) -> Self {
+        match e {
+            PoolError::Backend(e) => Self::from(e),
+            PoolError::Closed => Self::final_(StoreError::stopped("the server is shutting down")),
+            other => Self::final_(StoreError::unavailable(
+                "no PostgreSQL connection",
+                describe(&other),
+            )),
+        }
+    }
+
+    const fn final_(error: StoreError) -> Self {
+        Self {
+            error,
+            retry: false,
+        }
+    }
+
+    /// A failed `COMMIT`: retried only when the database says it rolled back.
+    /// A connection lost during a commit leaves its outcome unknown, so the
+    /// request gets a 503 rather than a second try.
+    pub(super) fn at_commit(e: tokio_postgres::Error) -> Self {
+        if collision(&e) {
+            return Self::from(e);
+        }
+        let failed = Self::from(e);
+        match failed.error {
+            StoreError::Unavailable { source, .. } if failed.retry => Self::final_(StoreError::Unavailable {
+                context: "the connection to PostgreSQL was lost during a commit, whose outcome is unknown".to_owned(),
+                source,
+            }),
+            error => Self { error, ..failed },
+        }
+    }
+}
+
+/// Writers collided: the transaction rolled back, and another try sees the
+/// other writer's work.
+fn collision(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|c| {
+        [
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::UNIQUE_VIOLATION,
+        ]
+        .contains(c)
+    })
+}
+
+impl From<tokio_postgres::Error> for Failed {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if collision(&e) {
+            return Self {
+                error: StoreError::WriteConflict(Box::new(e)),
+                retry: true,
+            };
+        }
+        // A rule of the schema (class 23: a CHECK, a foreign key, the
+        // append-only triggers): the same answer as SQLite's constraints.
+        if e.code().is_some_and(|c| c.code().starts_with("23")) {
+            return Self::final_(StoreError::WriteConflict(Box::new(e)));
+        }
+        // The connection broke or the server is going away: a new connection
+        // (perhaps to the restarted server) may succeed.
+        let lost = e.is_closed()
+            || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
+            || e.code().is_some_and(|c| {
+                [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                ]
+                .contains(c)
+            });
+        Self {
+            error: StoreError::unavailable("PostgreSQL failed", e),
+            retry: lost,
+        }
+    }
+}
+
+impl From<StoreError> for Failed {
+    fn from(error: StoreError) -> Self {
+        Self::final_(error)
+    }
+}
