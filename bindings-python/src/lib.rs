@@ -10,20 +10,15 @@ use carbon_tracker_core::api::{self, ApiError};
 use carbon_tracker_core::time::format_description::well_known::Rfc3339;
 use carbon_tracker_core::time::OffsetDateTime;
 use carbon_tracker_core::{
-    Event, FieldValue, RecordId, RecordInput, RecordState, ValidationError, ID_SCHEME,
+    CanonicalRecord, ErrorCode, Event, FieldValue, RecordId, RecordInput, RecordState,
+    TransitionCode, ValidationError, ID_SCHEME, RECORD_FIELDS,
 };
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::intern;
 
 /// The record fields, as keyword arguments.
-const FIELDS: [&str; 5] = [
-    "project_name",
-    "registry",
-    "vintage",
-    "quantity",
-    "serial_number",
-];
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 /// One Python value as the core's untyped field value.
@@ -70,23 +65,20 @@ fn field_value(obj: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
 fn record_input(row: &Bound<'_, PyAny>) -> PyResult<Option<RecordInput>> {
     let py = row.py();
     // Interned keys: one Python string per field name for the process, not per lookup.
-    let keys = [
-        intern!(py, "project_name"),
-        intern!(py, "registry"),
-        intern!(py, "vintage"),
-        intern!(py, "quantity"),
-        intern!(py, "serial_number"),
-    ];
+    static KEYS: PyOnceLock<[Py<PyString>; 5]> = PyOnceLock::new();
+    let keys = KEYS.get_or_init(py, || {
+        RECORD_FIELDS.map(|f| PyString::intern(py, f).unbind())
+    });
     let mut values: [FieldValue; 5] = Default::default();
     if let Ok(dict) = row.cast::<PyDict>() {
         for (value, key) in values.iter_mut().zip(keys) {
-            if let Some(v) = dict.get_item(key)? {
+            if let Some(v) = dict.get_item(key.bind(py))? {
                 *value = field_value(&v)?;
             }
         }
     } else if row.hasattr(intern!(py, "keys"))? && row.hasattr(intern!(py, "__getitem__"))? {
         for (value, key) in values.iter_mut().zip(keys) {
-            match row.get_item(key) {
+            match row.get_item(key.bind(py)) {
                 Ok(v) => *value = field_value(&v)?,
                 Err(e) if e.is_instance_of::<PyKeyError>(py) => {}
                 Err(e) => return Err(e),
@@ -118,9 +110,6 @@ fn api_error(py: Python<'_>, e: &ApiError) -> PyErr {
             api::ErrorKind::Transition => module
                 .getattr("TransitionError")?
                 .call1((&e.message, &e.code, errors))?,
-            _ if e.code == "invalid_payload" => module
-                .getattr("TransitionError")?
-                .call1((&e.message, &e.code, errors))?,
             api::ErrorKind::Validation => module
                 .getattr("ValidationError")?
                 .call1((&e.message, errors))?,
@@ -150,7 +139,7 @@ fn input_from_args(
         (0, Some(kwargs)) => {
             for key in kwargs.keys() {
                 let key = key.str()?;
-                if !FIELDS.contains(&&*key.to_cow()?) {
+                if !RECORD_FIELDS.contains(&&*key.to_cow()?) {
                     return Err(PyTypeError::new_err(format!(
                         "unexpected keyword argument '{key}'"
                     )));
@@ -189,29 +178,44 @@ fn record_id<'py>(
         .map_err(|e| validation_error(py, e))
 }
 
-/// `(id, project_name, registry, vintage, quantity, serial_number)` of one record.
+/// `(project_name, registry, vintage, quantity, serial_number)` of one record.
 #[pyfunction]
 #[pyo3(signature = (*args, **kwargs))]
 fn canonicalize(
     args: &Bound<'_, PyTuple>,
     kwargs: Option<&Bound<'_, PyDict>>,
-) -> PyResult<(String, String, String, u16, String, String)> {
+) -> PyResult<CanonicalTuple> {
     let input = required_input(args, kwargs)?;
-    let c = input
-        .canonicalize()
-        .map_err(|e| validation_error(args.py(), e))?;
-    let id = c.id().to_string();
-    Ok((
-        id,
+    let c = api::canonicalize(&input).map_err(|e| api_error(args.py(), &e))?;
+    Ok(canonical_tuple(c))
+}
+
+/// A canonical record as Python receives it: its fields in [`RECORD_FIELDS`] order.
+type CanonicalTuple = (String, String, u16, String, String);
+
+/// The fields of a canonical record, in [`RECORD_FIELDS`] order.
+fn canonical_tuple(c: CanonicalRecord) -> CanonicalTuple {
+    (
         c.project_name,
         c.registry,
         c.vintage,
         c.quantity.to_string(),
         c.serial_number,
-    ))
+    )
 }
 
-/// Every problem of one record as `(field, code, message)`; empty when valid.
+/// The id and the canonical fields of a record: `(id, canonical)`.
+#[pyfunction]
+#[pyo3(signature = (*args, **kwargs))]
+fn derive_id(
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<(String, CanonicalTuple)> {
+    let input = required_input(args, kwargs)?;
+    let derived = api::derive_id(&input).map_err(|e| api_error(args.py(), &e))?;
+    Ok((derived.id.to_string(), canonical_tuple(derived.canonical)))
+}
+
 #[pyfunction]
 #[pyo3(signature = (*args, **kwargs))]
 fn validate(
@@ -326,9 +330,20 @@ fn state_at(py: Python<'_>, events: &Bound<'_, PyAny>, at: &str) -> PyResult<Opt
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ID_SCHEME", ID_SCHEME)?;
+    // The core's lists, so that no Python code keeps a copy.
+    m.add("RECORD_FIELDS", RECORD_FIELDS.to_vec())?;
+    m.add(
+        "ERROR_CODES",
+        ErrorCode::ALL.map(ErrorCode::as_str).to_vec(),
+    )?;
+    m.add(
+        "TRANSITION_CODES",
+        TransitionCode::ALL.map(TransitionCode::as_str).to_vec(),
+    )?;
     m.add_function(wrap_pyfunction!(record_id, m)?)?;
     m.add_function(wrap_pyfunction!(record_ids, m)?)?;
     m.add_function(wrap_pyfunction!(canonicalize, m)?)?;
+    m.add_function(wrap_pyfunction!(derive_id, m)?)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(replay, m)?)?;
     m.add_function(wrap_pyfunction!(apply, m)?)?;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -31,9 +32,11 @@ def test_vectors_are_complete() -> None:
 def test_ids(case: dict[str, Any]) -> None:
     fields = exact(case["body"])
     assert ct.record_id(fields) == case["id"]
-    record = ct.canonicalize(fields)
-    assert record.id == case["id"]
-    assert record.as_dict() == case["canonical"]
+    derived = ct.derive_id(fields)
+    assert derived.id == case["id"]
+    assert derived.canonical.as_dict() == case["canonical"]
+    assert derived.as_dict() == {"id": case["id"], "canonical": case["canonical"]}
+    assert ct.canonicalize(fields) == derived.canonical
     assert ct.validate(fields) == []
     # The same body read with floats: the same id exactly when float_safe.
     floats = json.loads(case["body"])
@@ -118,3 +121,17 @@ def test_record_ids_raise_and_collect() -> None:
     assert isinstance(collected[5], ct.ValidationError) and collected[5].row == 5
     assert collected[6] == IDS[5]["id"]
     assert ct.record_ids(iter(rows[:2])) == [c["id"] for c in IDS[:2]]
+
+
+def test_the_core_lists_hold_every_code_the_oracle_uses() -> None:
+    """The exported lists are the core's: every field, error code and
+    transition code the independent reference produces is in them."""
+    assert ct.RECORD_FIELDS == ("project_name", "registry", "vintage", "quantity", "serial_number")
+    # The dataclass declares the core's fields, in the core's order.
+    assert tuple(f.name for f in dataclasses.fields(ct.CanonicalRecord)) == ct.RECORD_FIELDS
+    error_codes = {e["code"] for c in REJECTS for e in c["errors"]}
+    error_codes |= {e["code"] for c in LIFECYCLE for e in c["expect"].get("error", {}).get("errors", [])}
+    assert error_codes <= set(ct.ERROR_CODES), error_codes - set(ct.ERROR_CODES)
+    transition_codes = {c["expect"]["error"]["code"] for c in LIFECYCLE if "error" in c["expect"]}
+    assert transition_codes <= set(ct.TRANSITION_CODES), transition_codes - set(ct.TRANSITION_CODES)
+    assert len(set(ct.ERROR_CODES)) == len(ct.ERROR_CODES) and len(set(ct.TRANSITION_CODES)) == len(ct.TRANSITION_CODES)

@@ -13,7 +13,7 @@ use crate::output::to_js;
 #[wasm_bindgen(module = "/js/errors.js")]
 extern "C" {
     // Never called from Rust: imported only to be re-exported. Their types are
-    // written in `types.rs`, so no generated `unknown` declarations.
+    // declared in `types.rs` (they are JavaScript classes, not core shapes).
     #[wasm_bindgen(js_name = ValidationError, reexport, skip_typescript)]
     fn validation_error_class();
     #[wasm_bindgen(js_name = TransitionError, reexport, skip_typescript)]
@@ -37,9 +37,6 @@ extern "C" {
 /// does not have the expected shape at all.
 pub(crate) fn api_error(e: &ApiError) -> JsValue {
     match e.kind {
-        ErrorKind::Validation if e.code == "invalid_payload" => {
-            new_transition_error(&e.message, &e.code, field_errors(&e.errors))
-        }
         ErrorKind::Validation => new_validation_error(&e.message, field_errors(&e.errors), None),
         ErrorKind::Transition => new_transition_error(&e.message, &e.code, field_errors(&e.errors)),
         ErrorKind::Parse => type_error(&e.message),

@@ -18,15 +18,19 @@ use crate::lifecycle::{self, Event, RecordState, TransitionError};
 
 pub use crate::id::ID_SCHEME;
 
-/// What kind of failure an [`ApiError`] is.
+/// The family of an [`ApiError`]: which exception or error class a host
+/// raises. A host derives anything else (an HTTP status) from the family and
+/// the typed error, never from the text of `code`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
-    /// The input is well-formed but breaks a field rule (HTTP 422).
+    /// A record breaks the field rules of SPEC §2; `errors` lists every problem.
     Validation,
-    /// The event cannot follow the record's state (HTTP 409).
+    /// An event cannot follow a record's state (SPEC §3); `code` is a
+    /// [`TransitionCode`](crate::TransitionCode), and for `invalid_payload`
+    /// `errors` lists the payload's problems.
     Transition,
-    /// The input does not have the expected shape at all (HTTP 400/422).
+    /// The input does not have the expected shape at all.
     Parse,
 }
 
@@ -72,14 +76,12 @@ impl From<TransitionError> for ApiError {
             }
             _ => "events must be given in seq order, for one record, in time order",
         };
-        let (kind, errors) = match &e {
-            TransitionError::InvalidPayload { errors, .. } => {
-                (ErrorKind::Validation, errors.clone())
-            }
-            _ => (ErrorKind::Transition, Vec::new()),
+        let errors = match &e {
+            TransitionError::InvalidPayload { errors, .. } => errors.clone(),
+            _ => Vec::new(),
         };
         Self {
-            kind,
+            kind: ErrorKind::Transition,
             code: e.code().to_owned(),
             message: e.to_string(),
             help: Some(help.to_owned()),
@@ -103,11 +105,13 @@ impl ApiError {
 
 /// The answer to "what is this record's id?": the id and the canonical fields
 /// it was computed from (the body of `POST /ids`).
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DerivedId {
     /// The v1 id.
     #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{64}$"))]
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
     pub id: RecordId,
     /// The canonical fields.
     pub canonical: CanonicalRecord,
@@ -131,10 +135,10 @@ pub fn record_input_from_value(value: serde_json::Value) -> Result<RecordInput, 
 pub fn parse_record_input(json: &str) -> Result<RecordInput, ApiError> {
     let value = serde_json::from_str(json).map_err(|e| ApiError {
         code: "invalid_json".to_owned(),
-        help: Some(
-            "send a JSON object with project_name, registry, vintage, quantity and serial_number"
-                .to_owned(),
-        ),
+        help: Some(format!(
+            "send a JSON object with the fields {}",
+            crate::canonical::RECORD_FIELDS.join(", ")
+        )),
         ..ApiError::parse(e)
     })?;
     record_input_from_value(value)

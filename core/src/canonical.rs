@@ -29,26 +29,33 @@ pub const RECORD_FIELDS: [&str; 5] = [
 /// Deserializes from any JSON object (unknown keys are ignored, as the original
 /// service ignored them); every field is kept as a [`FieldValue`] so that
 /// validation can report all problems at once.
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub struct RecordInput {
     /// Name of the project that issued the credits.
     #[serde(default)]
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
     pub project_name: FieldValue,
     /// The registry, e.g. `VCS` or `Gold Standard`.
     #[serde(default)]
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
     pub registry: FieldValue,
     /// Vintage year.
     #[serde(default)]
+    #[cfg_attr(feature = "typescript", tsify(type = "number | string"))]
     pub vintage: FieldValue,
     /// Number of credits (tonnes of CO₂e).
     #[serde(default)]
+    #[cfg_attr(feature = "typescript", tsify(type = "string | number | bigint"))]
     pub quantity: FieldValue,
     /// The registry's serial number for the block of credits.
     #[serde(default)]
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
     pub serial_number: FieldValue,
 }
 
 /// A record's canonical fields: what its v1 id is computed from.
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CanonicalRecord {
@@ -60,6 +67,7 @@ pub struct CanonicalRecord {
     pub vintage: u16,
     /// Quantity truncated to 4 decimals; serialized as `"100.0000"`.
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "100.1000"))]
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
     pub quantity: Quantity,
     /// Stripped, lowercased, NFKC-normalized serial number.
     pub serial_number: String,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// The string forms (`snake_case`) are part of the contract: the REST server's
 /// `errors[].code`, the WASM package and the Python package all expose them.
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -54,6 +55,28 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, the one list hosts, docs and the OpenAPI document use.
+    pub const ALL: [Self; 18] = [
+        Self::Missing,
+        Self::NotAString,
+        Self::InvalidUnicode,
+        Self::Empty,
+        Self::ContainsSeparator,
+        Self::ControlCharacter,
+        Self::TooLong,
+        Self::NotANumber,
+        Self::NotPositive,
+        Self::TooLarge,
+        Self::NotAnInteger,
+        Self::OutOfRange,
+        Self::NotAnObject,
+        Self::UnknownField,
+        Self::Negative,
+        Self::InvalidCurrency,
+        Self::NotAllowed,
+        Self::InvalidFormat,
+    ];
+
     /// The code as it appears in JSON, e.g. `"contains_separator"`.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -112,6 +135,7 @@ impl fmt::Display for ErrorCode {
 }
 
 /// One problem with one field.
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {

@@ -20,9 +20,12 @@ pub use canonical::{
 pub use error::{ErrorCode, FieldError, ValidationError};
 pub use id::{ParseRecordIdError, RecordId, ID_SCHEME};
 pub use lifecycle::{
-    apply, next_event, replay, state_at, Event, EventType, RecordState, Status, TransitionError,
+    apply, next_event, replay, state_at, Event, EventType, RecordState, Status, TransitionCode,
+    TransitionError,
 };
-pub use payload::{validate_payload, MAX_NAME_CHARS, MAX_NOTE_CHARS};
+pub use payload::{
+    payload_fields, validate_payload, PayloadField, PayloadRule, MAX_NAME_CHARS, MAX_NOTE_CHARS,
+};
 pub use quantity::Quantity;
 pub use text::{canonical_text, MAX_TEXT_CHARS};
 pub use value::FieldValue;

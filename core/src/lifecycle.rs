@@ -22,6 +22,7 @@ use crate::payload::validate_payload;
 use crate::text::py_strip;
 
 /// What happened to a record.
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -63,6 +64,7 @@ impl std::fmt::Display for EventType {
 }
 
 /// A record's status: what its events add up to.
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -109,13 +111,16 @@ impl std::fmt::Display for Status {
 }
 
 /// One entry of a record's append-only history.
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// A UUIDv7: unique, and ordered by creation time.
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
     pub id: Uuid,
     /// The record this event belongs to.
     #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{64}$"))]
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
     pub record_id: RecordId,
     /// 1, 2, 3… within the record.
     pub seq: u32,
@@ -124,19 +129,24 @@ pub struct Event {
     /// Details of the event (a JSON object), or `null`.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "typescript", tsify(type = "Record<string, unknown> | null"))]
     pub payload: Option<Map<String, Value>>,
-    /// When it happened, RFC 3339 in UTC.
+    /// When it happened, RFC 3339 in UTC. (A JavaScript host also takes a
+    /// `Date`, which it reads as `JSON.stringify` writes it.)
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "typescript", tsify(type = "string | Date"))]
     #[serde(with = "utc_rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
 /// A record's state after some prefix of its events.
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordState {
     /// The record.
     #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{64}$"))]
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
     pub record_id: RecordId,
     /// Its status.
     pub status: Status,
@@ -144,13 +154,16 @@ pub struct RecordState {
     pub last_seq: u32,
     /// When the record was created.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
     #[serde(with = "utc_rfc3339")]
     pub created_at: OffsetDateTime,
     /// When the last event applied happened.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
     #[serde(with = "utc_rfc3339")]
     pub updated_at: OffsetDateTime,
     /// The buyer of the latest sale, if the credits were ever sold.
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
     pub owner: Option<String>,
 }
 
@@ -208,20 +221,82 @@ pub enum TransitionError {
     },
 }
 
-impl TransitionError {
-    /// A stable machine code, e.g. `"already_final"`.
-    pub const fn code(&self) -> &'static str {
+/// The stable code of a [`TransitionError`]: the `code` every host reports
+/// (`TransitionError.code` in JavaScript and Python, `code` of a 409 over HTTP).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransitionCode {
+    /// See [`TransitionError::NoEvents`].
+    NoEvents,
+    /// See [`TransitionError::NotCreated`].
+    NotCreated,
+    /// See [`TransitionError::AlreadyCreated`].
+    AlreadyCreated,
+    /// See [`TransitionError::AlreadyFinal`].
+    AlreadyFinal,
+    /// See [`TransitionError::OutOfSequence`].
+    OutOfSequence,
+    /// See [`TransitionError::WrongRecord`].
+    WrongRecord,
+    /// See [`TransitionError::TimeWentBackwards`].
+    TimeWentBackwards,
+    /// See [`TransitionError::TimestampOutOfRange`].
+    TimestampOutOfRange,
+    /// See [`TransitionError::InvalidPayload`].
+    InvalidPayload,
+}
+
+impl TransitionCode {
+    /// Every code, the one list hosts and docs use.
+    pub const ALL: [Self; 9] = [
+        Self::NoEvents,
+        Self::NotCreated,
+        Self::AlreadyCreated,
+        Self::AlreadyFinal,
+        Self::OutOfSequence,
+        Self::WrongRecord,
+        Self::TimeWentBackwards,
+        Self::TimestampOutOfRange,
+        Self::InvalidPayload,
+    ];
+
+    /// The code as sent, e.g. `"already_final"`.
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::NoEvents => "no_events",
-            Self::NotCreated { .. } => "not_created",
+            Self::NotCreated => "not_created",
             Self::AlreadyCreated => "already_created",
-            Self::AlreadyFinal { .. } => "already_final",
-            Self::OutOfSequence { .. } => "out_of_sequence",
-            Self::WrongRecord { .. } => "wrong_record",
+            Self::AlreadyFinal => "already_final",
+            Self::OutOfSequence => "out_of_sequence",
+            Self::WrongRecord => "wrong_record",
             Self::TimeWentBackwards => "time_went_backwards",
             Self::TimestampOutOfRange => "timestamp_out_of_range",
-            Self::InvalidPayload { .. } => "invalid_payload",
+            Self::InvalidPayload => "invalid_payload",
         }
+    }
+}
+
+impl TransitionError {
+    /// Its stable code.
+    pub const fn kind(&self) -> TransitionCode {
+        match self {
+            Self::NoEvents => TransitionCode::NoEvents,
+            Self::NotCreated { .. } => TransitionCode::NotCreated,
+            Self::AlreadyCreated => TransitionCode::AlreadyCreated,
+            Self::AlreadyFinal { .. } => TransitionCode::AlreadyFinal,
+            Self::OutOfSequence { .. } => TransitionCode::OutOfSequence,
+            Self::WrongRecord { .. } => TransitionCode::WrongRecord,
+            Self::TimeWentBackwards => TransitionCode::TimeWentBackwards,
+            Self::TimestampOutOfRange => TransitionCode::TimestampOutOfRange,
+            Self::InvalidPayload { .. } => TransitionCode::InvalidPayload,
+        }
+    }
+
+    /// The stable code as text, e.g. `"already_final"`.
+    pub const fn code(&self) -> &'static str {
+        self.kind().as_str()
     }
 
     /// `true` when the event itself is malformed (an HTTP 422) rather than in

@@ -3,9 +3,9 @@
 //! v1 truncates a quantity to 4 decimals *exactly*, whatever the number of
 //! digits or the size of the exponent (`"0.99999999999999999999999999999999"`
 //! must give `0.9999`, `"1e-999999999"` must be rejected as not positive, not
-//! overflow). `rust_decimal` rounds past 28 significant digits and `f64` rounds
-//! past 17, so the text is read here digit by digit, without allocating, and
-//! only the bounded result becomes a `Decimal`.
+//! overflow). A decimal library rounds past 28 significant digits and `f64` rounds
+//! past 17, so the text is read here digit by digit, without allocating, into
+//! an integer count of ten-thousandths (`Quantity`).
 
 /// Exponents beyond this are clamped: any nonzero value with such an exponent is
 /// far outside every range v1 accepts, and clamping keeps the arithmetic in `i64`.

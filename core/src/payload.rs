@@ -19,33 +19,75 @@ pub const MAX_NOTE_CHARS: usize = 1000;
 pub const MAX_NAME_CHARS: usize = 256;
 
 /// How a payload key is checked.
-#[derive(Clone, Copy)]
-enum Rule {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadRule {
     /// Non-empty text without control characters, at most this many characters.
     Name(usize),
     /// Free text: control characters other than line breaks and tabs refused.
     Note(usize),
-    /// A non-negative decimal, as a JSON number or a string.
+    /// A non-negative decimal below 10^14, as a JSON number or a string.
     Price,
     /// Three uppercase ASCII letters.
     Currency,
 }
 
-/// The keys an event type accepts: `(key, required, rule)`.
-fn schema(event_type: EventType) -> &'static [(&'static str, bool, Rule)] {
+impl PayloadRule {
+    /// The rule in words, for documentation (the OpenAPI document, READMEs).
+    pub fn describe(self) -> String {
+        match self {
+            Self::Name(max) => {
+                format!("text, not empty, no control characters, at most {max} characters")
+            }
+            Self::Note(max) => format!(
+                "free text, at most {max} characters; no control characters but line breaks and tabs"
+            ),
+            Self::Price => {
+                "a decimal, not negative, below 10^14: a number or a string such as \"12.50\"".to_owned()
+            }
+            Self::Currency => "three uppercase letters, like an ISO 4217 code such as \"USD\"".to_owned(),
+        }
+    }
+}
+
+/// One key an event type's payload accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PayloadField {
+    /// The key.
+    pub name: &'static str,
+    /// Whether the payload must have it.
+    pub required: bool,
+    /// How its value is checked.
+    pub rule: PayloadRule,
+}
+
+const fn field(name: &'static str, required: bool, rule: PayloadRule) -> PayloadField {
+    PayloadField {
+        name,
+        required,
+        rule,
+    }
+}
+
+const SOLD: &[PayloadField] = &[
+    field("buyer", true, PayloadRule::Name(MAX_NAME_CHARS)),
+    field("price", false, PayloadRule::Price),
+    field("currency", false, PayloadRule::Currency),
+    field("note", false, PayloadRule::Note(MAX_NOTE_CHARS)),
+];
+const RETIRED: &[PayloadField] = &[
+    field("beneficiary", false, PayloadRule::Name(MAX_NAME_CHARS)),
+    field("reason", false, PayloadRule::Note(MAX_NOTE_CHARS)),
+];
+const CANCELLED: &[PayloadField] = &[field("reason", false, PayloadRule::Note(MAX_NOTE_CHARS))];
+
+/// The keys an event type's payload accepts (SPEC §3), the one table that
+/// validation, the OpenAPI document and the docs read.
+pub const fn payload_fields(event_type: EventType) -> &'static [PayloadField] {
     match event_type {
         EventType::Created => &[],
-        EventType::Sold => &[
-            ("buyer", true, Rule::Name(MAX_NAME_CHARS)),
-            ("price", false, Rule::Price),
-            ("currency", false, Rule::Currency),
-            ("note", false, Rule::Note(MAX_NOTE_CHARS)),
-        ],
-        EventType::Retired => &[
-            ("beneficiary", false, Rule::Name(MAX_NAME_CHARS)),
-            ("reason", false, Rule::Note(MAX_NOTE_CHARS)),
-        ],
-        EventType::Cancelled => &[("reason", false, Rule::Note(MAX_NOTE_CHARS))],
+        EventType::Sold => SOLD,
+        EventType::Retired => RETIRED,
+        EventType::Cancelled => CANCELLED,
     }
 }
 
@@ -59,13 +101,13 @@ pub fn validate_payload(
 ) -> Vec<FieldError> {
     let empty = Map::new();
     let payload = payload.unwrap_or(&empty);
-    let rules = schema(event_type);
+    let rules = payload_fields(event_type);
     let mut errors = Vec::new();
     // Unknown keys first, sorted, whatever order the map keeps its keys in.
     // (A BTreeSet: `sort_unstable` cost the WASM package 8 KB of sort code.)
     let unknown: BTreeSet<&String> = payload
         .keys()
-        .filter(|key| !rules.iter().any(|(name, ..)| name == key))
+        .filter(|key| !rules.iter().any(|f| f.name == key.as_str()))
         .collect();
     let code = if rules.is_empty() {
         ErrorCode::NotAllowed
@@ -73,7 +115,12 @@ pub fn validate_payload(
         ErrorCode::UnknownField
     };
     errors.extend(unknown.into_iter().map(|key| FieldError::new(key, code)));
-    for &(name, required, rule) in rules {
+    for &PayloadField {
+        name,
+        required,
+        rule,
+    } in rules
+    {
         match payload.get(name) {
             None | Some(Value::Null) if required => {
                 errors.push(FieldError::new(name, ErrorCode::Missing));
@@ -85,9 +132,9 @@ pub fn validate_payload(
     errors
 }
 
-fn check(rule: Rule, value: &Value) -> Option<ErrorCode> {
+fn check(rule: PayloadRule, value: &Value) -> Option<ErrorCode> {
     match (rule, value) {
-        (Rule::Name(max), Value::String(s)) => {
+        (PayloadRule::Name(max), Value::String(s)) => {
             let s = py_strip(s);
             if s.is_empty() {
                 Some(ErrorCode::Empty)
@@ -97,7 +144,7 @@ fn check(rule: Rule, value: &Value) -> Option<ErrorCode> {
                 (s.chars().count() > max).then_some(ErrorCode::TooLong)
             }
         }
-        (Rule::Note(max), Value::String(s)) => {
+        (PayloadRule::Note(max), Value::String(s)) => {
             if s.chars()
                 .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
             {
@@ -106,13 +153,15 @@ fn check(rule: Rule, value: &Value) -> Option<ErrorCode> {
                 (s.chars().count() > max).then_some(ErrorCode::TooLong)
             }
         }
-        (Rule::Currency, Value::String(s)) => (s.len() != 3
+        (PayloadRule::Currency, Value::String(s)) => (s.len() != 3
             || !s.bytes().all(|b| b.is_ascii_uppercase()))
         .then_some(ErrorCode::InvalidCurrency),
-        (Rule::Name(_) | Rule::Note(_) | Rule::Currency, _) => Some(ErrorCode::NotAString),
-        (Rule::Price, Value::Number(n)) => price(&n.to_string()),
-        (Rule::Price, Value::String(s)) => price(py_strip(s)),
-        (Rule::Price, _) => Some(ErrorCode::NotANumber),
+        (PayloadRule::Name(_) | PayloadRule::Note(_) | PayloadRule::Currency, _) => {
+            Some(ErrorCode::NotAString)
+        }
+        (PayloadRule::Price, Value::Number(n)) => price(&n.to_string()),
+        (PayloadRule::Price, Value::String(s)) => price(py_strip(s)),
+        (PayloadRule::Price, _) => Some(ErrorCode::NotANumber),
     }
 }
 
@@ -137,13 +186,15 @@ fn price(text: &str) -> Option<ErrorCode> {
     }
 }
 
-fn describe(name: &str, rule: Rule, code: ErrorCode) -> FieldError {
+fn describe(name: &str, rule: PayloadRule, code: ErrorCode) -> FieldError {
     match (rule, code) {
-        (Rule::Name(max) | Rule::Note(max), ErrorCode::TooLong) => FieldError::with_message(
-            name,
-            code,
-            format!("{name} must be at most {max} characters"),
-        ),
+        (PayloadRule::Name(max) | PayloadRule::Note(max), ErrorCode::TooLong) => {
+            FieldError::with_message(
+                name,
+                code,
+                format!("{name} must be at most {max} characters"),
+            )
+        }
         _ => FieldError::new(name, code),
     }
 }

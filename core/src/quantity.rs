@@ -3,7 +3,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::ErrorCode;
@@ -72,16 +71,6 @@ impl Quantity {
         }
     }
 
-    /// The quantity in ten-thousandths of a unit (`100.0000` → `1_000_000`).
-    pub const fn ten_thousandths(self) -> u64 {
-        self.0
-    }
-
-    /// The quantity as a `Decimal` with scale 4.
-    pub fn to_decimal(self) -> Decimal {
-        Decimal::from_i128_with_scale(i128::from(self.0), PLACES)
-    }
-
     /// Appends the canonical text (`"100.0000"`) to `out` without allocating.
     pub(crate) fn write_to(self, out: &mut impl Sink) {
         let mut buf = itoa::Buffer::new();
@@ -106,12 +95,6 @@ impl FromStr for Quantity {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::from_text(s)
-    }
-}
-
-impl From<Quantity> for Decimal {
-    fn from(q: Quantity) -> Self {
-        q.to_decimal()
     }
 }
 
@@ -161,13 +144,6 @@ mod tests {
         assert_eq!(q(FieldValue::text("-0.00001")), Err(ErrorCode::NotPositive));
         assert_eq!(q(FieldValue::text("-1e30")), Err(ErrorCode::NotPositive));
         assert_eq!(q(FieldValue::Bool(true)), Err(ErrorCode::NotANumber));
-    }
-
-    #[test]
-    fn decimal_view() {
-        let q = Quantity::from_text("12.34567").unwrap();
-        assert_eq!(q.to_decimal().to_string(), "12.3456");
-        assert_eq!(q.ten_thousandths(), 123_456);
     }
 
     proptest::proptest! {

@@ -55,11 +55,6 @@ impl FieldValue {
     pub fn number(s: impl Into<String>) -> Self {
         Self::Number(s.into())
     }
-
-    /// `true` for an absent field or `null`.
-    pub fn is_missing(&self) -> bool {
-        matches!(self, Self::Missing | Self::Null)
-    }
 }
 
 impl From<&str> for FieldValue {

@@ -4,7 +4,7 @@
 pub mod config;
 pub(crate) mod create;
 pub mod import;
-pub mod openapi;
-pub mod problem;
+pub(crate) mod openapi;
+pub(crate) mod problem;
 pub mod routes;
 pub mod store;

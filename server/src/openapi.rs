@@ -1,82 +1,129 @@
 //! The OpenAPI 3.1 document, generated from the handlers and types.
 //!
-//! The request schemas here only describe bodies: the server reads them with
-//! the core's own exact-number JSON reader, which accepts more spellings
-//! (quantities as strings or numbers, vintages as integer strings) than a
-//! derived schema could say.
+//! The request body schemas are built from the core's own tables (the record
+//! fields and their limits, the payload keys of each event type and their
+//! rules), so the document cannot drift from what the core checks. The server
+//! reads bodies with the core's exact-number JSON reader, which accepts the
+//! spellings these schemas name (quantities as strings or numbers, vintages as
+//! integer strings).
 
 use carbon_tracker_core::api::DerivedId;
-use carbon_tracker_core::lifecycle::{Event, EventType, Status};
-use carbon_tracker_core::{CanonicalRecord, ErrorCode, FieldError};
-use utoipa::{OpenApi, ToSchema};
+use carbon_tracker_core::lifecycle::{Event, EventType, Status, TransitionCode};
+use carbon_tracker_core::{
+    payload_fields, CanonicalRecord, ErrorCode, FieldError, PayloadRule, MAX_TEXT_CHARS,
+    MAX_VINTAGE, MIN_VINTAGE, RECORD_FIELDS,
+};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 use crate::problem::Problem;
 use crate::routes::{events, health, ids, records};
 
-/// A record as a client sends it (`POST /records`, `/ids`, `/records/batch`).
-#[derive(ToSchema)]
-#[schema(example = json!({"project_name": "Solar Farm", "registry": "VCS", "vintage": 2023, "quantity": 100.1, "serial_number": "VCS-001"}))]
-#[allow(
-    dead_code,
-    reason = "describes a request body; the core reads the body"
-)]
-pub struct RecordInputSchema {
-    /// Project name: up to 256 characters, no `|`, no control characters.
-    project_name: String,
-    /// Registry, e.g. `VCS`.
-    registry: String,
-    /// Vintage year, 1900 to 2100: an integer or an integer string.
-    #[schema(value_type = serde_json::Value, example = 2023)]
-    vintage: i32,
-    /// Quantity: a number or a decimal string, > 0 and < 10^14; truncated to 4 decimals.
-    #[schema(value_type = serde_json::Value, example = "100.5")]
-    quantity: String,
-    /// Serial number.
-    serial_number: String,
+/// Text or a number: how quantities, vintages and prices may be sent.
+fn text_or_number(description: String) -> Schema {
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Number))
+        .item(ObjectBuilder::new().schema_type(Type::String))
+        .description(Some(description))
+        .into()
 }
 
-/// The body of `POST /records/{id}/sell`.
-#[derive(ToSchema)]
-#[schema(example = json!({"buyer": "Acme Corp", "price": "12.50", "currency": "USD"}))]
-#[allow(
-    dead_code,
-    reason = "describes a request body; the core validates the payload"
-)]
-pub struct SellSchema {
-    /// Who bought the credits (required).
-    buyer: String,
-    /// Price per credit, not negative: a number or a decimal string.
-    #[schema(value_type = Option<serde_json::Value>)]
-    price: Option<String>,
-    /// Three uppercase letters, e.g. `USD`.
-    currency: Option<String>,
-    /// A free note, up to 1000 characters.
-    note: Option<String>,
+/// A record as a client sends it (`POST /records`, `/ids`, `/records/batch`):
+/// [`RECORD_FIELDS`] with their rules (SPEC §2).
+pub(crate) struct RecordInput;
+
+impl PartialSchema for RecordInput {
+    fn schema() -> RefOr<Schema> {
+        let text = format!(
+            "text: at most {MAX_TEXT_CHARS} characters once canonicalized, not empty, no `|`, no control characters"
+        );
+        let mut object = ObjectBuilder::new().description(Some(
+            "A record's five fields; other keys are ignored. Numbers keep their exact digits.",
+        ));
+        for name in RECORD_FIELDS {
+            let schema: Schema = match name {
+                "vintage" => text_or_number(format!(
+                    "an integer year from {MIN_VINTAGE} to {MAX_VINTAGE}, or an integer string such as \"2023\""
+                )),
+                "quantity" => text_or_number(
+                    "a decimal greater than 0 and below 10^14, as a number or a string (\"1E+2\" too); truncated to 4 decimals".to_owned(),
+                ),
+                _ => ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some(text.clone()))
+                    .into(),
+            };
+            object = object.property(name, schema).required(name);
+        }
+        RefOr::T(object.into())
+    }
 }
 
-/// The body of `POST /records/{id}/retire` (optional).
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "describes a request body; the core validates the payload"
-)]
-pub struct RetireSchema {
-    /// On whose behalf the credits were retired.
-    beneficiary: Option<String>,
-    /// Why.
-    reason: Option<String>,
+impl ToSchema for RecordInput {}
+
+/// The payload of an event type, from the core's table of its keys.
+fn payload_schema(event_type: EventType) -> RefOr<Schema> {
+    let mut object = ObjectBuilder::new()
+        .description(Some(format!(
+            "The {event_type} payload; unknown keys are refused."
+        )))
+        .additional_properties(Some(
+            utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+        ));
+    for field in payload_fields(event_type) {
+        let description = field.rule.describe();
+        let schema: Schema = match field.rule {
+            PayloadRule::Price => text_or_number(description),
+            PayloadRule::Name(max) | PayloadRule::Note(max) => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(max))
+                .description(Some(description))
+                .into(),
+            PayloadRule::Currency => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[A-Z]{3}$"))
+                .description(Some(description))
+                .into(),
+        };
+        object = object.property(field.name, schema);
+        if field.required {
+            object = object.required(field.name);
+        }
+    }
+    RefOr::T(object.into())
 }
 
-/// The body of `POST /records/{id}/cancel` (optional).
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "describes a request body; the core validates the payload"
-)]
-pub struct CancelSchema {
-    /// Why.
-    reason: Option<String>,
+macro_rules! payload {
+    ($name:ident, $event_type:expr, $doc:literal) => {
+        #[doc = $doc]
+        pub(crate) struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                payload_schema($event_type)
+            }
+        }
+
+        impl ToSchema for $name {}
+    };
 }
+
+payload!(
+    SellPayload,
+    EventType::Sold,
+    "The body of `POST /records/{id}/sell`."
+);
+payload!(
+    RetirePayload,
+    EventType::Retired,
+    "The body of `POST /records/{id}/retire` (optional)."
+);
+payload!(
+    CancelPayload,
+    EventType::Cancelled,
+    "The body of `POST /records/{id}/cancel` (optional)."
+);
 
 /// The API description.
 #[derive(OpenApi)]
@@ -92,10 +139,10 @@ pub struct CancelSchema {
         ids::derive, health::health,
     ),
     components(schemas(
-        RecordInputSchema, SellSchema, RetireSchema, CancelSchema,
+        RecordInput, SellPayload, RetirePayload, CancelPayload,
         records::RecordBody, records::RecordPage, records::BatchItem, records::BatchResult, records::Outcome,
         events::FeedPage, health::Health, Problem,
-        CanonicalRecord, DerivedId, Event, EventType, Status, FieldError, ErrorCode,
+        CanonicalRecord, DerivedId, Event, EventType, Status, FieldError, ErrorCode, TransitionCode,
     )),
     tags(
         (name = "records", description = "Create and read records"),
@@ -104,4 +151,4 @@ pub struct CancelSchema {
         (name = "health", description = "Liveness"),
     ),
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;

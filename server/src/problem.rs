@@ -44,7 +44,7 @@ pub struct Cause(pub Arc<StoreError>);
 
 /// Logs every response that carries a [`Cause`], with the error's whole
 /// chain of sources.
-pub async fn log_failures(request: Request, next: Next) -> Response {
+pub(crate) async fn log_failures(request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let response = next.run(request).await;
     if let Some(Cause(error)) = response.extensions().get::<Cause>() {
@@ -157,7 +157,19 @@ impl From<StoreError> for Problem {
                     "the stored record's canonical fields differ; this needs an operator",
                 )
             }
-            StoreError::Transition(t) => ApiError::from(t).into(),
+            StoreError::Transition(t) => {
+                // A malformed payload is a bad request; any other transition
+                // error is a conflict with the record's state.
+                let status = if t.is_invalid_input() {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                } else {
+                    StatusCode::CONFLICT
+                };
+                Self {
+                    status,
+                    ..ApiError::from(t).into()
+                }
+            }
             StoreError::WriteConflict(_) => {
                 Self::new(StatusCode::CONFLICT, "write_conflict", chain(&e))
                     .with_help("other requests changed the same records at the same moment, or the write broke a rule of the schema; read the record and retry")

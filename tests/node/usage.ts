@@ -90,8 +90,11 @@ function exercise(ct: Package): void {
 
   // @ts-expect-error: a record is an object, not a string
   ct.recordId("Solar Farm");
-  // @ts-expect-error: a field is missing
+  // A missing field type-checks (RecordInput is the core's type, whose fields
+  // may be absent) and throws a ValidationError naming it at run time.
   ct.recordId({ project_name: "a", registry: "b", vintage: 2023, quantity: 1 });
+  // @ts-expect-error: a field of the wrong type
+  ct.recordId({ ...input, project_name: 42 });
   // @ts-expect-error: ids are strings
   const wrong: number = ct.recordId(input);
   // @ts-expect-error: collected results may be errors

@@ -20,14 +20,19 @@ from ._native import record_id
 from ._errors import FieldError, TransitionError, ValidationError
 
 __all__ = [
+    "ERROR_CODES",
     "ID_SCHEME",
+    "RECORD_FIELDS",
+    "TRANSITION_CODES",
     "CanonicalRecord",
+    "DerivedId",
     "FieldError",
     "RecordState",
     "TransitionError",
     "ValidationError",
     "apply",
     "canonicalize",
+    "derive_id",
     "record_id",
     "record_ids",
     "replay",
@@ -43,11 +48,18 @@ Quantity = Union[str, int, Decimal, float]
 Vintage = Union[int, str]
 
 
+#: The five input fields of a record, in the order of the canonical line (the core's list).
+RECORD_FIELDS: tuple[str, ...] = tuple(_native.RECORD_FIELDS)
+#: Every ``FieldError.code`` (the core's list).
+ERROR_CODES: tuple[str, ...] = tuple(_native.ERROR_CODES)
+#: Every ``TransitionError.code`` (the core's list).
+TRANSITION_CODES: tuple[str, ...] = tuple(_native.TRANSITION_CODES)
+
+
 @dataclass(frozen=True)
 class CanonicalRecord:
-    """A record's canonical fields and its v1 id."""
+    """A record's canonical fields: what its v1 id is computed from."""
 
-    id: str
     project_name: str
     registry: str
     vintage: int
@@ -55,10 +67,21 @@ class CanonicalRecord:
     serial_number: str
 
     def as_dict(self) -> dict[str, Any]:
-        """The canonical fields (without ``id``), as the REST API returns them."""
-        d = asdict(self)
-        del d["id"]
-        return d
+        """The canonical fields, as the REST API returns them."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DerivedId:
+    """A record's v1 id and the canonical fields it was computed from: the
+    body ``POST /ids`` answers."""
+
+    id: str
+    canonical: CanonicalRecord
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"id": …, "canonical": {…}}``, as the REST API returns it."""
+        return {"id": self.id, "canonical": self.canonical.as_dict()}
 
 
 @overload
@@ -67,9 +90,25 @@ def canonicalize(fields: Mapping[str, Any], /) -> CanonicalRecord: ...
 def canonicalize(*, project_name: str, registry: str, vintage: Vintage, quantity: Quantity,
                  serial_number: str) -> CanonicalRecord: ...
 def canonicalize(*args: Any, **kwargs: Any) -> CanonicalRecord:
-    """The canonical fields and id of a record, from a mapping or keyword
-    arguments; raises :class:`ValidationError`."""
+    """The canonical fields of a record, from a mapping or keyword arguments;
+    raises :class:`ValidationError`."""
     return CanonicalRecord(*_native.canonicalize(*args, **kwargs))
+
+
+@overload
+def derive_id(fields: Mapping[str, Any], /) -> DerivedId: ...
+
+
+@overload
+def derive_id(*, project_name: str, registry: str, vintage: Vintage, quantity: Quantity,
+              serial_number: str) -> DerivedId: ...
+
+
+def derive_id(*args: Any, **kwargs: Any) -> DerivedId:
+    """The v1 id and the canonical fields of a record, from a mapping or
+    keyword arguments; raises :class:`ValidationError`."""
+    id_, canonical = _native.derive_id(*args, **kwargs)
+    return DerivedId(id_, CanonicalRecord(*canonical))
 
 
 @overload

@@ -39,9 +39,8 @@ class ValidationError(ValueError):
 class TransitionError(Exception):
     """An event cannot follow the record's state.
 
-    ``code`` is stable: ``already_final``, ``already_created``, ``not_created``,
-    ``out_of_sequence``, ``wrong_record``, ``time_went_backwards``,
-    ``no_events`` or ``invalid_payload`` (then ``errors`` lists the payload problems).
+    ``code`` is stable, one of ``carbon_tracker.TRANSITION_CODES`` (the core's
+    list); for ``invalid_payload``, ``errors`` lists the payload's problems.
     """
 
     code: str

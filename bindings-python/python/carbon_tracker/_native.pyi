@@ -6,6 +6,9 @@ from typing import Any, Iterable, Mapping, Optional, Union, overload
 from ._errors import ValidationError
 
 ID_SCHEME: str
+RECORD_FIELDS: list[str]
+ERROR_CODES: list[str]
+TRANSITION_CODES: list[str]
 
 @overload
 def record_id(fields: Mapping[str, Any], /) -> str:
@@ -27,8 +30,11 @@ def record_id(
 def record_ids(rows: Iterable[Mapping[str, Any]], collect_errors: bool = False) -> list[Union[str, ValidationError]]:
     """The v1 ids of many records, in order, computed without the GIL."""
 
-def canonicalize(*args: Any, **kwargs: Any) -> tuple[str, str, str, int, str, str]:
-    """``(id, project_name, registry, vintage, quantity, serial_number)`` of a mapping or keywords."""
+def canonicalize(*args: Any, **kwargs: Any) -> tuple[str, str, int, str, str]:
+    """``(project_name, registry, vintage, quantity, serial_number)`` of a mapping or keywords."""
+
+def derive_id(*args: Any, **kwargs: Any) -> tuple[str, tuple[str, str, int, str, str]]:
+    """``(id, canonical)`` of a mapping or keywords."""
 
 def validate(*args: Any, **kwargs: Any) -> list[tuple[str, str, str]]:
     """Every problem of a mapping or keywords as ``(field, code, message)``."""

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::records::{parse_limit, record_id};
 use super::{bad_param, AppState, JsonBody, Params};
 use crate::problem::Problem;
+use crate::store::Append;
 
 /// Appends an event; the core checks the payload and the transition.
 async fn append(
@@ -38,14 +39,19 @@ async fn append(
             ))
         }
     };
-    Ok(Json(app.store.append(id, event_type, payload).await?))
+    let request = Append {
+        record: id,
+        event_type,
+        payload,
+    };
+    Ok(Json(app.store.append(request).await?))
 }
 
 /// Sells a record (again, if it was sold before).
 #[utoipa::path(
     post, path = "/records/{id}/sell", tag = "lifecycle",
     params(("id" = String, Path, description = "The record id")),
-    request_body(content = crate::openapi::SellSchema),
+    request_body(content = crate::openapi::SellPayload),
     responses(
         (status = 200, description = "The SOLD event", body = Event),
         (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
@@ -53,7 +59,7 @@ async fn append(
         (status = 422, description = "A bad payload; `errors` lists every field", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn sell(
+pub(crate) async fn sell(
     State(app): State<AppState>,
     Path(id): Path<String>,
     body: JsonBody,
@@ -65,7 +71,7 @@ pub async fn sell(
 #[utoipa::path(
     post, path = "/records/{id}/retire", tag = "lifecycle",
     params(("id" = String, Path, description = "The record id")),
-    request_body(content = Option<crate::openapi::RetireSchema>, description = "Optional"),
+    request_body(content = Option<crate::openapi::RetirePayload>, description = "Optional"),
     responses(
         (status = 200, description = "The RETIRED event", body = Event),
         (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
@@ -73,7 +79,7 @@ pub async fn sell(
         (status = 422, description = "A bad payload", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn retire(
+pub(crate) async fn retire(
     State(app): State<AppState>,
     Path(id): Path<String>,
     body: JsonBody,
@@ -85,7 +91,7 @@ pub async fn retire(
 #[utoipa::path(
     post, path = "/records/{id}/cancel", tag = "lifecycle",
     params(("id" = String, Path, description = "The record id")),
-    request_body(content = Option<crate::openapi::CancelSchema>, description = "Optional"),
+    request_body(content = Option<crate::openapi::CancelPayload>, description = "Optional"),
     responses(
         (status = 200, description = "The CANCELLED event", body = Event),
         (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
@@ -93,7 +99,7 @@ pub async fn retire(
         (status = 422, description = "A bad payload", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn cancel(
+pub(crate) async fn cancel(
     State(app): State<AppState>,
     Path(id): Path<String>,
     body: JsonBody,
@@ -104,7 +110,7 @@ pub async fn cancel(
 /// Position in the feed.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct FeedParams {
+pub(crate) struct FeedParams {
     /// The id of the last event already seen (the previous `next_after`).
     pub after: Option<String>,
     /// Page size, 1 to 1000 (default 50).
@@ -113,7 +119,7 @@ pub struct FeedParams {
 
 /// A page of the feed.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct FeedPage {
+pub(crate) struct FeedPage {
     /// Events of all records, oldest first.
     pub items: Vec<Event>,
     /// Pass as `after` to continue (also once the feed is caught up, to poll).
@@ -129,7 +135,7 @@ pub struct FeedPage {
         (status = 422, description = "A bad parameter or an unknown `after`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn feed(
+pub(crate) async fn feed(
     State(app): State<AppState>,
     Params(p): Params<FeedParams>,
 ) -> Result<Json<FeedPage>, Problem> {

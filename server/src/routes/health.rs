@@ -11,7 +11,7 @@ use crate::problem::Problem;
 
 /// The server is up and its database answers.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
+pub(crate) struct Health {
     /// Always `ok`.
     pub status: &'static str,
     /// The record id scheme, `v1`.
@@ -28,7 +28,7 @@ pub struct Health {
         (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn health(State(app): State<AppState>) -> Result<Json<Health>, Problem> {
+pub(crate) async fn health(State(app): State<AppState>) -> Result<Json<Health>, Problem> {
     app.store.check().await?;
     Ok(Json(Health {
         status: "ok",

@@ -10,14 +10,14 @@ use crate::problem::Problem;
 /// token is needed.
 #[utoipa::path(
     post, path = "/ids", tag = "ids",
-    request_body(content = crate::openapi::RecordInputSchema),
+    request_body(content = crate::openapi::RecordInput),
     responses(
         (status = 200, description = "The id and canonical fields", body = DerivedId),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn derive(body: JsonBody) -> Result<Json<DerivedId>, Problem> {
+pub(crate) async fn derive(body: JsonBody) -> Result<Json<DerivedId>, Problem> {
     let input = api::record_input_from_value(body.required()?)?;
     Ok(Json(api::derive_id(&input)?))
 }

@@ -2,12 +2,12 @@
 //! the handlers of one resource; the core makes every decision about records
 //! and events, the store keeps them.
 
-pub mod events;
-pub mod health;
-pub mod ids;
+pub(crate) mod events;
+pub(crate) mod health;
+pub(crate) mod ids;
 #[cfg(feature = "page")]
-pub mod page;
-pub mod records;
+pub(crate) mod page;
+pub(crate) mod records;
 
 use std::sync::Arc;
 

@@ -21,16 +21,16 @@ use crate::problem::Problem;
 use crate::store::{write, Created, ListQuery, Position, StoreError, StoredRecord};
 
 /// Most inputs one batch takes.
-pub const MAX_BATCH: usize = 1000;
+pub(crate) const MAX_BATCH: usize = 1000;
 /// Page size of `GET /records` when `limit` is not given.
-pub const DEFAULT_LIMIT: u32 = 50;
+pub(crate) const DEFAULT_LIMIT: u32 = 50;
 /// Largest page of `GET /records` and `GET /events`.
-pub const MAX_LIMIT: u32 = 1000;
+pub(crate) const MAX_LIMIT: u32 = 1000;
 
 /// A record as the original service returned it, with its computed status and
 /// its events.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RecordBody {
+pub(crate) struct RecordBody {
     /// The v1 id.
     #[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
     pub id: RecordId,
@@ -53,7 +53,10 @@ pub struct RecordBody {
 impl RecordBody {
     /// The body of a stored record; with `at`, as it stood then (`None` if it
     /// did not exist yet).
-    pub fn new(record: StoredRecord, at: Option<OffsetDateTime>) -> Result<Option<Self>, Problem> {
+    pub(crate) fn new(
+        record: StoredRecord,
+        at: Option<OffsetDateTime>,
+    ) -> Result<Option<Self>, Problem> {
         let StoredRecord {
             id,
             canonical,
@@ -87,7 +90,7 @@ impl RecordBody {
 /// Reads the path's record id. Hex digits are read in either case (ids are
 /// written lowercase, but a pasted id may not be); anything else names no
 /// record, and the 404 says why rather than only "not found".
-pub fn record_id(raw: &str) -> Result<RecordId, Problem> {
+pub(crate) fn record_id(raw: &str) -> Result<RecordId, Problem> {
     RecordId::from_str(&raw.to_ascii_lowercase()).map_err(|_| {
         Problem::new(
             StatusCode::NOT_FOUND,
@@ -113,7 +116,7 @@ async fn stored(app: &AppState, raw: &str) -> Result<StoredRecord, Problem> {
 /// Creates a record, or finds the identical one.
 #[utoipa::path(
     post, path = "/records", tag = "records",
-    request_body(content = crate::openapi::RecordInputSchema, description = "The five fields; numbers keep their exact digits"),
+    request_body(content = crate::openapi::RecordInput, description = "The five fields; numbers keep their exact digits"),
     responses(
         (status = 201, description = "Created", body = RecordBody, headers(("Location" = String, description = "/records/{id}"))),
         (status = 200, description = "An identical record already exists", body = RecordBody),
@@ -124,7 +127,10 @@ async fn stored(app: &AppState, raw: &str) -> Result<StoredRecord, Problem> {
         (status = 422, description = "A field is invalid; `errors` lists every one", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn create(State(app): State<AppState>, body: JsonBody) -> Result<Response, Problem> {
+pub(crate) async fn create(
+    State(app): State<AppState>,
+    body: JsonBody,
+) -> Result<Response, Problem> {
     let outcome = create_all(app.store.as_ref(), vec![body.required()?])
         .await?
         .pop()
@@ -151,7 +157,7 @@ pub async fn create(State(app): State<AppState>, body: JsonBody) -> Result<Respo
 /// `?at=` of `GET /records/{id}`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct AtParams {
+pub(crate) struct AtParams {
     /// An RFC 3339 instant: the record as it stood then.
     pub at: Option<String>,
 }
@@ -166,7 +172,7 @@ pub struct AtParams {
         (status = 422, description = "`at` is not an RFC 3339 timestamp", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get(
+pub(crate) async fn get(
     State(app): State<AppState>,
     Path(raw): Path<String>,
     Params(params): Params<AtParams>,
@@ -215,7 +221,7 @@ fn parse_instant(raw: &str) -> Result<OffsetDateTime, Problem> {
         (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn events(
+pub(crate) async fn events(
     State(app): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Json<Vec<Event>>, Problem> {
@@ -225,7 +231,7 @@ pub async fn events(
 /// Filters of `GET /records`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct ListParams {
+pub(crate) struct ListParams {
     /// Only this registry (compared after canonicalization: `VCS` finds `vcs`).
     pub registry: Option<String>,
     /// Only this vintage year.
@@ -240,7 +246,7 @@ pub struct ListParams {
 
 /// One page of records.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RecordPage {
+pub(crate) struct RecordPage {
     /// The records, oldest first.
     pub items: Vec<RecordBody>,
     /// Pass as `cursor` for the next page; `null` on the last page.
@@ -248,7 +254,7 @@ pub struct RecordPage {
 }
 
 /// Reads `limit`: 1 to [`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
-pub fn parse_limit(raw: Option<&str>) -> Result<u32, Problem> {
+pub(crate) fn parse_limit(raw: Option<&str>) -> Result<u32, Problem> {
     let Some(raw) = raw else {
         return Ok(DEFAULT_LIMIT);
     };
@@ -331,7 +337,7 @@ fn parse_vintage(raw: &str) -> Result<u16, Problem> {
         (status = 422, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn list(
+pub(crate) async fn list(
     State(app): State<AppState>,
     Params(p): Params<ListParams>,
 ) -> Result<Json<RecordPage>, Problem> {
@@ -357,7 +363,7 @@ pub async fn list(
 /// What happened to one input of a batch.
 #[derive(Clone, Copy, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The record is new.
     Created,
     /// An identical record was there already.
@@ -368,7 +374,7 @@ pub enum Outcome {
 
 /// The outcome of one input of a batch.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BatchItem {
+pub(crate) struct BatchItem {
     /// The input's position in the request, from 0.
     pub index: usize,
     /// What happened.
@@ -392,7 +398,7 @@ pub struct BatchItem {
 
 /// The outcomes of a batch, in input order.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BatchResult {
+pub(crate) struct BatchResult {
     /// One per input.
     pub items: Vec<BatchItem>,
 }
@@ -414,7 +420,7 @@ impl BatchItem {
 /// Creates up to 1,000 records in one request (one transaction).
 #[utoipa::path(
     post, path = "/records/batch", tag = "records",
-    request_body(content = Vec<crate::openapi::RecordInputSchema>, description = "A JSON array of record inputs"),
+    request_body(content = Vec<crate::openapi::RecordInput>, description = "A JSON array of record inputs"),
     responses(
         (status = 200, description = "One outcome per input, in input order", body = BatchResult),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
@@ -423,7 +429,7 @@ impl BatchItem {
         (status = 422, description = "The body is not an array", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn batch(
+pub(crate) async fn batch(
     State(app): State<AppState>,
     body: JsonBody,
 ) -> Result<Json<BatchResult>, Problem> {

@@ -2,9 +2,9 @@
 //!
 //! The trait is narrow on purpose (create, append, read, list, feed). What
 //! does not depend on the database lives here once: the row types and their
-//! decoding into domain types ([`rows`]), create-or-find and the append plan
-//! ([`write`]), the list query and its page cut ([`list`]), the migration
-//! runner's version check ([`migrate`]). Each backend keeps only its SQL, its
+//! decoding into domain types (`rows`), create-or-find and the append plan
+//! (`write`), the list query and its page cut (`list`), the migration
+//! runner's version check (`migrate`). Each backend keeps only its SQL, its
 //! driver plumbing and its concurrency mechanics. Every lifecycle decision is
 //! the core's: a backend loads a record's events, asks the core for the next
 //! event, and stores it, atomically with respect to other writers.
@@ -37,6 +37,18 @@ pub struct StoredRecord {
     pub created_at: OffsetDateTime,
     /// Its events in `seq` order.
     pub events: Vec<Event>,
+}
+
+/// An event a client asks to append to a record; the core decides whether
+/// it may follow, and builds it.
+#[derive(Clone, Debug)]
+pub struct Append {
+    /// The record.
+    pub record: RecordId,
+    /// What happened.
+    pub event_type: EventType,
+    /// Its details, as the client sent them.
+    pub payload: Option<Map<String, Value>>,
 }
 
 /// What a create did.
@@ -167,12 +179,7 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<Result<Created, StoreError>>, StoreError>;
 
     /// Appends the next event of a record, if the core allows it.
-    async fn append(
-        &self,
-        id: RecordId,
-        event_type: EventType,
-        payload: Option<Map<String, Value>>,
-    ) -> Result<Event, StoreError>;
+    async fn append(&self, request: Append) -> Result<Event, StoreError>;
 
     /// A record and its history.
     async fn get(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError>;

@@ -44,7 +44,44 @@ pub(crate) struct EventRow {
     pub(crate) created_at: OffsetDateTime,
 }
 
+/// One row as a driver returns it: how each backend reads a column of each
+/// kind (SQLite keeps timestamps, ids and payloads as text; PostgreSQL has
+/// types for them).
+pub(crate) trait Columns {
+    /// An integer column.
+    fn int(&self, i: usize) -> Result<i64, StoreError>;
+    /// A text column.
+    fn text(&self, i: usize) -> Result<String, StoreError>;
+    /// A timestamp column.
+    fn time(&self, i: usize) -> Result<OffsetDateTime, StoreError>;
+    /// A UUID column.
+    fn uuid(&self, i: usize) -> Result<Uuid, StoreError>;
+    /// A JSON column that may be null.
+    fn json(&self, i: usize) -> Result<Option<Value>, StoreError>;
+}
+
+/// The columns of an [`EventRow`], in order.
+pub(crate) const EVENT_COLUMNS: &str = "id, record_id, seq, event_type, payload, created_at";
+
 impl RecordRow {
+    /// Reads a row selected in this order: `tx, pos, id, project_name,
+    /// registry, vintage, quantity, serial_number, created_at`.
+    pub(crate) fn read(c: &impl Columns) -> Result<Self, StoreError> {
+        Ok(Self {
+            position: Position {
+                tx: c.int(0)?,
+                pos: c.int(1)?,
+            },
+            id: c.text(2)?,
+            project_name: c.text(3)?,
+            registry: c.text(4)?,
+            vintage: c.int(5)?,
+            quantity: c.text(6)?,
+            serial_number: c.text(7)?,
+            created_at: c.time(8)?,
+        })
+    }
+
     /// The record this row and its `events` hold, with its position.
     pub(crate) fn decode(self, events: Vec<Event>) -> Result<(Position, StoredRecord), StoreError> {
         let id = record_id(&self.id)?;
@@ -67,6 +104,18 @@ impl RecordRow {
 }
 
 impl EventRow {
+    /// Reads a row selected in [`EVENT_COLUMNS`] order.
+    pub(crate) fn read(c: &impl Columns) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: c.uuid(0)?,
+            record_id: c.text(1)?,
+            seq: c.int(2)?,
+            event_type: c.text(3)?,
+            payload: c.json(4)?,
+            created_at: c.time(5)?,
+        })
+    }
+
     /// The event this row holds.
     pub(crate) fn decode(self) -> Result<Event, StoreError> {
         let record = record_id(&self.record_id)?;

@@ -16,17 +16,17 @@ use std::sync::{mpsc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
-use carbon_tracker_core::lifecycle::{Event, EventType};
+use carbon_tracker_core::lifecycle::Event;
 use carbon_tracker_core::{CanonicalRecord, RecordId};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transaction};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::list::{self, Arg, Cut, Dialect};
-use super::rows::{self, EventRow, RecordRow};
-use super::{migrate, write, Created, ListQuery, Page, Position, Store, StoreError, StoredRecord};
+use super::rows::{self, Columns, EventRow, RecordRow, EVENT_COLUMNS};
+use super::{migrate, write, Append, Created, ListQuery, Page, Store, StoreError, StoredRecord};
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version`
 /// records how many have been applied.
@@ -49,12 +49,7 @@ type AppendReply = oneshot::Sender<Result<Event, StoreError>>;
 /// A unit of work for the writer thread.
 enum Job {
     Create(Vec<CanonicalRecord>, CreateReply),
-    Append {
-        id: RecordId,
-        event_type: EventType,
-        payload: Option<Map<String, Value>>,
-        reply: AppendReply,
-    },
+    Append(Append, AppendReply),
 }
 
 /// A job's outcome, held until the transaction has committed.
@@ -171,19 +166,9 @@ impl Store for SqliteStore {
         answer(rx).await
     }
 
-    async fn append(
-        &self,
-        id: RecordId,
-        event_type: EventType,
-        payload: Option<Map<String, Value>>,
-    ) -> Result<Event, StoreError> {
+    async fn append(&self, request: Append) -> Result<Event, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Job::Append {
-            id,
-            event_type,
-            payload,
-            reply,
-        })?;
+        self.send(Job::Append(request, reply))?;
         answer(rx).await
     }
 
@@ -349,7 +334,7 @@ fn commit_group(
                 .into_iter()
                 .map(|job| match job {
                     Job::Create(_, r) => Reply::Create(r),
-                    Job::Append { reply, .. } => Reply::Append(reply),
+                    Job::Append(_, reply) => Reply::Append(reply),
                 })
                 .collect();
             return Err((e, replies));
@@ -374,15 +359,9 @@ fn run_job(tx: &mut Transaction<'_>, job: Job, now: OffsetDateTime) -> Done {
                 .collect();
             Done::Create(outcomes, reply)
         }
-        Job::Append {
-            id,
-            event_type,
-            payload,
-            reply,
-        } => Done::Append(
-            in_savepoint(tx, |sp| append_one(sp, id, event_type, payload, now)),
-            reply,
-        ),
+        Job::Append(request, reply) => {
+            Done::Append(in_savepoint(tx, |sp| append_one(sp, request, now)), reply)
+        }
     }
 }
 
@@ -434,13 +413,11 @@ fn create_one(
 
 fn append_one(
     conn: &Connection,
-    id: RecordId,
-    event_type: EventType,
-    payload: Option<Map<String, Value>>,
+    request: Append,
     now: OffsetDateTime,
 ) -> Result<Event, StoreError> {
-    let events = load_events(conn, id)?;
-    let event = write::next_event(id, &events, event_type, payload, now)?;
+    let events = load_events(conn, request.record)?;
+    let event = write::next_event(request, &events, now)?;
     insert_event(conn, &event)?;
     Ok(event)
 }
@@ -485,10 +462,9 @@ fn failed(e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// The columns [`RecordRow::read`] reads: SQLite has one writer, so `tx` is always 0.
 const RECORD_COLUMNS: &str =
-    "r.pos, r.id, r.project_name, r.registry, r.vintage, r.quantity, r.serial_number, r.created_at";
-
-const EVENT_COLUMNS: &str = "id, record_id, seq, event_type, payload, created_at";
+    "0 AS tx, r.pos, r.id, r.project_name, r.registry, r.vintage, r.quantity, r.serial_number, r.created_at";
 
 /// The SQL of SQLite for [`list::query`]: numbered `?` placeholders; rows
 /// commit in `pos` order, so a position is `pos` alone.
@@ -499,40 +475,41 @@ const DIALECT: Dialect = Dialect {
     position: &["r.pos"],
 };
 
-/// Column `i` of `r`.
-fn col<T: rusqlite::types::FromSql>(r: &Row<'_>, i: usize) -> Result<T, StoreError> {
-    r.get(i).map_err(failed)
+/// A row of rusqlite: timestamps, event ids and payloads are text.
+struct SqliteRow<'a, 'b>(&'a Row<'b>);
+
+impl SqliteRow<'_, '_> {
+    fn get<T: rusqlite::types::FromSql>(&self, i: usize) -> Result<T, StoreError> {
+        self.0.get(i).map_err(failed)
+    }
 }
 
-/// A record row, in [`RECORD_COLUMNS`] order.
-fn record_row(r: &Row<'_>) -> Result<RecordRow, StoreError> {
-    Ok(RecordRow {
-        position: Position {
-            tx: 0,
-            pos: col(r, 0)?,
-        },
-        id: col(r, 1)?,
-        project_name: col(r, 2)?,
-        registry: col(r, 3)?,
-        vintage: col(r, 4)?,
-        quantity: col(r, 5)?,
-        serial_number: col(r, 6)?,
-        created_at: rows::timestamp(&col::<String>(r, 7)?)?,
-    })
-}
-
-/// An event row, in [`EVENT_COLUMNS`] order.
-fn event_row(r: &Row<'_>) -> Result<EventRow, StoreError> {
-    Ok(EventRow {
-        id: rows::uuid(&col::<String>(r, 0)?)?,
-        record_id: col(r, 1)?,
-        seq: col(r, 2)?,
-        event_type: col(r, 3)?,
-        payload: col::<Option<String>>(r, 4)?
+impl Columns for SqliteRow<'_, '_> {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.get(i)
+    }
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        self.get(i)
+    }
+    fn time(&self, i: usize) -> Result<OffsetDateTime, StoreError> {
+        rows::timestamp(&self.get::<String>(i)?)
+    }
+    fn uuid(&self, i: usize) -> Result<Uuid, StoreError> {
+        rows::uuid(&self.get::<String>(i)?)
+    }
+    fn json(&self, i: usize) -> Result<Option<Value>, StoreError> {
+        self.get::<Option<String>>(i)?
             .map(|text| rows::json(&text))
-            .transpose()?,
-        created_at: rows::timestamp(&col::<String>(r, 5)?)?,
-    })
+            .transpose()
+    }
+}
+
+fn record_row(r: &Row<'_>) -> Result<RecordRow, StoreError> {
+    RecordRow::read(&SqliteRow(r))
+}
+
+fn event_row(r: &Row<'_>) -> Result<EventRow, StoreError> {
+    EventRow::read(&SqliteRow(r))
 }
 
 /// The rows `sql` selects, each read by `read`.

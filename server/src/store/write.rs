@@ -3,10 +3,9 @@
 
 use carbon_tracker_core::lifecycle::{self, Event, EventType, RecordState};
 use carbon_tracker_core::{CanonicalRecord, RecordId};
-use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{Created, StoreError, StoredRecord};
+use super::{Append, Created, StoreError, StoredRecord};
 
 /// The state a stored history adds up to. A stored history the core refuses
 /// is corrupt data (500), never a transition error of the request (409).
@@ -35,21 +34,30 @@ pub(crate) fn existing(
     }
 }
 
-/// The event to insert after the stored history `events` of record `id`
-/// (empty: no such record), as the core builds and allows it.
+/// The event to insert for `request` after the stored history `events` of
+/// its record (empty: no such record), as the core builds and allows it.
 pub(crate) fn next_event(
-    id: RecordId,
+    request: Append,
     events: &[Event],
-    event_type: EventType,
-    payload: Option<Map<String, Value>>,
     now: OffsetDateTime,
 ) -> Result<Event, StoreError> {
+    let Append {
+        record,
+        event_type,
+        payload,
+    } = request;
     if events.is_empty() {
-        return Err(StoreError::NotFound(id));
+        return Err(StoreError::NotFound(record));
     }
-    let state = history(id, events)?;
-    let (event, _) =
-        lifecycle::next_event(Some(&state), id, event_type, payload, now, random_bytes()?)?;
+    let state = history(record, events)?;
+    let (event, _) = lifecycle::next_event(
+        Some(&state),
+        record,
+        event_type,
+        payload,
+        now,
+        random_bytes()?,
+    )?;
     Ok(event)
 }
 

@@ -10,7 +10,7 @@
 //! - the schema's unique indexes stay the last guard. A deadlock, a
 //!   serialization failure or a unique violation is retried (the core then
 //!   decides again on the new history), and reported as a 409 if it persists
-//!   ([`retry`]).
+//!   (`retry`).
 //!
 //! Several writers commit in any order, so a row can become visible after rows
 //! that sort after it. Record pages read one stable order, `(tx, pos)`, so a
@@ -28,8 +28,8 @@
 //! database is away, requests get 503 after a few quick retries.
 
 //!
-//! The modules hold one job each: [`connect`] opens the pool and migrates,
-//! [`retry`] classifies failures and retries, `sql` holds the statements,
+//! The modules hold one job each: `connect` opens the pool and migrates,
+//! `retry` classifies failures and retries, `sql` holds the statements,
 //! `tls` the encryption. What both backends share is in [`crate::store`].
 
 mod connect;
@@ -38,17 +38,16 @@ mod sql;
 mod tls;
 
 use async_trait::async_trait;
-use carbon_tracker_core::lifecycle::{Event, EventType};
+use carbon_tracker_core::lifecycle::Event;
 use carbon_tracker_core::{CanonicalRecord, RecordId};
 use deadpool_postgres::Pool;
-use serde_json::{Map, Value};
 use uuid::Uuid;
 
 pub use connect::{parse_url, OpenError};
 use retry::{run, Failed};
 use sql::{get, now, EVENT_COLUMNS, SETTLED};
 
-use super::{write, Created, ListQuery, Page, Position, Store, StoreError, StoredRecord};
+use super::{write, Append, Created, ListQuery, Page, Position, Store, StoreError, StoredRecord};
 
 /// A PostgreSQL database.
 pub struct PostgresStore {
@@ -105,13 +104,8 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn append(
-        &self,
-        id: RecordId,
-        event_type: EventType,
-        payload: Option<Map<String, Value>>,
-    ) -> Result<Event, StoreError> {
-        let payload = &payload;
+    async fn append(&self, request: Append) -> Result<Event, StoreError> {
+        let (request, id) = (&request, request.record);
         self.run(|mut client| async move {
             let tx = client.transaction().await?;
             let lock = tx
@@ -121,7 +115,7 @@ impl Store for PostgresStore {
                 return Err(StoreError::NotFound(id).into());
             }
             let events = sql::load_events(&tx, id).await?;
-            let event = write::next_event(id, &events, event_type, payload.clone(), now())?;
+            let event = write::next_event(request.clone(), &events, now())?;
             let event = sql::insert_event(&tx, event).await?;
             tx.commit().await.map_err(Failed::at_commit)?;
             Ok(event)

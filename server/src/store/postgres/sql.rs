@@ -12,15 +12,18 @@ use tokio_postgres::Row;
 
 use super::retry::Failed;
 use crate::store::list::{self, Arg, Cut, Dialect};
-use crate::store::rows::{EventRow, RecordRow};
-use crate::store::{write, Created, ListQuery, Page, Position, StoreError, StoredRecord};
+use crate::store::rows::{Columns, EventRow, RecordRow};
+use crate::store::{write, Created, ListQuery, Page, StoreError, StoredRecord};
 
 /// Rows of transactions older than every running one: see the module docs
 /// on the feed.
 pub(super) const SETTLED: &str = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
 
-pub(super) const EVENT_COLUMNS: &str = "id, record_id, seq, event_type, payload, created_at";
+/// [`crate::store::rows::EVENT_COLUMNS`], `seq` widened to the row's integer.
+pub(super) const EVENT_COLUMNS: &str =
+    "id, record_id, seq::bigint, event_type, payload, created_at";
 
+/// The columns [`RecordRow::read`] reads, integers widened, the quantity as text.
 const RECORD_COLUMNS: &str = "r.tx, r.pos, r.id, r.project_name, r.registry, r.vintage::bigint, \
      r.quantity::text, r.serial_number, r.created_at";
 
@@ -55,33 +58,34 @@ pub(super) fn get<'a, T: FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T, Sto
         .map_err(|e| StoreError::corrupt(None, "column", e))
 }
 
+/// A row of tokio-postgres: every column has its own type.
+struct PgRow<'a>(&'a Row);
+
+impl Columns for PgRow<'_> {
+    fn int(&self, i: usize) -> Result<i64, StoreError> {
+        get(self.0, i)
+    }
+    fn text(&self, i: usize) -> Result<String, StoreError> {
+        get(self.0, i)
+    }
+    fn time(&self, i: usize) -> Result<OffsetDateTime, StoreError> {
+        get(self.0, i)
+    }
+    fn uuid(&self, i: usize) -> Result<uuid::Uuid, StoreError> {
+        get(self.0, i)
+    }
+    fn json(&self, i: usize) -> Result<Option<Value>, StoreError> {
+        get(self.0, i)
+    }
+}
+
 fn record_row(row: &Row) -> Result<RecordRow, StoreError> {
-    Ok(RecordRow {
-        position: Position {
-            tx: get(row, 0)?,
-            pos: get(row, 1)?,
-        },
-        id: get(row, 2)?,
-        project_name: get(row, 3)?,
-        registry: get(row, 4)?,
-        vintage: get(row, 5)?,
-        quantity: get(row, 6)?,
-        serial_number: get(row, 7)?,
-        created_at: get(row, 8)?,
-    })
+    RecordRow::read(&PgRow(row))
 }
 
 /// An event row, in [`EVENT_COLUMNS`] order.
 pub(super) fn event(row: &Row) -> Result<Event, StoreError> {
-    EventRow {
-        id: get(row, 0)?,
-        record_id: get(row, 1)?,
-        seq: i64::from(get::<i32>(row, 2)?),
-        event_type: get(row, 3)?,
-        payload: get(row, 4)?,
-        created_at: get(row, 5)?,
-    }
-    .decode()
+    EventRow::read(&PgRow(row))?.decode()
 }
 
 pub(super) async fn load_events<C: GenericClient + Sync>(
