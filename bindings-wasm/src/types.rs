@@ -24,7 +24,7 @@ export class ValidationError extends Error {
   readonly row?: number;
 }
 
-/** An event cannot follow a record's state (HTTP 409), or its payload is invalid (`invalid_payload`, with `errors`). */
+/** An event cannot follow a record's state, or its payload breaks its event type's rules (then `errors` lists the problems). */
 export class TransitionError extends Error {
   readonly name: "TransitionError";
   readonly code: TransitionCode;

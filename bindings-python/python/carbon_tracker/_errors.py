@@ -40,7 +40,8 @@ class TransitionError(Exception):
     """An event cannot follow the record's state.
 
     ``code`` is stable, one of ``carbon_tracker.TRANSITION_CODES`` (the core's
-    list); for ``invalid_payload``, ``errors`` lists the payload's problems.
+    list); when the payload breaks its event type's rules, ``errors`` lists
+    the problems.
     """
 
     code: str

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use carbon_tracker_core::lifecycle::{Event, EventType};
+use carbon_tracker_core::lifecycle::{Event, EventType, TransitionCode};
 use carbon_tracker_core::{ErrorCode, FieldError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,7 +33,7 @@ async fn append(
         Some(Value::Object(map)) => Some(map),
         Some(_) => {
             return Err(Problem::invalid(
-                "invalid_payload",
+                TransitionCode::InvalidPayload.as_str(),
                 "the body must be a JSON object",
                 vec![FieldError::new("body", ErrorCode::NotAnObject)],
             ))
