@@ -53,8 +53,9 @@ pub(crate) async fn log_failures(request: Request, next: Next) -> Response {
     response
 }
 
-/// An error and its sources on one line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its sources on one line (drivers' own `Display` often stops
+/// at "db error" or "error connecting to server").
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

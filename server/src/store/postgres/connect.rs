@@ -9,8 +9,8 @@ use deadpool_postgres::{
 use tokio_postgres::config::Host;
 use tokio_postgres::Config;
 
-use super::retry::describe;
 use super::tls;
+use crate::problem::chain;
 use crate::store::migrate;
 
 /// The schema, one migration per entry, applied in order; the table
@@ -113,7 +113,7 @@ pub fn parse_url(url: &str) -> Result<Config, String> {
 /// Why the URL does not parse, with the accepted values when it is `sslmode`
 /// (the driver names the option but not what it takes).
 fn url_error(e: &tokio_postgres::Error) -> String {
-    let text = describe(e);
+    let text = chain(e);
     if text.contains("`sslmode`") {
         format!("{text} (use disable, prefer or require; certificate verification, verify-ca and verify-full, is not supported)")
     } else {
@@ -135,15 +135,15 @@ fn target(config: &Config) -> String {
 
 fn pool_error(e: &PoolError) -> String {
     match e {
-        PoolError::Backend(e) => describe(e),
-        other => describe(other),
+        PoolError::Backend(e) => chain(e),
+        other => chain(other),
     }
 }
 
 /// Applies pending migrations in one transaction, under an advisory lock so
 /// that processes starting at once do not race.
 async fn apply_migrations(client: &mut Object) -> Result<(), String> {
-    let fail = |e: tokio_postgres::Error| describe(&e);
+    let fail = |e: tokio_postgres::Error| chain(&e);
     let tx = client.transaction().await.map_err(fail)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await

@@ -13,6 +13,7 @@ use std::time::Duration;
 use deadpool_postgres::{Object, Pool, PoolError};
 use tokio_postgres::error::SqlState;
 
+use crate::problem::chain;
 use crate::store::StoreError;
 
 /// Tries of one operation when the database reports a transient failure.
@@ -57,19 +58,6 @@ where
         })
 }
 
-/// An error and its causes on one line (the driver's own `Display` stops at
-/// "db error" or "error connecting to server").
-pub(super) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
-
 /// One try's failure, and whether another try may succeed.
 pub(super) struct Failed {
     error: StoreError,
@@ -83,7 +71,7 @@ impl Failed {
             PoolError::Closed => Self::final_(StoreError::stopped("the server is shutting down")),
             other => Self::final_(StoreError::unavailable(
                 "no PostgreSQL connection",
-                describe(&other),
+                chain(&other),
             )),
         }
     }
