@@ -10,6 +10,7 @@ pub mod lifecycle;
 mod number;
 mod payload;
 mod quantity;
+mod serial;
 mod text;
 mod value;
 
@@ -27,6 +28,7 @@ pub use payload::{
     payload_fields, validate_payload, PayloadField, PayloadRule, MAX_NAME_CHARS, MAX_NOTE_CHARS,
 };
 pub use quantity::Quantity;
+pub use serial::{parse_serial, Block, Scheme};
 pub use text::{canonical_text, MAX_TEXT_CHARS};
 pub use value::FieldValue;
 

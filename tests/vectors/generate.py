@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the conformance vectors from the pure-Python references.
 
-    python3 tests/vectors/generate.py          # rewrite ids.json, rejects.json, lifecycle.json
+    python3 tests/vectors/generate.py          # rewrite ids.json, rejects.json, lifecycle.json, serials.json
     python3 tests/vectors/generate.py --check  # fail if the committed files differ
 
 Expected values come from ``tests/reference/`` (standard library only), never
@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "tests" / "reference"))
 
 import ids_v1  # noqa: E402
 import lifecycle_v1  # noqa: E402
+import serials_v1  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "vectors" / "original-service-ids.json"
 FIELDS = ids_v1.FIELD_ORDER
@@ -433,6 +434,172 @@ def lifecycle_vectors() -> dict[str, Any]:
 
 # ---------------------------------------------------------------- main
 
+# ---------------------------------------------------------------- serials.json
+
+U64_MAX = 2**64 - 1
+
+# Serials as registries print them: each scheme's SPEC §6 example, both Verra
+# lengths, ACR's two separators, leading zeros, ranges near 2^64 - 1, and
+# serials that are not blocks.
+SERIALS: dict[str, list[str]] = {
+    "verra": [
+        "19380-941382555-941382741-VCS-VCU-1310-VER-CN-13-3005-01012022-31102022-0",
+        "19380-941382555-941382741-VCU-1310-VER-CN-13-3005-01012022-31102022-0",
+        "7070-295823423-295823522-VCS-VCU-262-VER-IN-1-1744-01012018-31122018-0",
+        "11424-310512789-310513288-VCS-VCU-997-VER-BR-14-1115-01012014-31122014-1",
+        "5528-265046751-265046751-VCS-VCU-263-APX-US-14-1360-01012016-31122016-0",
+        "9999-000000001-000000100-VCS-VCU-1-MER-KE-3-42-01012020-31122020-0",
+        "1-1-18446744073709551615-VCU-1-VER-CN-1-1-01012020-31122020-0",
+        "2-18446744073709551614-18446744073709551615-VCS-VCU-1-VER-CN-1-1-01012020-31122020-0",
+        "  19380-941382555-941382741-vcs-vcu-1310-ver-cn-13-3005-01012022-31102022-0 ",
+        "12-100-200-VCS-VCU-9-VER-PE-14-1067-01012015-31122015-0",
+    ],
+    "gold-standard": [
+        "GS1-1-KE-GS11603-16-2025-30256-110-5463",
+        "GS1-1-IN-GS2446-12-2019-18752-1-1000",
+        "GS1-1-BR-GS5678-3-2021-20001-0001-0500",
+        "GS1-1-VN-GS7201-5-2022-22222-999-1000",
+        "GS1-1-UG-GS3011-16-2018-17733-5000-5000",
+        "GS1-1-CN-GS1000-1-2020-1-1-18446744073709551615",
+        "GS1-1-GH-GS11000-15-2024-29000-12-2500",
+        "GS1-1-TR-GS6500-2-2017-15000-100-199",
+        "GS1-1-MX-GS9000-4-2023-26000-00010-09999",
+        "GS1-1-ZA-GS4321-8-2016-14000-7-7",
+    ],
+    "acr": [
+        "ACR-FR-1129-2025-2917-30932 to 35143",
+        "ACR-FR-1129-2025-2917-30932-35143",
+        "ACR-US-527-2023-1988-1 to 100",
+        "ACR-US-527-2023-1988-1-100",
+        "ACR-CA-700-2020-1500-0001 to 1000",
+        "ACR-US-1-2019-1-18446744073709551614 to 18446744073709551615",
+        "ACR-BR-880-2021-2100-500 to 500",
+        "ACR-US-310-2018-900-77 to 1077",
+        "ACR-MX-411-2022-2500-10 to 20",
+        "ACR-US-999-2024-3000-123456-654321",
+    ],
+    "car": [
+        "CAR-1-US-1335-31-983-KS-2025-9205-1 to 5000",
+        "CAR-ROC-US-1001-10-120-CA-2019-4500-1 to 250",
+        "CAR-1-US-1200-31-983-OK-2024-9000-5001 to 9000",
+        "CAR-1-MX-1500-5-300-JA-2021-7000-0001 to 0100",
+        "CAR-1-US-800-2-50-TX-2018-3000-100 to 100",
+        "CAR-1-US-1-1-1-WA-2020-1-1 to 18446744073709551615",
+        "CAR-ROC-US-1100-12-200-OR-2022-8000-20 to 40",
+        "CAR-1-US-1335-31-983-KS-2023-8800-10 to 12000",
+        "CAR-1-US-1400-9-77-NE-2017-2500-1 to 2",
+        "CAR-1-US-950-3-61-MI-2016-2100-500 to 999",
+    ],
+    "art-trees": [
+        "ART-GY-102-2016-9-1401 to 1408",
+        "FCPF-CI-200-2020-3-1 to 1000",
+        "ART-EC-105-2019-1-1 to 5000000",
+        "ART-CR-110-2021-4-0001 to 0050",
+        "FCPF-GH-201-2022-2-10 to 10",
+        "ART-GY-102-2017-10-1 to 18446744073709551615",
+        "ART-AR-120-2023-7-500 to 600",
+        "FCPF-MZ-205-2019-8-1000 to 2000",
+        "ART-BR-130-2020-11-42 to 420",
+        "FCPF-NP-210-2021-5-7 to 8",
+    ],
+    "puro": [
+        "PURO_PR_CORC100+_FI_577166_2020_055a3fbe-eabc-4535-b9cf-1028e7d18f89_1-100",
+        "PURO_PR_CORC_SE_100200_2022_9b1c2d3e-0000-4000-8000-000000000001_101-250",
+        "PURO_PR_CORC100+_US_42_2021_aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee_0001-0010",
+        "PURO_PR_CORC_DE_7_2023_12345678-1234-1234-1234-123456789abc_5-5",
+        "PURO_PR_CORC100+_NO_8_2019_deadbeef-dead-beef-dead-beefdeadbeef_1-18446744073709551615",
+        "PURO_PR_CORC_FI_577166_2024_055a3fbe-eabc-4535-b9cf-1028e7d18f90_1000-1999",
+        "PURO_PR_CORC_GB_3_2022_00000000-0000-0000-0000-000000000000_10-20",
+        "PURO_PR_CORC1000+_CA_9_2021_11111111-2222-3333-4444-555555555555_77-777",
+        "PURO_PR_CORC_AU_11_2020_abcdefab-cdef-abcd-efab-cdefabcdefab_3-30",
+        "PURO_PR_CORC_NL_12_2025_fedcbafe-dcba-fedc-bafe-dcbafedcbafe_1-2",
+    ],
+    "undp": [
+        "CA0004-VU-CH-356-1-3000-2023",
+        "CA0005-KE-CH-400-1-100-2022",
+        "CA0010-VN-JP-12-0001-0500-2021",
+        "CA0011-UG-SE-77-50-50-2024",
+        "CA0012-BD-CH-9-1-18446744073709551615-2020",
+        "CA0013-MA-CH-356-3001-6000-2023",
+        "CA0014-PE-CH-8-10-20-2019",
+        "CA0015-GH-KR-31-100-999-2025",
+        "CA0016-SN-CH-2-5-6-2022",
+        "CA0017-RW-CH-45-1000-1999-2018",
+    ],
+    "cdm": [
+        "IN-5-123456789-1-1-0-1234 - IN-5-123457000-1-1-0-1234",
+        "CN-5-1-2-2-0-9876 - CN-5-100-2-2-0-9876",
+        "BR-5-0001-1-1-0-555 - BR-5-0100-1-1-0-555",
+        "MX-5-700-1-2-0-4321 - MX-5-701-1-2-0-4321",
+        "ZA-5-1-2-2-0-1 - ZA-5-18446744073709551615-2-2-0-1",
+        "VN-5-5000-2-2-0-777 - VN-5-5999-2-2-0-777",
+        "KE-5-10-1-1-0-88 - KE-5-20-1-1-0-88",
+        "ID-5-31-2-2-0-3131 - ID-5-62-2-2-0-3131",
+        "TH-5-400-1-1-0-40 - TH-5-800-1-1-0-40",
+        "PE-5-9-2-2-0-9 - PE-5-90-2-2-0-9",
+    ],
+    "generic": [
+        "VCS-001:1-100",
+        "My Registry Block:0001-0100",
+        "X:5-5",
+        "registry:2024:batch-7:1-18446744073709551615",
+        "ABC:10-20",
+        "a:b:c:100-200",
+        "Tracker Test 9:7-700",
+        "lot 42:1-1",
+        "cert-9:  1-10".replace("  ", ""),
+        "Ü-Registry:3-30",
+    ],
+    "not a block": [
+        "19380-941382555-941382741-VCS-VCU-1310-VER-CN-13-3005-01012022-31102022-A",
+        "19380-941382741-941382555-VCS-VCU-1310-VER-CN-13-3005-01012022-31102022-0",
+        "19380-941382555-VCS-VCU-1310-VER-CN-13-3005-01012022-31102022-0",
+        "GS1-1-KE-GS11603-16-2025-30256-5463-110",
+        "ACR-FR-1129-2025-2917-30932 TO",
+        "CAR-1-US-1335-31-983-KS-2025-9205-1-5000x",
+        "ART-GY-102-2016-9-1401 to 18446744073709551616",
+        "CA0004-VU-CH-356-1-3000",
+        "IN-5-1-1-1-0-1 - IN-6-2-1-1-0-1",
+        "MX-5-700-1-2-0-4321 - MX-5-700-1-2-0-4321",
+        "VCS-001",
+        "VCS-001:100-1",
+        "VCS-001:0-18446744073709551615",
+        ":1-10",
+        "GS1-1-KE-GS11603-16-2025-30256-18446744073709551616-18446744073709551617",
+    ],
+}
+
+
+def serial_case(scheme: str, serial: str) -> dict[str, Any]:
+    canonical = ids_v1.canonical_text(serial)
+    block = serials_v1.parse(canonical)
+    case: dict[str, Any] = {"name": f"{scheme}: {serial.strip()}", "serial": serial, "canonical": canonical, "block": block}
+    if block is not None:
+        start, end = int(block["start"]), int(block["end"])
+        # A 37-credit front part too, as in SPEC §6's Verra example.
+        cuts = sorted({start, min(start + 36, end), (start + end) // 2, end})
+        # The front part of each cut, and the remainder behind it: what a split makes.
+        case["sub_ranges"] = [
+            {"start": str(a), "end": str(b), "serial": serials_v1.render(canonical, a, b)}
+            for a, b in [(start, c) for c in cuts] + [(c + 1, end) for c in cuts if c < end]
+        ]
+    return case
+
+
+def serials_vectors() -> dict[str, Any]:
+    cases = [serial_case(scheme, serial) for scheme, serials in SERIALS.items() for serial in serials]
+    for scheme, serials in SERIALS.items():
+        parsed = [c for c in cases if c["name"].startswith(f"{scheme}: ")]
+        if scheme == "not a block":
+            assert all(c["block"] is None for c in parsed), [c["name"] for c in parsed if c["block"]]
+        else:
+            assert all(c["block"] and c["block"]["scheme"] == scheme for c in parsed), [c["name"] for c in parsed if not c["block"] or c["block"]["scheme"] != scheme]
+    return {
+        "description": "Registry serials (SPEC §6): the block each canonical serial names, or null, and the serials of sub-ranges in the scheme's own notation. From tests/reference/serials_v1.py.",
+        "cases": cases,
+    }
+
+
 def render(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
 
@@ -443,7 +610,12 @@ def main() -> int:
     args = parser.parse_args()
     if unicodedata.unidata_version != "14.0.0":
         print(f"note: this Python has Unicode {unicodedata.unidata_version}; the vectors were made with 14.0.0", file=sys.stderr)
-    outputs = {"ids.json": ids_vectors(), "rejects.json": rejects_vectors(), "lifecycle.json": lifecycle_vectors()}
+    outputs = {
+        "ids.json": ids_vectors(),
+        "rejects.json": rejects_vectors(),
+        "lifecycle.json": lifecycle_vectors(),
+        "serials.json": serials_vectors(),
+    }
     stale = 0
     for name, data in outputs.items():
         path, text = HERE / name, render(data)
