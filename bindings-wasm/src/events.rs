@@ -200,8 +200,10 @@ fn event(value: &JsValue, at: At<'_>) -> Result<Event, JsValue> {
     )?;
     let seq = counter(value, at.field("seq"))?;
     let event_type = EventType::parse(&text(value, at.field("event_type"))?).ok_or_else(|| {
-        at.field("event_type")
-            .error("must be CREATED, SOLD, RETIRED or CANCELLED")
+        at.field("event_type").error(&format!(
+            "must be one of {}",
+            EventType::ALL.map(EventType::as_str).join(", ")
+        ))
     })?;
     let payload = match property(value, at.field("payload"))? {
         p if p.is_null() || p.is_undefined() => None,
@@ -264,8 +266,10 @@ pub(crate) fn state(value: &JsValue) -> Result<Option<RecordState>, JsValue> {
             "must be 64 lowercase hex digits",
         )?,
         status: Status::parse(&status).ok_or_else(|| {
-            at.field("status")
-                .error("must be ACTIVE, SOLD, RETIRED or CANCELLED")
+            at.field("status").error(&format!(
+                "must be one of {}",
+                Status::ALL.map(Status::as_str).join(", ")
+            ))
         })?,
         last_seq: counter(value, at.field("last_seq"))?,
         created_at: timestamp(value, at.field("created_at"))?,

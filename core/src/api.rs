@@ -68,7 +68,13 @@ impl From<TransitionError> for ApiError {
     fn from(e: TransitionError) -> Self {
         let help = match &e {
             TransitionError::AlreadyFinal { .. } => {
-                "a retired or cancelled record cannot change again"
+                "a retired, cancelled or split record cannot change again (act on a split block's children)"
+            }
+            TransitionError::InsufficientQuantity { .. } => {
+                "ask for at most the credits the block holds"
+            }
+            TransitionError::NotDivisible { .. } => {
+                "act on the whole record, or register it as a block: a serial naming its range (e.g. REGISTRY-LOT:1-100) with a quantity equal to the range's count"
             }
             TransitionError::InvalidPayload { .. } => "fix the payload fields listed in `errors`",
             TransitionError::NotCreated { .. } | TransitionError::NoEvents => {

@@ -11,6 +11,7 @@ mod number;
 mod payload;
 mod quantity;
 mod serial;
+mod split;
 mod text;
 mod value;
 
@@ -29,6 +30,7 @@ pub use payload::{
 };
 pub use quantity::Quantity;
 pub use serial::{parse_serial, Block, Scheme};
+pub use split::{act, Acted, Action, Child, Split};
 pub use text::{canonical_text, MAX_TEXT_CHARS};
 pub use value::FieldValue;
 

@@ -3,8 +3,12 @@
 //! ```text
 //! (none) --CREATED--> ACTIVE --SOLD--> SOLD --SOLD--> SOLD
 //!                       |                |
-//!                       +--RETIRED / CANCELLED--> final
+//!                       +--RETIRED / CANCELLED / SPLIT--> final
 //! ```
+//!
+//! `SPLIT` ends a block whose part was acted on (SPEC §6): its two children
+//! are new records whose `CREATED` events name it as `parent`; [`crate::act`]
+//! derives them.
 //!
 //! A record's state is never stored as truth: it is the fold of its events with
 //! [`apply`]. The same function decides whether a new event may be appended
@@ -35,11 +39,21 @@ pub enum EventType {
     Retired,
     /// The credits were cancelled (final).
     Cancelled,
+    /// Part of the block was acted on: the block ends, split into a front
+    /// child (the acted-on part) and a back child (the remainder), SPEC §6
+    /// (final; payload: `front`, `back`, `quantity`).
+    Split,
 }
 
 impl EventType {
-    /// Every event type, in the order of SPEC §3.
-    pub const ALL: [Self; 4] = [Self::Created, Self::Sold, Self::Retired, Self::Cancelled];
+    /// Every event type, in the order of SPEC §3 and §6.
+    pub const ALL: [Self; 5] = [
+        Self::Created,
+        Self::Sold,
+        Self::Retired,
+        Self::Cancelled,
+        Self::Split,
+    ];
 
     /// The name as stored and sent: `"CREATED"`, `"SOLD"`, …
     pub const fn as_str(self) -> &'static str {
@@ -48,10 +62,11 @@ impl EventType {
             Self::Sold => "SOLD",
             Self::Retired => "RETIRED",
             Self::Cancelled => "CANCELLED",
+            Self::Split => "SPLIT",
         }
     }
 
-    /// Parses `"CREATED"`, `"SOLD"`, `"RETIRED"` or `"CANCELLED"`.
+    /// Parses `"CREATED"`, `"SOLD"`, `"RETIRED"`, `"CANCELLED"` or `"SPLIT"`.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
@@ -77,13 +92,21 @@ pub enum Status {
     Retired,
     /// Cancelled: final.
     Cancelled,
+    /// Split into two children after a partial action (SPEC §6): final.
+    Split,
 }
 
 impl Status {
-    /// Every status, in the order of SPEC §3.
-    pub const ALL: [Self; 4] = [Self::Active, Self::Sold, Self::Retired, Self::Cancelled];
+    /// Every status, in the order of SPEC §3 and §6.
+    pub const ALL: [Self; 5] = [
+        Self::Active,
+        Self::Sold,
+        Self::Retired,
+        Self::Cancelled,
+        Self::Split,
+    ];
 
-    /// Parses `"ACTIVE"`, `"SOLD"`, `"RETIRED"` or `"CANCELLED"`.
+    /// Parses `"ACTIVE"`, `"SOLD"`, `"RETIRED"`, `"CANCELLED"` or `"SPLIT"`.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
@@ -95,12 +118,13 @@ impl Status {
             Self::Sold => "SOLD",
             Self::Retired => "RETIRED",
             Self::Cancelled => "CANCELLED",
+            Self::Split => "SPLIT",
         }
     }
 
-    /// `true` for `RETIRED` and `CANCELLED`: nothing may follow.
+    /// `true` for `RETIRED`, `CANCELLED` and `SPLIT`: nothing may follow.
     pub const fn is_final(self) -> bool {
-        matches!(self, Self::Retired | Self::Cancelled)
+        matches!(self, Self::Retired | Self::Cancelled | Self::Split)
     }
 }
 
@@ -211,6 +235,20 @@ pub enum TransitionError {
     /// The event's time cannot be written in UTC within years 1 to 9999.
     #[error("timestamp out of range: years 1 to 9999 in UTC")]
     TimestampOutOfRange,
+    /// A partial action asks for more credits than the block holds.
+    #[error("the block holds {available} credits; {requested} were asked for")]
+    InsufficientQuantity {
+        /// The credits the block holds.
+        available: u64,
+        /// The credits the action asked for.
+        requested: u64,
+    },
+    /// A partial action on a record that is not a block (SPEC §6).
+    #[error("only part of this record was asked for, but it is not a block: {why}")]
+    NotDivisible {
+        /// Why: its serial names no range, or its quantity is not the range's count.
+        why: String,
+    },
     /// The payload breaks the rules of its event type.
     #[error("invalid {event_type} payload: {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     InvalidPayload {
@@ -246,11 +284,18 @@ pub enum TransitionCode {
     TimestampOutOfRange,
     /// See [`TransitionError::InvalidPayload`].
     InvalidPayload,
+    /// See [`TransitionError::InsufficientQuantity`].
+    InsufficientQuantity,
+    /// See [`TransitionError::NotDivisible`].
+    NotDivisible,
+    /// A new block overlaps a block already tracked (SPEC §6): decided by a
+    /// store, which sees the other blocks.
+    SerialOverlap,
 }
 
 impl TransitionCode {
     /// Every code, the one list hosts and docs use.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 12] = [
         Self::NoEvents,
         Self::NotCreated,
         Self::AlreadyCreated,
@@ -260,6 +305,9 @@ impl TransitionCode {
         Self::TimeWentBackwards,
         Self::TimestampOutOfRange,
         Self::InvalidPayload,
+        Self::InsufficientQuantity,
+        Self::NotDivisible,
+        Self::SerialOverlap,
     ];
 
     /// The code as sent, e.g. `"already_final"`.
@@ -274,6 +322,9 @@ impl TransitionCode {
             Self::TimeWentBackwards => "time_went_backwards",
             Self::TimestampOutOfRange => "timestamp_out_of_range",
             Self::InvalidPayload => "invalid_payload",
+            Self::InsufficientQuantity => "insufficient_quantity",
+            Self::NotDivisible => "not_divisible",
+            Self::SerialOverlap => "serial_overlap",
         }
     }
 }
@@ -291,6 +342,8 @@ impl TransitionError {
             Self::TimeWentBackwards => TransitionCode::TimeWentBackwards,
             Self::TimestampOutOfRange => TransitionCode::TimestampOutOfRange,
             Self::InvalidPayload { .. } => TransitionCode::InvalidPayload,
+            Self::InsufficientQuantity { .. } => TransitionCode::InsufficientQuantity,
+            Self::NotDivisible { .. } => TransitionCode::NotDivisible,
         }
     }
 
@@ -302,7 +355,10 @@ impl TransitionError {
     /// `true` when the event itself is malformed (an HTTP 422) rather than in
     /// conflict with the record's state (an HTTP 409).
     pub const fn is_invalid_input(&self) -> bool {
-        matches!(self, Self::InvalidPayload { .. })
+        matches!(
+            self,
+            Self::InvalidPayload { .. } | Self::NotDivisible { .. }
+        )
     }
 }
 
@@ -327,7 +383,8 @@ pub fn apply(state: Option<&RecordState>, event: &Event) -> Result<RecordState, 
                 last_seq: event.seq,
                 created_at: event.created_at,
                 updated_at: event.created_at,
-                owner: None,
+                // A split's child inherits its parent's holder (SPEC §6).
+                owner: text_value(event.payload.as_ref(), "holder"),
             }
         }
         Some(state) => {
@@ -349,7 +406,7 @@ pub fn apply(state: Option<&RecordState>, event: &Event) -> Result<RecordState, 
             }
             let status = transition(state.status, event.event_type)?;
             let owner = match event.event_type {
-                EventType::Sold => buyer(event.payload.as_ref()),
+                EventType::Sold => text_value(event.payload.as_ref(), "buyer"),
                 _ => state.owner.clone(),
             };
             RecordState {
@@ -382,6 +439,7 @@ fn transition(from: Status, event_type: EventType) -> Result<Status, TransitionE
         EventType::Sold => Ok(Status::Sold),
         EventType::Retired => Ok(Status::Retired),
         EventType::Cancelled => Ok(Status::Cancelled),
+        EventType::Split => Ok(Status::Split),
     }
 }
 
@@ -395,14 +453,14 @@ pub const fn last_event_types(status: Status) -> &'static [EventType] {
         Status::Sold => &[EventType::Sold],
         Status::Retired => &[EventType::Retired],
         Status::Cancelled => &[EventType::Cancelled],
+        Status::Split => &[EventType::Split],
     }
 }
 
-fn buyer(payload: Option<&Map<String, Value>>) -> Option<String> {
-    payload?
-        .get("buyer")?
-        .as_str()
-        .map(|b| py_strip(b).to_owned())
+/// A text value of a payload, stripped: the buyer of a sale, the holder a
+/// split's child inherits.
+fn text_value(payload: Option<&Map<String, Value>>, key: &str) -> Option<String> {
+    payload?.get(key)?.as_str().map(|b| py_strip(b).to_owned())
 }
 
 /// The state a history adds up to, checking every event on the way.

@@ -29,6 +29,11 @@ pub enum PayloadRule {
     Price,
     /// Three uppercase ASCII letters.
     Currency,
+    /// A record id: 64 lowercase hex digits.
+    RecordId,
+    /// A whole number of credits, 1 to 2^64 − 1: a JSON integer or a string
+    /// of digits.
+    Credits,
 }
 
 impl PayloadRule {
@@ -45,6 +50,8 @@ impl PayloadRule {
                 "a decimal, not negative, below 10^14: a number or a string such as \"12.50\"".to_owned()
             }
             Self::Currency => "three uppercase letters, like an ISO 4217 code such as \"USD\"".to_owned(),
+            Self::RecordId => "a record id: 64 lowercase hex digits".to_owned(),
+            Self::Credits => "a whole number of credits, at least 1: a number or a string of digits".to_owned(),
         }
     }
 }
@@ -79,15 +86,27 @@ const RETIRED: &[PayloadField] = &[
     field("reason", false, PayloadRule::Note(MAX_NOTE_CHARS)),
 ];
 const CANCELLED: &[PayloadField] = &[field("reason", false, PayloadRule::Note(MAX_NOTE_CHARS))];
+/// A split's child names its parent and inherits its holder (SPEC §6); a
+/// record registered by a client has no payload.
+const CREATED: &[PayloadField] = &[
+    field("parent", false, PayloadRule::RecordId),
+    field("holder", false, PayloadRule::Name(MAX_NAME_CHARS)),
+];
+const SPLIT: &[PayloadField] = &[
+    field("front", true, PayloadRule::RecordId),
+    field("back", true, PayloadRule::RecordId),
+    field("quantity", true, PayloadRule::Credits),
+];
 
 /// The keys an event type's payload accepts (SPEC §3), the one table that
 /// validation, the OpenAPI document and the docs read.
 pub const fn payload_fields(event_type: EventType) -> &'static [PayloadField] {
     match event_type {
-        EventType::Created => &[],
+        EventType::Created => CREATED,
         EventType::Sold => SOLD,
         EventType::Retired => RETIRED,
         EventType::Cancelled => CANCELLED,
+        EventType::Split => SPLIT,
     }
 }
 
@@ -156,12 +175,42 @@ fn check(rule: PayloadRule, value: &Value) -> Option<ErrorCode> {
         (PayloadRule::Currency, Value::String(s)) => (s.len() != 3
             || !s.bytes().all(|b| b.is_ascii_uppercase()))
         .then_some(ErrorCode::InvalidCurrency),
-        (PayloadRule::Name(_) | PayloadRule::Note(_) | PayloadRule::Currency, _) => {
-            Some(ErrorCode::NotAString)
-        }
+        (PayloadRule::RecordId, Value::String(s)) => (s.len() != 64
+            || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .then_some(ErrorCode::InvalidFormat),
+        (
+            PayloadRule::Name(_)
+            | PayloadRule::Note(_)
+            | PayloadRule::Currency
+            | PayloadRule::RecordId,
+            _,
+        ) => Some(ErrorCode::NotAString),
+        (PayloadRule::Credits, value) => credits(value).err(),
         (PayloadRule::Price, Value::Number(n)) => price(&n.to_string()),
         (PayloadRule::Price, Value::String(s)) => price(py_strip(s)),
         (PayloadRule::Price, _) => Some(ErrorCode::NotANumber),
+    }
+}
+
+/// A whole number of credits from a payload value (SPEC §6's `quantity`):
+/// a JSON integer or a string of ASCII digits, 1 to 2^64 − 1.
+pub(crate) fn credits(value: &Value) -> Result<u64, ErrorCode> {
+    let text = match value {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => py_strip(s).to_owned(),
+        _ => return Err(ErrorCode::NotAnInteger),
+    };
+    if text.starts_with('-') && text.bytes().skip(1).any(|b| (b'1'..=b'9').contains(&b)) {
+        return Err(ErrorCode::NotPositive);
+    }
+    let digits = text.strip_prefix('+').unwrap_or(&text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ErrorCode::NotAnInteger);
+    }
+    match digits.parse::<u64>() {
+        Ok(0) => Err(ErrorCode::NotPositive),
+        Ok(n) => Ok(n),
+        Err(_) => Err(ErrorCode::TooLarge),
     }
 }
 

@@ -71,6 +71,21 @@ impl Quantity {
         }
     }
 
+    /// A quantity of `credits` whole credits: `None` for 0 and from 10^14.
+    pub fn from_credits(credits: u64) -> Option<Self> {
+        (1..LIMIT).contains(&credits).then(|| Self(credits * SCALE))
+    }
+
+    /// The quantity as whole credits, if it has no fraction (what a block's
+    /// quantity must be: its range's count, SPEC §6).
+    pub const fn whole_credits(self) -> Option<u64> {
+        if self.0.is_multiple_of(SCALE) {
+            Some(self.0 / SCALE)
+        } else {
+            None
+        }
+    }
+
     /// Appends the canonical text (`"100.0000"`) to `out` without allocating.
     pub(crate) fn write_to(self, out: &mut impl Sink) {
         let mut buf = itoa::Buffer::new();

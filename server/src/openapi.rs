@@ -85,6 +85,12 @@ fn payload_schema(event_type: EventType) -> RefOr<Schema> {
                 .pattern(Some("^[A-Z]{3}$"))
                 .description(Some(description))
                 .into(),
+            PayloadRule::RecordId => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[0-9a-f]{64}$"))
+                .description(Some(description))
+                .into(),
+            PayloadRule::Credits => text_or_number(description),
         };
         object = object.property(field.name, schema);
         if field.required {

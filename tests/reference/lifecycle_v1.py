@@ -16,17 +16,20 @@ import unicodedata
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-FINAL = {"RETIRED", "CANCELLED"}
-AFTER = {"SOLD": "SOLD", "RETIRED": "RETIRED", "CANCELLED": "CANCELLED"}
+FINAL = {"RETIRED", "CANCELLED", "SPLIT"}
+AFTER = {"SOLD": "SOLD", "RETIRED": "RETIRED", "CANCELLED": "CANCELLED", "SPLIT": "SPLIT"}
+U64_MAX = 2**64 - 1
 MAX_NAME, MAX_NOTE = 256, 1000
 DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 # key -> (required, rule) per event type
 SCHEMA: dict[str, dict[str, tuple[bool, str]]] = {
-    "CREATED": {},
+    # A split's child names its parent and inherits the holder (SPEC §6).
+    "CREATED": {"parent": (False, "record_id"), "holder": (False, "name")},
     "SOLD": {"buyer": (True, "name"), "price": (False, "price"), "currency": (False, "currency"), "note": (False, "note")},
     "RETIRED": {"beneficiary": (False, "name"), "reason": (False, "note")},
     "CANCELLED": {"reason": (False, "note")},
+    "SPLIT": {"front": (True, "record_id"), "back": (True, "record_id"), "quantity": (True, "credits")},
 }
 
 
@@ -49,9 +52,29 @@ def _is_control(c: str) -> bool:
     return unicodedata.category(c) == "Cc"
 
 
+def credits(value: Any) -> tuple[Optional[int], Optional[str]]:
+    """A whole number of credits (SPEC §6 ``quantity``): an integer or a
+    string of digits, 1 to 2**64 - 1; ``(number, None)`` or ``(None, code)``."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal, float, str)):
+        return None, "not_an_integer"
+    text = value.strip() if isinstance(value, str) else str(value)
+    if re.fullmatch(r"-[0-9]*[1-9][0-9]*", text):
+        return None, "not_positive"
+    if not re.fullmatch(r"\+?[0-9]+", text):
+        return None, "not_an_integer"
+    n = int(text)
+    if n == 0:
+        return None, "not_positive"
+    return (n, None) if n <= U64_MAX else (None, "too_large")
+
+
 def _check(rule: str, value: Any) -> Optional[str]:
-    if rule in ("name", "note", "currency") and not isinstance(value, str):
+    if rule in ("name", "note", "currency", "record_id") and not isinstance(value, str):
         return "not_a_string"
+    if rule == "record_id":
+        return None if re.fullmatch(r"[0-9a-f]{64}", value) else "invalid_format"
+    if rule == "credits":
+        return credits(value)[1]
     if rule == "name":
         v = value.strip()
         if v == "":
@@ -104,8 +127,10 @@ def apply(state: Optional[dict[str, Any]], event: dict[str, Any]) -> dict[str, A
             raise Refused("not_created")
         if seq != 1:
             raise Refused("out_of_sequence")
+        holder = (event.get("payload") or {}).get("holder")
         new = {"record_id": event["record_id"], "status": "ACTIVE", "last_seq": 1,
-               "created_at": utc_text(at), "updated_at": utc_text(at), "owner": None}
+               "created_at": utc_text(at), "updated_at": utc_text(at),
+               "owner": holder.strip() if isinstance(holder, str) else None}
     else:
         if event["record_id"] != state["record_id"]:
             raise Refused("wrong_record")

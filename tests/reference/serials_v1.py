@@ -155,4 +155,4 @@ def render(canonical: str, start: int, end: int) -> str:
     m = _match(canonical)
     if m is None or parse(canonical) is None:
         raise ValueError(f"not a block: {canonical!r}")
-    return m["pre"] + _width(m["start"], start) + m["sep"] + _width(m["end"], end) + m["post"]
+    return str(m["pre"]) + _width(m["start"], start) + str(m["sep"]) + _width(m["end"], end) + str(m["post"])

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the conformance vectors from the pure-Python references.
 
-    python3 tests/vectors/generate.py          # rewrite ids.json, rejects.json, lifecycle.json, serials.json
+    python3 tests/vectors/generate.py          # rewrite ids.json, rejects.json, lifecycle.json, serials.json, splits.json
     python3 tests/vectors/generate.py --check  # fail if the committed files differ
 
 Expected values come from ``tests/reference/`` (standard library only), never
@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "tests" / "reference"))
 import ids_v1  # noqa: E402
 import lifecycle_v1  # noqa: E402
 import serials_v1  # noqa: E402
+import splits_v1  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "vectors" / "original-service-ids.json"
 FIELDS = ids_v1.FIELD_ORDER
@@ -315,6 +316,7 @@ PAYLOADS = {
     "SOLD": {"buyer": "Acme Corp", "price": "12.50", "currency": "USD"},
     "RETIRED": {"beneficiary": "Acme Corp", "reason": "2025 emissions"},
     "CANCELLED": None,
+    "SPLIT": {"front": OTHER, "back": RECORD[::-1], "quantity": 37},
 }
 
 
@@ -416,6 +418,22 @@ def lifecycle_vectors() -> dict[str, Any]:
         lifecycle_case("CANCELLED with reason", [c, event(2, "CANCELLED", {"reason": "issued in error"})]),
         lifecycle_case("CREATED with empty payload object", [event(1, "CREATED", {})]),
         lifecycle_case("CREATED with a payload", [event(1, "CREATED", {"note": "x"})]),
+        # SPEC §6: a split ends a block; its children name it and inherit its holder.
+        lifecycle_case("SPLIT of an active block", [c, event(2, "SPLIT")]),
+        lifecycle_case("SPLIT of a sold block", [c, s, event(3, "SPLIT")]),
+        lifecycle_case("nothing follows a SPLIT", [c, event(2, "SPLIT"), event(3, "RETIRED")]),
+        lifecycle_case("SPLIT without its quantity", [c, event(2, "SPLIT", {"front": OTHER, "back": RECORD})]),
+        lifecycle_case("SPLIT with no payload", [c, event(2, "SPLIT", None)]),
+        lifecycle_case("SPLIT with bad ids and quantity", [c, event(2, "SPLIT", {"front": "ABC", "back": 7, "quantity": "1.5"})]),
+        lifecycle_case("SPLIT with quantity 0", [c, event(2, "SPLIT", {"front": OTHER, "back": RECORD, "quantity": 0})]),
+        lifecycle_case("SPLIT with quantity as a string", [c, event(2, "SPLIT", {"front": OTHER, "back": RECORD, "quantity": "18446744073709551615"})]),
+        lifecycle_case("SPLIT with quantity beyond 2^64 - 1", [c, event(2, "SPLIT", {"front": OTHER, "back": RECORD, "quantity": "18446744073709551616"})]),
+        lifecycle_case("SPLIT as the first event", [event(1, "SPLIT")]),
+        lifecycle_case("a child: CREATED with its parent", [event(1, "CREATED", {"parent": OTHER})]),
+        lifecycle_case("a child inherits its parent's holder", [event(1, "CREATED", {"parent": OTHER, "holder": " Acme Corp "})]),
+        lifecycle_case("a child's holder until it is sold", [event(1, "CREATED", {"parent": OTHER, "holder": "Acme Corp"}), event(2, "SOLD", {"buyer": "Beta Ltd"})]),
+        lifecycle_case("CREATED with a bad parent", [event(1, "CREATED", {"parent": "not-an-id"})]),
+        lifecycle_case("CREATED with an empty holder", [event(1, "CREATED", {"parent": OTHER, "holder": "  "})]),
     ]
     history = [c, s, event(3, "SOLD", {"buyer": "Second Buyer"}), event(4, "RETIRED")]
     for at, name in [("2025-12-31T23:59:59Z", "before creation"), ("2026-01-01T10:00:00Z", "at the creation instant"),
@@ -600,6 +618,99 @@ def serials_vectors() -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------- splits.json
+
+VERRA_187 = "19380-941382555-941382741-VCS-VCU-1310-VER-CN-13-3005-01012022-31102022-0"
+T0, T1, T2 = "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z"
+
+
+def fixed_id(n: int) -> str:
+    """A UUID for an event of a history (event ids are random; replay ignores them)."""
+    return f"00000000-0000-7000-8000-{n:012d}"
+
+
+def block_record(serial: str, quantity: Any, name: str = "Mangrove Blue Carbon", registry: str = "Verra") -> dict[str, Any]:
+    return ids_v1.canonicalize({"project_name": name, "registry": registry, "vintage": 2022, "quantity": quantity, "serial_number": serial})
+
+
+def created_history(record: dict[str, Any], *sales: str) -> list[dict[str, Any]]:
+    rid = ids_v1.record_id(record)
+    events = [{"id": fixed_id(1), "record_id": rid, "seq": 1, "event_type": "CREATED", "payload": None, "created_at": T0}]
+    for n, buyer in enumerate(sales, start=2):
+        events.append({"id": fixed_id(n), "record_id": rid, "seq": n, "event_type": "SOLD", "payload": {"buyer": buyer}, "created_at": T1})
+    return events
+
+
+def split_case(name: str, record: dict[str, Any], history: list[dict[str, Any]], action: str, payload: Any, now: str) -> dict[str, Any]:
+    state = lifecycle_v1.replay(history)
+    case: dict[str, Any] = {"name": name, "record": record, "history": history, "action": action, "payload": payload, "now": now}
+    try:
+        case["expect"] = splits_v1.act(record, state, action, payload, now)
+    except lifecycle_v1.Refused as e:
+        case["expect"] = {"error": {"code": e.code, "errors": [{"field": f, "code": c} for f, c in e.errors]}}
+    return case
+
+
+def chain(name: str, record: dict[str, Any], history: list[dict[str, Any]], steps: list[tuple[str, int]]) -> Iterator[dict[str, Any]]:
+    """Successive partial actions, each on the previous split's remainder."""
+    for i, (action, quantity) in enumerate(steps, start=1):
+        now = f"2026-04-{i:02d}T00:00:00Z"
+        payload: dict[str, Any] = {"quantity": quantity}
+        if action == "SOLD":
+            payload["buyer"] = f"Buyer {i}"
+        case = split_case(f"{name}, step {i}: {action} {quantity}", record, history, action, payload, now)
+        yield case
+        if "split" not in case["expect"]:
+            return
+        back = case["expect"]["split"]["back"]
+        record = back["record"]
+        history = [dict(e, id=fixed_id(100 * i + n)) for n, e in enumerate(back["events"], start=1)]
+
+
+def splits_vectors() -> dict[str, Any]:
+    verra = block_record(VERRA_187, 187)
+    sold = created_history(verra, "Acme Corp")
+    plain = block_record("VCS-001", 100)
+    cases = [
+        split_case("retire 37 of a 187-credit Verra block", verra, created_history(verra), "RETIRED", {"quantity": 37, "beneficiary": "City of Oslo"}, T1),
+        split_case("retire 37 given as a string", verra, created_history(verra), "RETIRED", {"quantity": "37"}, T1),
+        split_case("retire without a quantity: the whole block", verra, created_history(verra), "RETIRED", None, T1),
+        split_case("retire the whole quantity: the whole block", verra, created_history(verra), "RETIRED", {"quantity": 187}, T1),
+        split_case("one credit more than the block holds", verra, created_history(verra), "RETIRED", {"quantity": 188}, T1),
+        split_case("the last credit but one", verra, created_history(verra), "CANCELLED", {"quantity": 186, "reason": "error"}, T1),
+        split_case("one credit", verra, created_history(verra), "RETIRED", {"quantity": 1}, T1),
+        split_case("a partial sale of a sold block: the children keep the holder", verra, sold, "SOLD", {"quantity": 10, "buyer": "Beta Ltd", "price": "12.50", "currency": "USD"}, T2),
+        split_case("a partial retirement of a sold block", verra, sold, "RETIRED", {"quantity": 100}, T2),
+        split_case("a clock behind the last event: the split takes its time", verra, sold, "RETIRED", {"quantity": 5}, T0),
+        split_case("quantity 0", verra, created_history(verra), "RETIRED", {"quantity": 0}, T1),
+        split_case("quantity negative", verra, created_history(verra), "RETIRED", {"quantity": -3}, T1),
+        split_case("quantity with a fraction", verra, created_history(verra), "RETIRED", {"quantity": "1.5"}, T1),
+        split_case("quantity not a number", verra, created_history(verra), "RETIRED", {"quantity": "some"}, T1),
+        split_case("quantity beyond 2^64 - 1", verra, created_history(verra), "RETIRED", {"quantity": "18446744073709551616"}, T1),
+        split_case("a partial sale without its buyer", verra, created_history(verra), "SOLD", {"quantity": 5}, T1),
+        split_case("a partial action on a plain record", plain, created_history(plain), "RETIRED", {"quantity": 5}, T1),
+        split_case("the whole quantity of a plain record", plain, created_history(plain), "RETIRED", {"quantity": 100}, T1),
+        split_case("a block whose quantity is not its range's count", block_record("GS1-1-KE-GS11603-16-2025-30256-1-100", 50), created_history(block_record("GS1-1-KE-GS11603-16-2025-30256-1-100", 50)), "RETIRED", {"quantity": 5}, T1),
+        split_case("a block with a fractional quantity", block_record("VCS-001:1-100", "100.5"), created_history(block_record("VCS-001:1-100", "100.5")), "RETIRED", {"quantity": 5}, T1),
+    ]
+    retired = created_history(verra)
+    retired.append({"id": fixed_id(9), "record_id": ids_v1.record_id(verra), "seq": 2, "event_type": "RETIRED", "payload": None, "created_at": T1})
+    cases.append(split_case("a retired block", verra, retired, "RETIRED", {"quantity": 5}, T2))
+    cases += chain("Verra block", verra, created_history(verra), [("RETIRED", 37), ("RETIRED", 50), ("SOLD", 99), ("CANCELLED", 1)])
+    gs = block_record("GS1-1-BR-GS5678-3-2021-20001-0001-0500", 500, registry="Gold Standard")
+    cases += chain("Gold Standard block with leading zeros", gs, created_history(gs), [("RETIRED", 1), ("SOLD", 249), ("RETIRED", 250)])
+    acr = block_record("ACR-FR-1129-2025-2917-30932 to 35143", 4212, registry="ACR")
+    cases += chain("ACR block", acr, created_history(acr), [("RETIRED", 1000), ("RETIRED", 3211), ("RETIRED", 2)])
+    cdm = block_record("IN-5-123456789-1-1-0-1234 - IN-5-123456888-1-1-0-1234", 100, registry="CDM")
+    cases += chain("CDM block", cdm, created_history(cdm), [("CANCELLED", 40), ("RETIRED", 59)])
+    generic = block_record("My Registry Lot:1-64", 64, registry="Other")
+    cases += chain("generic block, one credit at a time", generic, created_history(generic), [("RETIRED", 1)] * 6)
+    return {
+        "description": "Actions on blocks (SPEC §6): a record, its history and an action with its payload; the whole action's event, or the split (the parent's SPLIT event, the two children with their records, ids and events), or the error. Event ids are left out (random). From tests/reference/splits_v1.py.",
+        "cases": cases,
+    }
+
+
 def render(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
 
@@ -615,6 +726,7 @@ def main() -> int:
         "rejects.json": rejects_vectors(),
         "lifecycle.json": lifecycle_vectors(),
         "serials.json": serials_vectors(),
+        "splits.json": splits_vectors(),
     }
     stale = 0
     for name, data in outputs.items():

@@ -236,7 +236,7 @@ pub(crate) struct ListParams {
     pub registry: Option<String>,
     /// Only this vintage year.
     pub vintage: Option<String>,
-    /// Only this status: ACTIVE, SOLD, RETIRED or CANCELLED.
+    /// Only this status: ACTIVE, SOLD, RETIRED, CANCELLED or SPLIT.
     pub status: Option<String>,
     /// Page size, 1 to 1000 (default 50).
     pub limit: Option<String>,
@@ -312,7 +312,10 @@ fn parse_status(raw: &str) -> Result<Status, Problem> {
             bad_param(
                 "status",
                 ErrorCode::NotAllowed,
-                "status must be ACTIVE, SOLD, RETIRED or CANCELLED".to_owned(),
+                format!(
+                    "status must be one of {}",
+                    Status::ALL.map(Status::as_str).join(", ")
+                ),
             )
         },
     )

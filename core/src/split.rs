@@ -1,0 +1,201 @@
+//! Actions on records, whole or partial (SPEC §6).
+//!
+//! A sale, retirement or cancellation may name a `quantity` of credits. Without
+//! it, or with the record's whole quantity, it acts on the whole record as
+//! before. With less, on a block, the block splits: the parent gets a final
+//! `SPLIT` event, and two child records are created — the front child holds
+//! the acted-on part (from the front of the range, as Verra, Gold Standard,
+//! ACR, CAR and ART do) and takes the action's event, the back child holds the
+//! remainder. Every host derives the same children, ids and events from the
+//! same inputs: times and random bytes are arguments.
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::canonical::CanonicalRecord;
+use crate::error::FieldError;
+use crate::id::RecordId;
+use crate::lifecycle::{next_event, Event, EventType, RecordState, TransitionError};
+use crate::payload::credits;
+use crate::quantity::Quantity;
+use crate::serial::parse_serial;
+
+/// What a client asks to do to a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// `SOLD`.
+    Sell,
+    /// `RETIRED`.
+    Retire,
+    /// `CANCELLED`.
+    Cancel,
+}
+
+impl Action {
+    /// The event the action appends.
+    pub const fn event_type(self) -> EventType {
+        match self {
+            Self::Sell => EventType::Sold,
+            Self::Retire => EventType::Retired,
+            Self::Cancel => EventType::Cancelled,
+        }
+    }
+}
+
+/// A record a split creates, with its history.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Child {
+    /// Its canonical fields: the parent's, with the sub-range's serial and count.
+    pub record: CanonicalRecord,
+    /// Its v1 id.
+    pub id: RecordId,
+    /// Its events: `CREATED` (payload `parent`, and `holder` if the parent
+    /// had one), then, for the front child, the action's event.
+    pub events: Vec<Event>,
+}
+
+/// A partial action's outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Split {
+    /// The parent's `SPLIT` event (payload `front`, `back`, `quantity`).
+    pub parent: Event,
+    /// The acted-on part, from the front of the range.
+    pub front: Child,
+    /// The remainder.
+    pub back: Child,
+}
+
+/// What an action does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Acted {
+    /// The action's event, appended to the whole record.
+    Whole(Event),
+    /// The block split; the front child took the action.
+    Split(Box<Split>),
+}
+
+/// Acts on `record`, whose history adds up to `state`.
+///
+/// `payload` is the action's payload as the client sent it; its `quantity`
+/// (whole credits, a number or a string of digits) is read and removed, and
+/// the rest is the event's payload. `random` holds the random bytes of up to
+/// four event ids (the first alone for a whole action).
+///
+/// # Errors
+/// A [`TransitionError`]: `already_final` for a final record;
+/// `invalid_payload` for a bad `quantity` or payload; `not_divisible` for a
+/// partial action on a record that is not a block (its serial names no
+/// range, or its quantity is not the range's count); `insufficient_quantity`
+/// for more credits than it holds.
+pub fn act(
+    record: &CanonicalRecord,
+    state: &RecordState,
+    action: Action,
+    mut payload: Option<Map<String, Value>>,
+    now: OffsetDateTime,
+    random: [[u8; 10]; 4],
+) -> Result<Acted, TransitionError> {
+    let event_type = action.event_type();
+    let [r0, r1, r2, r3] = random;
+    let requested = payload
+        .as_mut()
+        .and_then(|p| p.remove("quantity"))
+        .map(|value| {
+            credits(&value).map_err(|code| TransitionError::InvalidPayload {
+                event_type,
+                errors: vec![FieldError::new("quantity", code)],
+            })
+        })
+        .transpose()?;
+    let payload = payload.filter(|p| !p.is_empty());
+    if state.status.is_final() {
+        return Err(TransitionError::AlreadyFinal {
+            status: state.status,
+        });
+    }
+    let whole = |payload| {
+        next_event(Some(state), state.record_id, event_type, payload, now, r0)
+            .map(|(event, _)| Acted::Whole(event))
+    };
+    let Some(requested) = requested else {
+        return whole(payload);
+    };
+    if Quantity::from_credits(requested) == Some(record.quantity) {
+        return whole(payload);
+    }
+    let not_divisible = |why: &str| TransitionError::NotDivisible {
+        why: why.to_owned(),
+    };
+    let block = parse_serial(&record.serial_number)
+        .ok_or_else(|| not_divisible("its serial names no range of credits"))?;
+    let available = block.credits();
+    if record.quantity.whole_credits() != Some(available) {
+        return Err(not_divisible(
+            "its quantity is not the count of its serial's range",
+        ));
+    }
+    if requested > available {
+        return Err(TransitionError::InsufficientQuantity {
+            available,
+            requested,
+        });
+    }
+    // 0 < requested < available: the front is start..=cut, the back the rest.
+    let cut = block.start + (requested - 1);
+    let child = |start: u64, end: u64, count: u64| -> Result<CanonicalRecord, TransitionError> {
+        Ok(CanonicalRecord {
+            serial_number: block.render(start, end),
+            quantity: Quantity::from_credits(count)
+                .ok_or_else(|| not_divisible("its quantity is out of range"))?,
+            ..record.clone()
+        })
+    };
+    let front = child(block.start, cut, requested)?;
+    let back = child(cut + 1, block.end, available - requested)?;
+    let (front_id, back_id) = (front.id(), back.id());
+    let mut split_payload = Map::new();
+    split_payload.insert("front".to_owned(), Value::String(front_id.to_string()));
+    split_payload.insert("back".to_owned(), Value::String(back_id.to_string()));
+    split_payload.insert("quantity".to_owned(), Value::from(requested));
+    let (parent, _) = next_event(
+        Some(state),
+        state.record_id,
+        EventType::Split,
+        Some(split_payload),
+        now,
+        r0,
+    )?;
+    // The children begin when the parent ends.
+    let at = parent.created_at;
+    let mut created = Map::new();
+    created.insert(
+        "parent".to_owned(),
+        Value::String(state.record_id.to_string()),
+    );
+    if let Some(holder) = &state.owner {
+        created.insert("holder".to_owned(), Value::String(holder.clone()));
+    }
+    let (front_created, front_state) = next_event(
+        None,
+        front_id,
+        EventType::Created,
+        Some(created.clone()),
+        at,
+        r1,
+    )?;
+    let (front_action, _) = next_event(Some(&front_state), front_id, event_type, payload, at, r2)?;
+    let (back_created, _) = next_event(None, back_id, EventType::Created, Some(created), at, r3)?;
+    Ok(Acted::Split(Box::new(Split {
+        parent,
+        front: Child {
+            record: front,
+            id: front_id,
+            events: vec![front_created, front_action],
+        },
+        back: Child {
+            record: back,
+            id: back_id,
+            events: vec![back_created],
+        },
+    })))
+}

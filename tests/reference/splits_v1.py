@@ -1,0 +1,84 @@
+"""Pure-Python reference of actions on blocks (SPEC §6): whole, or partial
+with a split. The oracle for ``tests/vectors/splits.json``; standard library
+only, built on the other references (``ids_v1`` for ids, ``serials_v1`` for
+ranges, ``lifecycle_v1`` for the event rules), sharing no code with the core.
+
+``act(record, state, action, payload, now)`` returns ``{"whole": event}`` or
+``{"split": {"parent": event, "front": child, "back": child}}``, where an
+event is ``{record_id, seq, event_type, payload, created_at}`` (no ``id``: it
+is random) and a child is ``{record, id, events}``; it raises
+``lifecycle_v1.Refused`` with the code (and field errors) the core gives.
+
+The order of the checks: the payload's ``quantity``, a final record, a whole
+action (no quantity, or the record's whole quantity), a block (its serial
+names a range whose count is its quantity), enough credits; then the split:
+the parent's ``SPLIT``, each child's ``CREATED`` (``parent``, and ``holder``
+when the parent has one), the front child's action event.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Optional
+
+import ids_v1
+import lifecycle_v1
+import serials_v1
+from lifecycle_v1 import Refused
+
+
+def _event(state: Optional[dict[str, Any]], record_id: str, event_type: str, payload: Optional[dict[str, Any]], now: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The next event of a record (``state`` None: its first) and the state after it."""
+    if state is None:
+        seq, at = 1, lifecycle_v1.utc_text(now)
+    else:
+        seq = state["last_seq"] + 1
+        at = lifecycle_v1.utc_text(max(now, state["updated_at"], key=lifecycle_v1.instant))
+    event = {"record_id": record_id, "seq": seq, "event_type": event_type, "payload": payload or None, "created_at": at}
+    return event, lifecycle_v1.apply(state, event)
+
+
+def act(record: dict[str, Any], state: dict[str, Any], action: str, payload: Optional[dict[str, Any]], now: str) -> dict[str, Any]:
+    payload = dict(payload or {})
+    requested: Optional[int] = None
+    if "quantity" in payload:
+        requested, code = lifecycle_v1.credits(payload.pop("quantity"))
+        if code:
+            raise Refused("invalid_payload", [("quantity", code)])
+    if state["status"] in lifecycle_v1.FINAL:
+        raise Refused("already_final")
+    quantity = Decimal(record["quantity"])
+    if requested is None or Decimal(requested) == quantity:
+        event, _ = _event(state, state["record_id"], action, payload, now)
+        return {"whole": event}
+    block = serials_v1.parse(record["serial_number"])
+    if block is None:
+        raise Refused("not_divisible")
+    start, end = int(block["start"]), int(block["end"])
+    available = end - start + 1
+    if quantity != Decimal(available):
+        raise Refused("not_divisible")
+    if requested > available:
+        raise Refused("insufficient_quantity")
+    cut = start + requested - 1
+
+    def child(a: int, b: int, count: int) -> dict[str, Any]:
+        fields = dict(record, serial_number=serials_v1.render(record["serial_number"], a, b), quantity=f"{count}.0000")
+        return fields
+
+    front, back = child(start, cut, requested), child(cut + 1, end, available - requested)
+    front_id, back_id = ids_v1.record_id(front), ids_v1.record_id(back)
+    parent, _ = _event(state, state["record_id"], "SPLIT", {"front": front_id, "back": back_id, "quantity": requested}, now)
+    created: dict[str, Any] = {"parent": state["record_id"]}
+    if state["owner"] is not None:
+        created["holder"] = state["owner"]
+    front_created, front_state = _event(None, front_id, "CREATED", created, parent["created_at"])
+    front_action, _ = _event(front_state, front_id, action, payload, parent["created_at"])
+    back_created, _ = _event(None, back_id, "CREATED", created, parent["created_at"])
+    return {
+        "split": {
+            "parent": parent,
+            "front": {"record": front, "id": front_id, "events": [front_created, front_action]},
+            "back": {"record": back, "id": back_id, "events": [back_created]},
+        }
+    }
