@@ -10,7 +10,7 @@ use carbon_tracker_core::api::{self, ApiError};
 use carbon_tracker_core::time::format_description::well_known::Rfc3339;
 use carbon_tracker_core::time::OffsetDateTime;
 use carbon_tracker_core::{
-    CanonicalRecord, ErrorCode, Event, FieldValue, RecordId, RecordInput, RecordState,
+    canonical_text, Action, CanonicalRecord, ErrorCode, Event, FieldValue, RecordId, RecordInput, RecordState,
     TransitionCode, ValidationError, ID_SCHEME, RECORD_FIELDS,
 };
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
@@ -286,9 +286,7 @@ fn events_from(events: &Bound<'_, PyAny>) -> PyResult<Vec<Event>> {
 }
 
 fn state_to_py(py: Python<'_>, state: &RecordState) -> PyResult<Py<PyAny>> {
-    Ok(pythonize::pythonize(py, state)
-        .map_err(|e| PyValueError::new_err(e.to_string()))?
-        .unbind())
+    to_py(py, state)
 }
 
 /// The state a history adds up to, as a dict with RFC 3339 timestamps.
@@ -326,6 +324,59 @@ fn state_at(py: Python<'_>, events: &Bound<'_, PyAny>, at: &str) -> PyResult<Opt
     }
 }
 
+/// The block a serial names (SPEC §6), as a dict, or `None`: the serial is
+/// canonicalized first, as a record's is.
+#[pyfunction]
+fn parse_serial(py: Python<'_>, serial: &str) -> PyResult<Option<Py<PyAny>>> {
+    carbon_tracker_core::parse_serial(&canonical_text(serial))
+        .map(|block| to_py(py, &block))
+        .transpose()
+}
+
+/// An action on a record, whole or partial (SPEC §6), as JSON text:
+/// `{"whole": event}` or `{"split": {"parent", "front", "back"}}` (text, as
+/// payload numbers keep their exact digits; the Python package parses it).
+#[pyfunction]
+#[pyo3(signature = (record, events, action, payload, now))]
+fn act(
+    py: Python<'_>,
+    record: &Bound<'_, PyAny>,
+    events: &Bound<'_, PyAny>,
+    action: &str,
+    payload: &Bound<'_, PyAny>,
+    now: &str,
+) -> PyResult<String> {
+    let input = record_input(record)?
+        .ok_or_else(|| validation_error(py, ValidationError::not_an_object()))?;
+    let record = api::canonicalize(&input).map_err(|e| api_error(py, &e))?;
+    let events = events_from(events)?;
+    let state = api::replay(&events).map_err(|e| api_error(py, &e))?;
+    let action = Action::parse(action).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "invalid action {action:?}: SOLD, RETIRED or CANCELLED"
+        ))
+    })?;
+    let payload: Option<serde_json::Map<String, serde_json::Value>> =
+        pythonize::depythonize(payload)
+            .map_err(|e| PyValueError::new_err(format!("invalid payload: {e}")))?;
+    let now = OffsetDateTime::parse(now, &Rfc3339)
+        .map_err(|e| PyValueError::new_err(format!("invalid `now`: {e}")))?;
+    let mut random = [[0_u8; 10]; 4];
+    for bytes in &mut random {
+        getrandom::fill(bytes).map_err(|e| PyValueError::new_err(format!("no randomness: {e}")))?;
+    }
+    let acted = carbon_tracker_core::act(&record, &state, action, payload, now, random)
+        .map_err(|e| api_error(py, &e.into()))?;
+    serde_json::to_string(&acted).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// A core value as plain Python data (dicts, lists, str, int).
+fn to_py<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
+    Ok(pythonize::pythonize(py, value)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?
+        .unbind())
+}
+
 /// The core for Python.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -348,5 +399,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(replay, m)?)?;
     m.add_function(wrap_pyfunction!(apply, m)?)?;
     m.add_function(wrap_pyfunction!(state_at, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_serial, m)?)?;
+    m.add_function(wrap_pyfunction!(act, m)?)?;
     Ok(())
 }

@@ -135,3 +135,38 @@ def test_the_core_lists_hold_every_code_the_oracle_uses() -> None:
     transition_codes = {c["expect"]["error"]["code"] for c in LIFECYCLE if "error" in c["expect"]}
     assert transition_codes <= set(ct.TRANSITION_CODES), transition_codes - set(ct.TRANSITION_CODES)
     assert len(set(ct.ERROR_CODES)) == len(ct.ERROR_CODES) and len(set(ct.TRANSITION_CODES)) == len(ct.TRANSITION_CODES)
+
+
+SERIALS = cases("serials.json")
+SPLITS = cases("splits.json")
+
+
+@pytest.mark.parametrize("case", SERIALS, ids=[c["name"] for c in SERIALS])
+def test_serials(case: dict[str, Any]) -> None:
+    assert ct.parse_serial(case["serial"]) == case["block"]
+
+
+def _without_ids(value: Any) -> Any:
+    """The vectors leave out event ids (they are random)."""
+    if isinstance(value, dict):
+        return {k: _without_ids(v) for k, v in value.items() if not (k == "id" and "event_type" in value)}
+    if isinstance(value, list):
+        return [_without_ids(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("case", SPLITS, ids=[c["name"] for c in SPLITS])
+def test_splits(case: dict[str, Any]) -> None:
+    expect = case["expect"]
+    run = lambda: ct.split_block(case["record"], case["history"], case["action"], case["payload"], now=case["now"])  # noqa: E731
+    if "error" in expect:
+        with pytest.raises(ct.TransitionError) as raised:
+            run()
+        assert raised.value.code == expect["error"]["code"]
+        assert [(e.field, e.code) for e in raised.value.errors] == [(e["field"], e["code"]) for e in expect["error"]["errors"]]
+        return
+    got = run()
+    assert _without_ids(got) == expect
+    # The event ids are fresh UUIDv7s.
+    events = [got["whole"]] if "whole" in got else [got["split"]["parent"], *got["split"]["front"]["events"], *got["split"]["back"]["events"]]
+    assert len({e["id"] for e in events}) == len(events)

@@ -9,6 +9,7 @@
 //! remainder. Every host derives the same children, ids and events from the
 //! same inputs: times and random bytes are arguments.
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -32,6 +33,13 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action that appends `event_type`: `SOLD`, `RETIRED` or `CANCELLED`.
+    pub fn parse(event_type: &str) -> Option<Self> {
+        [Self::Sell, Self::Retire, Self::Cancel]
+            .into_iter()
+            .find(|a| a.event_type().as_str() == event_type)
+    }
+
     /// The event the action appends.
     pub const fn event_type(self) -> EventType {
         match self {
@@ -43,11 +51,13 @@ impl Action {
 }
 
 /// A record a split creates, with its history.
-#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Child {
     /// Its canonical fields: the parent's, with the sub-range's serial and count.
     pub record: CanonicalRecord,
     /// Its v1 id.
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
     pub id: RecordId,
     /// Its events: `CREATED` (payload `parent`, and `holder` if the parent
     /// had one), then, for the front child, the action's event.
@@ -55,7 +65,8 @@ pub struct Child {
 }
 
 /// A partial action's outcome.
-#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Split {
     /// The parent's `SPLIT` event (payload `front`, `back`, `quantity`).
     pub parent: Event,
@@ -65,8 +76,11 @@ pub struct Split {
     pub back: Child,
 }
 
-/// What an action does.
-#[derive(Clone, Debug, PartialEq)]
+/// What an action does; as JSON `{"whole": event}` or `{"split": {parent,
+/// front, back}}`.
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Acted {
     /// The action's event, appended to the whole record.
     Whole(Event),

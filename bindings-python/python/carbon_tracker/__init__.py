@@ -9,6 +9,7 @@ lifecycle, computed by the same Rust core as the REST server and the browser.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -34,8 +35,10 @@ __all__ = [
     "canonicalize",
     "derive_id",
     "record_id",
+    "parse_serial",
     "record_ids",
     "replay",
+    "split_block",
     "state_at",
     "validate",
 ]
@@ -220,3 +223,38 @@ def state_at(events: Sequence[Mapping[str, Any]], at: Union[datetime, str]) -> O
     """The state as of ``at``, or ``None`` if the record did not exist yet."""
     data = _native.state_at([_event_data(e) for e in events], _rfc3339(at))
     return None if data is None else _state(data)
+
+
+def parse_serial(serial: str) -> Optional[dict[str, Any]]:
+    """The block a registry serial names (SPEC §6), or ``None`` when it is not
+    a block: ``{scheme, prefix, start, end, suffix, project, vintage,
+    country}``, ``start`` and ``end`` as decimal text (they may exceed 2**53).
+    The serial is canonicalized first, as a record's is."""
+    block: Optional[dict[str, Any]] = _native.parse_serial(serial)
+    return block
+
+
+def split_block(
+    record: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    action: Literal["SOLD", "RETIRED", "CANCELLED"],
+    payload: Optional[Mapping[str, Any]] = None,
+    *,
+    now: Union[datetime, str, None] = None,
+) -> dict[str, Any]:
+    """What an action on a record does (SPEC §6), computed offline.
+
+    ``record`` is the record's five fields, ``events`` its history, ``payload``
+    the action's payload: with a ``quantity`` below the record's, on a block,
+    the result is ``{"split": {"parent", "front", "back"}}`` (the parent's
+    ``SPLIT`` event, and each child's ``record``, ``id`` and ``events``);
+    otherwise ``{"whole": event}``. ``now`` defaults to the current time.
+    Raises :class:`TransitionError` (``insufficient_quantity``,
+    ``not_divisible``, ``already_final``, ``invalid_payload``…) or
+    :class:`ValidationError` for a bad record.
+    """
+    at = datetime.now(timezone.utc) if now is None else now
+    data = {k: _payload_value(v) for k, v in (payload or {}).items()}
+    text = _native.act(record, [_event_data(e) for e in events], action, data or None, _rfc3339(at))
+    result: dict[str, Any] = json.loads(text)
+    return result

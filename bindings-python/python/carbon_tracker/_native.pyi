@@ -47,3 +47,9 @@ def apply(state: Optional[dict[str, Any]], event: dict[str, Any]) -> dict[str, A
 
 def state_at(events: list[dict[str, Any]], at: str) -> Optional[dict[str, Any]]:
     """The state as of an RFC 3339 instant, or ``None`` before creation."""
+
+def parse_serial(serial: str) -> Optional[dict[str, Any]]:
+    """The block a serial names, or ``None``."""
+
+def act(record: Mapping[str, Any], events: list[dict[str, Any]], action: str, payload: Optional[dict[str, Any]], now: str) -> str:
+    """``{"whole": event}`` or ``{"split": ...}`` as JSON text; raises ``TransitionError``."""
