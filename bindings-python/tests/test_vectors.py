@@ -158,7 +158,10 @@ def _without_ids(value: Any) -> Any:
 @pytest.mark.parametrize("case", SPLITS, ids=[c["name"] for c in SPLITS])
 def test_splits(case: dict[str, Any]) -> None:
     expect = case["expect"]
-    run = lambda: ct.split_block(case["record"], case["history"], case["action"], case["payload"], now=case["now"])  # noqa: E731
+
+    def run() -> dict[str, Any]:
+        return ct.split_block(case["record"], case["history"], case["action"], case["payload"], now=case["now"])
+
     if "error" in expect:
         with pytest.raises(ct.TransitionError) as raised:
             run()
