@@ -10,8 +10,8 @@ use carbon_tracker_core::api::{self, ApiError};
 use carbon_tracker_core::time::format_description::well_known::Rfc3339;
 use carbon_tracker_core::time::OffsetDateTime;
 use carbon_tracker_core::{
-    canonical_text, Action, CanonicalRecord, ErrorCode, Event, FieldValue, RecordId, RecordInput, RecordState,
-    TransitionCode, ValidationError, ID_SCHEME, RECORD_FIELDS,
+    canonical_text, Action, CanonicalRecord, ErrorCode, Event, FieldValue, RecordId, RecordInput,
+    RecordState, TransitionCode, ValidationError, ID_SCHEME, RECORD_FIELDS,
 };
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::intern;

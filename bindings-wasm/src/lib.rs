@@ -196,6 +196,16 @@ pub fn state_at(
     output::to_js(&state)
 }
 
+/// The block a registry serial names (SPEC §6), or `null` when it is not a
+/// block. The serial is canonicalized first, as a record's is.
+#[wasm_bindgen(js_name = parseSerial, unchecked_return_type = "Block | null")]
+pub fn parse_serial(serial: &str) -> Result<JsValue, JsValue> {
+    match carbon_tracker_core::parse_serial(&carbon_tracker_core::canonical_text(serial)) {
+        Some(block) => output::to_js(&block),
+        None => Ok(JsValue::NULL),
+    }
+}
+
 /// The scheme the snippet exports, for the test that it is the core's.
 #[doc(hidden)]
 pub fn exported_id_scheme() -> String {

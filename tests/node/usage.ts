@@ -6,6 +6,7 @@ import * as node from "carbon-tracker";
 import * as bundler from "carbon-tracker/bundler";
 import init, * as web from "carbon-tracker/web";
 import type {
+  Block,
   CanonicalRecord,
   DerivedId,
   ErrorCode,
@@ -80,6 +81,10 @@ function exercise(ct: Package): void {
       created_at: new Date("2026-01-02T10:00:00Z"),
     },
   ];
+  const block: Block | null = ct.parseSerial("ACR-FR-1129-2025-2917-30932 to 35143");
+  const first: string | undefined = block?.start;
+  const blockScheme: string | undefined = block?.scheme;
+
   const state: RecordState = ct.replay(events);
   const status: Status = state.status;
   const owner: string | null = state.owner;

@@ -247,3 +247,13 @@ describe("JavaScript values", () => {
     assert.throws(() => ct.replay("nope"), TypeError);
   });
 });
+
+describe("serials.json", () => {
+  const SERIALS = vectors("serials.json");
+  for (const c of SERIALS.cases) {
+    it(c.name, () => {
+      // The package canonicalizes the serial itself, as it does a record's.
+      assert.deepEqual(ct.parseSerial(c.serial), c.block);
+    });
+  }
+});
