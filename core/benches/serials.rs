@@ -41,10 +41,20 @@ fn serials(c: &mut Criterion) {
     let records = records();
     let mut group = c.benchmark_group("serials");
     group.bench_function("parse_serial", |b| {
-        b.iter(|| SERIALS.iter().filter_map(|s| parse_serial(black_box(s))).count());
+        b.iter(|| {
+            SERIALS
+                .iter()
+                .filter_map(|s| parse_serial(black_box(s)))
+                .count()
+        });
     });
     group.bench_function("record_id", |b| {
-        b.iter(|| records.iter().filter_map(|r| black_box(r).record_id().ok()).count());
+        b.iter(|| {
+            records
+                .iter()
+                .filter_map(|r| black_box(r).record_id().ok())
+                .count()
+        });
     });
     group.finish();
 }
@@ -59,8 +69,18 @@ fn summary(records: &[RecordInput]) {
         }
         start.elapsed() / ROUNDS
     };
-    let parse = time(&|| SERIALS.iter().filter_map(|s| parse_serial(black_box(s))).count());
-    let ids = time(&|| records.iter().filter_map(|r| black_box(r).record_id().ok()).count());
+    let parse = time(&|| {
+        SERIALS
+            .iter()
+            .filter_map(|s| parse_serial(black_box(s)))
+            .count()
+    });
+    let ids = time(&|| {
+        records
+            .iter()
+            .filter_map(|r| black_box(r).record_id().ok())
+            .count()
+    });
     println!(
         "\n{} serials: parse_serial {parse:?}, record_id {ids:?} per round: parsing costs {:.1}% of deriving the ids",
         SERIALS.len(),

@@ -39,13 +39,16 @@ pub enum Scheme {
 }
 
 /// A numbered block of credits: `end − start + 1` credits, `start..=end`.
+///
+/// It borrows its text from the canonical serial it was parsed from, so
+/// parsing allocates nothing.
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Block {
+pub struct Block<'a> {
     /// The notation.
     pub scheme: Scheme,
     /// The serial's text before the range: the issuance, which children keep.
-    pub prefix: String,
+    pub prefix: &'a str,
     /// The first credit's number (decimal text in JSON, as it may exceed 2^53).
     #[serde(serialize_with = "decimal_text")]
     #[cfg_attr(feature = "typescript", tsify(type = "string"))]
@@ -55,24 +58,24 @@ pub struct Block {
     #[cfg_attr(feature = "typescript", tsify(type = "string"))]
     pub end: u64,
     /// The serial's text after the range, which children keep.
-    pub suffix: String,
+    pub suffix: &'a str,
     /// The project, where the scheme names it.
-    pub project: Option<String>,
+    pub project: Option<&'a str>,
     /// The vintage year, where the scheme names it (Verra: the year the
     /// vintage ends).
     pub vintage: Option<u16>,
     /// The ISO 3166-1 alpha-2 country (lowercase, as canonical text is),
     /// where the scheme names it.
-    pub country: Option<String>,
+    pub country: Option<&'a str>,
     /// How the range is written: what stands between the two numbers, and
     /// the widths the numbers keep when they were written with leading zeros.
     #[serde(skip)]
-    notation: Notation,
+    notation: Notation<'a>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Notation {
-    separator: String,
+struct Notation<'a> {
+    separator: &'a str,
     start_width: usize,
     end_width: usize,
 }
@@ -81,7 +84,7 @@ fn decimal_text<S: Serializer>(n: &u64, serializer: S) -> Result<S::Ok, S::Error
     serializer.collect_str(n)
 }
 
-impl Block {
+impl Block<'_> {
     /// How many credits the block holds: `end − start + 1`.
     pub const fn credits(&self) -> u64 {
         // `parse_serial` only makes blocks whose count fits.
@@ -108,11 +111,8 @@ impl Block {
 /// are checked.
 struct Shape<'a> {
     scheme: Scheme,
-    prefix: String,
     start: &'a str,
-    separator: String,
     end: &'a str,
-    suffix: String,
     project: Option<&'a str>,
     vintage: Option<&'a str>,
     country: Option<&'a str>,
@@ -123,7 +123,7 @@ struct Shape<'a> {
 /// The first scheme whose shape the serial has decides, in the order of
 /// SPEC §6's table; a serial of that shape whose numbers are out of range
 /// (start after end, beyond `u64`) is not a block.
-pub fn parse_serial(canonical: &str) -> Option<Block> {
+pub fn parse_serial(canonical: &str) -> Option<Block<'_>> {
     let shape = verra(canonical)
         .or_else(|| gold_standard(canonical))
         .or_else(|| acr(canonical))
@@ -145,21 +145,42 @@ pub fn parse_serial(canonical: &str) -> Option<Block> {
             0
         }
     };
+    // The numbers are slices of `canonical`: what stands around them is the
+    // prefix, the separator and the suffix.
+    let at = |part: &str| (part.as_ptr() as usize).checked_sub(canonical.as_ptr() as usize);
+    let (start_at, end_at) = (at(shape.start)?, at(shape.end)?);
     Some(Block {
         scheme: shape.scheme,
         start,
         end,
-        project: shape.project.map(str::to_owned),
+        prefix: canonical.get(..start_at)?,
+        suffix: canonical.get(end_at + shape.end.len()..)?,
+        project: shape.project,
         vintage: shape.vintage.and_then(|v| v.parse().ok()),
-        country: shape.country.map(str::to_owned),
+        country: shape.country,
         notation: Notation {
-            separator: shape.separator,
+            separator: canonical.get(start_at + shape.start.len()..end_at)?,
             start_width: width(shape.start),
             end_width: width(shape.end),
         },
-        prefix: shape.prefix,
-        suffix: shape.suffix,
     })
+}
+
+/// The parts of `s` between `sep`s, on the stack: `None` when there are
+/// more than `N`; the count is the second value.
+fn split_array<const N: usize>(s: &str, sep: char) -> Option<([&str; N], usize)> {
+    let mut parts = [""; N];
+    let mut count = 0;
+    for part in s.split(sep) {
+        *parts.get_mut(count)? = part;
+        count += 1;
+    }
+    Some((parts, count))
+}
+
+/// Exactly `N` parts of `s` between `sep`s.
+fn split_exact<const N: usize>(s: &str, sep: char) -> Option<[&str; N]> {
+    split_array::<N>(s, sep).and_then(|(parts, count)| (count == N).then_some(parts))
 }
 
 fn digits(s: &str) -> bool {
@@ -181,28 +202,26 @@ fn fields_are(fields: &[&str], checks: &[fn(&str) -> bool]) -> bool {
 }
 
 /// `{fields}-{start} to {end}` (or, when `dash`, `{fields}-{start}-{end}`)
-/// split into its fields, start, separator and end.
-fn range_at_end(text: &str, dash: bool) -> Option<(&str, &str, &'static str, &str)> {
+/// split into its fields, start and end.
+fn range_at_end(text: &str, dash: bool) -> Option<(&str, &str, &str)> {
     if let Some((left, end)) = text.rsplit_once(" to ") {
         let (fields, start) = left.rsplit_once('-')?;
-        return Some((fields, start, " to ", end));
+        return Some((fields, start, end));
     }
     if !dash {
         return None;
     }
     let (left, end) = text.rsplit_once('-')?;
     let (fields, start) = left.rsplit_once('-')?;
-    Some((fields, start, "-", end))
-}
-
-/// `whole` without its last `tail_len` bytes.
-fn before(whole: &str, tail_len: usize) -> Option<&str> {
-    whole.get(..whole.len().checked_sub(tail_len)?)
+    Some((fields, start, end))
 }
 
 fn verra(c: &str) -> Option<Shape<'_>> {
-    let parts: Vec<&str> = c.split('-').collect();
-    let (issuance, start, end, tail) = match parts.as_slice() {
+    if !c.starts_with(|ch: char| ch.is_ascii_digit()) {
+        return None;
+    }
+    let (parts, count) = split_array::<13>(c, '-')?;
+    let (issuance, start, end, tail) = match parts.get(..count)? {
         [i, s, e, "vcs", "vcu", tail @ ..] | [i, s, e, "vcu", tail @ ..] => (*i, *s, *e, tail),
         _ => return None,
     };
@@ -224,14 +243,10 @@ fn verra(c: &str) -> Option<Shape<'_>> {
     if !shaped {
         return None;
     }
-    let head = issuance.len() + start.len() + end.len() + 2;
     Some(Shape {
         scheme: Scheme::Verra,
-        prefix: format!("{issuance}-"),
         start,
-        separator: "-".to_owned(),
         end,
-        suffix: c.get(head..)?.to_owned(),
         project: Some(project),
         vintage: to.get(4..),
         country: Some(cc),
@@ -240,10 +255,7 @@ fn verra(c: &str) -> Option<Shape<'_>> {
 
 fn gold_standard(c: &str) -> Option<Shape<'_>> {
     let rest = c.strip_prefix("gs1-1-")?;
-    let parts: Vec<&str> = rest.split('-').collect();
-    let [cc, project, kind, vintage, batch, start, end] = parts.as_slice() else {
-        return None;
-    };
+    let [cc, project, kind, vintage, batch, start, end] = split_exact::<7>(rest, '-')?;
     let project = project.strip_prefix("gs").filter(|p| digits(p))?;
     if !(country(cc)
         && digits(kind)
@@ -256,11 +268,8 @@ fn gold_standard(c: &str) -> Option<Shape<'_>> {
     }
     Some(Shape {
         scheme: Scheme::GoldStandard,
-        prefix: before(c, start.len() + end.len() + 1)?.to_owned(),
         start,
-        separator: "-".to_owned(),
         end,
-        suffix: String::new(),
         project: Some(project),
         vintage: Some(vintage),
         country: Some(cc),
@@ -280,19 +289,17 @@ fn registry_with_to<'a>(
     if !words.contains(&word) {
         return None;
     }
-    let (fields, start, separator, end) = range_at_end(rest, dash)?;
-    let parts: Vec<&str> = fields.split('-').collect();
-    if !fields_are(&parts, checks) || !digits(start) || !digits(end) {
+    let (fields, start, end) = range_at_end(rest, dash)?;
+    let (parts, count) = split_array::<8>(fields, '-')?;
+    let parts = parts.get(..count)?;
+    if !fields_are(parts, checks) || !digits(start) || !digits(end) {
         return None;
     }
     let (country_at, project_at, vintage_at) = named;
     Some(Shape {
         scheme,
-        prefix: format!("{word}-{fields}-"),
         start,
-        separator: separator.to_owned(),
         end,
-        suffix: String::new(),
         project: parts.get(project_at).copied(),
         vintage: parts.get(vintage_at).copied(),
         country: parts.get(country_at).copied(),
@@ -335,10 +342,7 @@ fn art_trees(c: &str) -> Option<Shape<'_>> {
 
 fn puro(c: &str) -> Option<Shape<'_>> {
     let rest = c.strip_prefix("puro_pr_")?;
-    let parts: Vec<&str> = rest.split('_').collect();
-    let [kind, cc, facility, vintage, uuid, range] = parts.as_slice() else {
-        return None;
-    };
+    let [kind, cc, facility, vintage, uuid, range] = split_exact::<6>(rest, '_')?;
     let (start, end) = range.split_once('-')?;
     let uuid_like = uuid
         .bytes()
@@ -352,11 +356,8 @@ fn puro(c: &str) -> Option<Shape<'_>> {
     }
     Some(Shape {
         scheme: Scheme::Puro,
-        prefix: before(c, range.len())?.to_owned(),
         start,
-        separator: "-".to_owned(),
         end,
-        suffix: String::new(),
         project: Some(facility),
         vintage: Some(vintage),
         country: Some(cc),
@@ -364,10 +365,7 @@ fn puro(c: &str) -> Option<Shape<'_>> {
 }
 
 fn undp(c: &str) -> Option<Shape<'_>> {
-    let parts: Vec<&str> = c.split('-').collect();
-    let [id, cc, host, project, start, end, vintage] = parts.as_slice() else {
-        return None;
-    };
+    let [id, cc, host, project, start, end, vintage] = split_exact::<7>(c, '-')?;
     let id_like = !id.is_empty()
         && id
             .bytes()
@@ -379,11 +377,8 @@ fn undp(c: &str) -> Option<Shape<'_>> {
     }
     Some(Shape {
         scheme: Scheme::Undp,
-        prefix: before(c, start.len() + end.len() + vintage.len() + 2)?.to_owned(),
         start,
-        separator: "-".to_owned(),
         end,
-        suffix: format!("-{vintage}"),
         project: Some(project),
         vintage: Some(vintage),
         country: Some(cc),
@@ -395,34 +390,21 @@ fn cdm(c: &str) -> Option<Shape<'_>> {
     if second.contains(" - ") {
         return None;
     }
-    let a: Vec<&str> = first.split('-').collect();
-    let b: Vec<&str> = second.split('-').collect();
+    let (a, a_count) = split_array::<16>(first, '-')?;
+    let (b, b_count) = split_array::<16>(second, '-')?;
+    let (a, b) = (a.get(..a_count)?, b.get(..b_count)?);
     if a.len() != b.len() || a.len() < 2 {
         return None;
     }
-    let mut differ = a.iter().zip(&b).enumerate().filter(|(_, (x, y))| x != y);
-    let (i, (start, end)) = differ.next()?;
+    let mut differ = a.iter().zip(b).filter(|(x, y)| x != y);
+    let (start, end) = differ.next()?;
     if differ.next().is_some() || !digits(start) || !digits(end) {
         return None;
     }
-    let joined = |fields: Option<&[&str]>| fields.map(|f| f.join("-")).unwrap_or_default();
-    let prefix = if i > 0 {
-        format!("{}-", joined(a.get(..i)))
-    } else {
-        String::new()
-    };
-    let suffix = if i + 1 < a.len() {
-        format!("-{}", joined(a.get(i + 1..)))
-    } else {
-        String::new()
-    };
     Some(Shape {
         scheme: Scheme::Cdm,
-        separator: format!("{suffix} - {prefix}"),
-        prefix,
         start,
         end,
-        suffix,
         project: None,
         vintage: None,
         country: a.first().copied().filter(|s| country(s)),
@@ -437,11 +419,8 @@ fn generic(c: &str) -> Option<Shape<'_>> {
     }
     Some(Shape {
         scheme: Scheme::Generic,
-        prefix: format!("{head}:"),
         start,
-        separator: "-".to_owned(),
         end,
-        suffix: String::new(),
         project: None,
         vintage: None,
         country: None,

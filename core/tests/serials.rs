@@ -110,7 +110,8 @@ proptest! {
             prop_assert_eq!(block.render(start, end), serial.clone());
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let front_end = start + ((len - 1) as f64 * cut) as u64;
-            let front = parse_serial(&block.render(start, front_end)).unwrap();
+            let front_serial = block.render(start, front_end);
+            let front = parse_serial(&front_serial).unwrap();
             prop_assert_eq!((front.scheme, &front.prefix, &front.suffix), (block.scheme, &block.prefix, &block.suffix));
             prop_assert_eq!((front.start, front.end), (start, front_end));
         }

@@ -13,6 +13,9 @@ use time::OffsetDateTime;
 fn payload(event_type: EventType) -> Option<Map<String, Value>> {
     match event_type {
         EventType::Sold => json!({"buyer": "Acme"}).as_object().cloned(),
+        EventType::Split => json!({"front": "a".repeat(64), "back": "b".repeat(64), "quantity": 1})
+            .as_object()
+            .cloned(),
         _ => None,
     }
 }
