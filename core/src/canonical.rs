@@ -83,6 +83,14 @@ impl CanonicalRecord {
         RecordId::of_canonical_line(&line)
     }
 
+    /// The block this record is (SPEC §6): its serial names a range of
+    /// credits and its quantity is the range's count. `None` for a plain
+    /// record (a serial that parses with another quantity included).
+    pub fn block(&self) -> Option<crate::serial::Block<'_>> {
+        crate::serial::parse_serial(&self.serial_number)
+            .filter(|block| self.quantity.whole_credits() == Some(block.credits()))
+    }
+
     /// The string the id hashes: `project_name|registry|vintage|quantity|serial_number`.
     pub fn canonical_line(&self) -> String {
         let mut line = String::new();

@@ -11,9 +11,12 @@
 //! its end, or whose shape matches no scheme is not a block (`None`): it
 //! stays a plain record. Nothing here panics on any input.
 
+use std::borrow::Cow;
+
 use serde::{Serialize, Serializer};
 
 /// The notation a serial is written in (SPEC §6's table).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -41,32 +44,44 @@ pub enum Scheme {
 /// A numbered block of credits: `end − start + 1` credits, `start..=end`.
 ///
 /// It borrows its text from the canonical serial it was parsed from, so
-/// parsing allocates nothing.
+/// parsing allocates nothing; [`Block::into_owned`] keeps it past that.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Block<'a> {
     /// The notation.
     pub scheme: Scheme,
     /// The serial's text before the range: the issuance, which children keep.
-    pub prefix: &'a str,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
+    pub prefix: Cow<'a, str>,
     /// The first credit's number (decimal text in JSON, as it may exceed 2^53).
     #[serde(serialize_with = "decimal_text")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "941382555"))]
     #[cfg_attr(feature = "typescript", tsify(type = "string"))]
     pub start: u64,
     /// The last credit's number (decimal text in JSON).
     #[serde(serialize_with = "decimal_text")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "941382741"))]
     #[cfg_attr(feature = "typescript", tsify(type = "string"))]
     pub end: u64,
     /// The serial's text after the range, which children keep.
-    pub suffix: &'a str,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "typescript", tsify(type = "string"))]
+    pub suffix: Cow<'a, str>,
     /// The project, where the scheme names it.
-    pub project: Option<&'a str>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
+    pub project: Option<Cow<'a, str>>,
     /// The vintage year, where the scheme names it (Verra: the year the
     /// vintage ends).
+    #[cfg_attr(feature = "typescript", tsify(type = "number | null"))]
     pub vintage: Option<u16>,
     /// The ISO 3166-1 alpha-2 country (lowercase, as canonical text is),
     /// where the scheme names it.
-    pub country: Option<&'a str>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "typescript", tsify(type = "string | null"))]
+    pub country: Option<Cow<'a, str>>,
     /// How the range is written: what stands between the two numbers, and
     /// the widths the numbers keep when they were written with leading zeros.
     #[serde(skip)]
@@ -75,7 +90,7 @@ pub struct Block<'a> {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Notation<'a> {
-    separator: &'a str,
+    separator: Cow<'a, str>,
     start_width: usize,
     end_width: usize,
 }
@@ -85,6 +100,26 @@ fn decimal_text<S: Serializer>(n: &u64, serializer: S) -> Result<S::Ok, S::Error
 }
 
 impl Block<'_> {
+    /// The block with its own copy of its text.
+    pub fn into_owned(self) -> Block<'static> {
+        let own = |text: Cow<'_, str>| Cow::Owned(text.into_owned());
+        Block {
+            scheme: self.scheme,
+            prefix: own(self.prefix),
+            start: self.start,
+            end: self.end,
+            suffix: own(self.suffix),
+            project: self.project.map(own),
+            vintage: self.vintage,
+            country: self.country.map(own),
+            notation: Notation {
+                separator: own(self.notation.separator),
+                start_width: self.notation.start_width,
+                end_width: self.notation.end_width,
+            },
+        }
+    }
+
     /// How many credits the block holds: `end − start + 1`.
     pub const fn credits(&self) -> u64 {
         // `parse_serial` only makes blocks whose count fits.
@@ -153,13 +188,13 @@ pub fn parse_serial(canonical: &str) -> Option<Block<'_>> {
         scheme: shape.scheme,
         start,
         end,
-        prefix: canonical.get(..start_at)?,
-        suffix: canonical.get(end_at + shape.end.len()..)?,
-        project: shape.project,
+        prefix: Cow::Borrowed(canonical.get(..start_at)?),
+        suffix: Cow::Borrowed(canonical.get(end_at + shape.end.len()..)?),
+        project: shape.project.map(Cow::Borrowed),
         vintage: shape.vintage.and_then(|v| v.parse().ok()),
-        country: shape.country,
+        country: shape.country.map(Cow::Borrowed),
         notation: Notation {
-            separator: canonical.get(start_at + shape.start.len()..end_at)?,
+            separator: Cow::Borrowed(canonical.get(start_at + shape.start.len()..end_at)?),
             start_width: width(shape.start),
             end_width: width(shape.end),
         },

@@ -140,14 +140,14 @@ pub fn act(
     let not_divisible = |why: &str| TransitionError::NotDivisible {
         why: why.to_owned(),
     };
-    let block = parse_serial(&record.serial_number)
-        .ok_or_else(|| not_divisible("its serial names no range of credits"))?;
+    let block = record.block().ok_or_else(|| {
+        not_divisible(if parse_serial(&record.serial_number).is_some() {
+            "its quantity is not the count of its serial's range"
+        } else {
+            "its serial names no range of credits"
+        })
+    })?;
     let available = block.credits();
-    if record.quantity.whole_credits() != Some(available) {
-        return Err(not_divisible(
-            "its quantity is not the count of its serial's range",
-        ));
-    }
     if requested > available {
         return Err(TransitionError::InsufficientQuantity {
             available,

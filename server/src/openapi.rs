@@ -10,8 +10,8 @@
 use carbon_tracker_core::api::DerivedId;
 use carbon_tracker_core::lifecycle::{Event, EventType, Status, TransitionCode};
 use carbon_tracker_core::{
-    payload_fields, CanonicalRecord, ErrorCode, FieldError, PayloadRule, MAX_TEXT_CHARS,
-    MAX_VINTAGE, MIN_VINTAGE, RECORD_FIELDS,
+    payload_fields, Block, CanonicalRecord, ErrorCode, FieldError, PayloadRule, Scheme,
+    MAX_TEXT_CHARS, MAX_VINTAGE, MIN_VINTAGE, RECORD_FIELDS,
 };
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
@@ -148,7 +148,7 @@ payload!(
         RecordInput, SellPayload, RetirePayload, CancelPayload,
         records::RecordBody, records::RecordPage, records::BatchItem, records::BatchResult, records::Outcome,
         events::FeedPage, health::Health, Problem,
-        CanonicalRecord, DerivedId, Event, EventType, Status, FieldError, ErrorCode, TransitionCode,
+        CanonicalRecord, DerivedId, Event, EventType, Status, FieldError, ErrorCode, TransitionCode, Block<'static>, Scheme,
     )),
     tags(
         (name = "records", description = "Create and read records"),

@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use carbon_tracker_core::lifecycle::{self, utc_rfc3339, Event, Status};
 use carbon_tracker_core::{
-    canonical_text, vintage_year, CanonicalRecord, ErrorCode, FieldError, FieldValue, RecordId,
+    canonical_text, vintage_year, Block, CanonicalRecord, ErrorCode, FieldError, FieldValue,
+    RecordId,
 };
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
@@ -46,6 +47,12 @@ pub(crate) struct RecordBody {
     /// The buyer of the latest sale, if it was sold.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// Who holds the credits (SPEC §6): the latest buyer, inherited by a
+    /// split's children; `null` while the registrant holds them.
+    pub holder: Option<String>,
+    /// The numbered range of credits the record is, when its serial names
+    /// one whose count is its quantity (SPEC §6); `null` for a plain record.
+    pub block: Option<Block<'static>>,
     /// Its history, oldest first.
     pub events: Vec<Event>,
 }
@@ -71,12 +78,15 @@ impl RecordBody {
                     .map_err(|e| StoreError::corrupt(Some(id), "history", e))?
             }
         };
+        let block = canonical.block().map(Block::into_owned);
         Ok(state.map(|state| Self {
             id,
             canonical,
             created_at,
             status: state.status,
+            holder: state.owner.clone(),
             owner: state.owner,
+            block,
             events,
         }))
     }
