@@ -218,13 +218,16 @@ def test_api_token(tmp_path: Path) -> None:
     ],
 )
 def test_api_token_that_cannot_mean_what_was_meant_is_refused(
-    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], words: tuple[str, ...]
+    backend: Backend, tmp_path: Path, args: tuple[str, ...], env: dict[str, str], words: tuple[str, ...]
 ) -> None:
-    env = {**env, "DATABASE_URL": sqlite_url(tmp_path / "t.db")}
-    p = run_cli(*args, env=env, cwd=tmp_path)
+    url = backend.new_url(tmp_path)
+    p = run_cli(*args, env={**env, "DATABASE_URL": url}, cwd=tmp_path)
     one_line_error(p, *words)
     assert "s3cret" not in p.stderr, "the token is not echoed"
-    assert not (tmp_path / "t.db").exists()
+    if backend.name == "sqlite":
+        assert not list(tmp_path.glob("*.db")), "nothing is opened before the settings are checked"
+    else:
+        assert backend.execute(url, "SELECT count(*) FROM pg_tables WHERE tablename = 'records'") == "0"
 
 
 def test_id_conflict_is_409(backend: Backend, tmp_path: Path) -> None:
