@@ -285,16 +285,12 @@ fn events_from(events: &Bound<'_, PyAny>) -> PyResult<Vec<Event>> {
         .map_err(|e| PyValueError::new_err(format!("invalid events: {e}")))
 }
 
-fn state_to_py(py: Python<'_>, state: &RecordState) -> PyResult<Py<PyAny>> {
-    to_py(py, state)
-}
-
 /// The state a history adds up to, as a dict with RFC 3339 timestamps.
 #[pyfunction]
 fn replay(py: Python<'_>, events: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
     let events = events_from(events)?;
     let state = api::replay(&events).map_err(|e| api_error(py, &e))?;
-    state_to_py(py, &state)
+    to_py(py, &state)
 }
 
 /// The state after `event`, from the state before it (`None`: no events yet).
@@ -309,7 +305,7 @@ fn apply(
     let event: Event = pythonize::depythonize(event)
         .map_err(|e| PyValueError::new_err(format!("invalid event: {e}")))?;
     let next = api::apply(state.as_ref(), &event).map_err(|e| api_error(py, &e))?;
-    state_to_py(py, &next)
+    to_py(py, &next)
 }
 
 /// The state as of `at` (RFC 3339), or `None` if the record did not exist yet.
@@ -319,7 +315,7 @@ fn state_at(py: Python<'_>, events: &Bound<'_, PyAny>, at: &str) -> PyResult<Opt
     let at = OffsetDateTime::parse(at, &Rfc3339)
         .map_err(|e| PyValueError::new_err(format!("invalid `at`: {e}")))?;
     match api::state_at(&events, at).map_err(|e| api_error(py, &e))? {
-        Some(state) => state_to_py(py, &state).map(Some),
+        Some(state) => to_py(py, &state).map(Some),
         None => Ok(None),
     }
 }
