@@ -52,11 +52,17 @@ pub enum ErrorCode {
     NotAllowed,
     /// A parameter is not in its expected format (a timestamp, a cursor, an id).
     InvalidFormat,
+    /// A payload value is not one of the values its key allows (a retirement's
+    /// `purpose`); the message lists them.
+    InvalidChoice,
+    /// A country is not an officially assigned ISO 3166-1 alpha-2 code in
+    /// uppercase (a retirement's `beneficiary_country`).
+    InvalidCountry,
 }
 
 impl ErrorCode {
     /// Every code, the one list hosts, docs and the OpenAPI document use.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 20] = [
         Self::Missing,
         Self::NotAString,
         Self::InvalidUnicode,
@@ -75,6 +81,8 @@ impl ErrorCode {
         Self::InvalidCurrency,
         Self::NotAllowed,
         Self::InvalidFormat,
+        Self::InvalidChoice,
+        Self::InvalidCountry,
     ];
 
     /// The code as it appears in JSON, e.g. `"contains_separator"`.
@@ -98,6 +106,8 @@ impl ErrorCode {
             Self::InvalidCurrency => "invalid_currency",
             Self::NotAllowed => "not_allowed",
             Self::InvalidFormat => "invalid_format",
+            Self::InvalidChoice => "invalid_choice",
+            Self::InvalidCountry => "invalid_country",
         }
     }
 
@@ -124,6 +134,10 @@ impl ErrorCode {
             Self::InvalidCurrency => "must be three uppercase letters, like an ISO 4217 code such as \"USD\"",
             Self::NotAllowed => "must not be given for this event type",
             Self::InvalidFormat => "is not in its expected format",
+            Self::InvalidChoice => "is not one of the values it allows",
+            Self::InvalidCountry => {
+                "must be an ISO 3166-1 alpha-2 country code, officially assigned and in uppercase, such as \"KE\""
+            }
         }
     }
 }

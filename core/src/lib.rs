@@ -27,10 +27,11 @@ pub use lifecycle::{
 };
 pub use payload::{
     payload_fields, validate_payload, PayloadField, PayloadRule, MAX_NAME_CHARS, MAX_NOTE_CHARS,
+    MAX_PUBLIC_NOTE_CHARS, RETIREMENT_PURPOSES,
 };
 pub use quantity::Quantity;
 pub use serial::{parse_serial, Block, Scheme};
-pub use split::{act, Acted, Action, Child, Split};
+pub use split::{act, requested, route, Acted, Action, Child, Lineage, Split};
 pub use text::{canonical_text, MAX_TEXT_CHARS};
 pub use value::FieldValue;
 

@@ -86,6 +86,15 @@ impl Quantity {
         }
     }
 
+    /// The sum of two quantities, if it is still a valid one (below 10^14):
+    /// the parts of a split block add up to its quantity (SPEC §6).
+    pub fn checked_add(self, other: Self) -> Option<Self> {
+        self.0
+            .checked_add(other.0)
+            .filter(|&sum| sum < LIMIT * SCALE)
+            .map(Self)
+    }
+
     /// Appends the canonical text (`"100.0000"`) to `out` without allocating.
     pub(crate) fn write_to(self, out: &mut impl Sink) {
         let mut buf = itoa::Buffer::new();

@@ -41,6 +41,23 @@ pub enum Scheme {
     Generic,
 }
 
+impl Scheme {
+    /// Its name in SPEC §6's table, as JSON spells it: `"verra"`, `"gold-standard"`, ….
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Verra => "verra",
+            Self::GoldStandard => "gold-standard",
+            Self::Acr => "acr",
+            Self::Car => "car",
+            Self::ArtTrees => "art-trees",
+            Self::Puro => "puro",
+            Self::Undp => "undp",
+            Self::Cdm => "cdm",
+            Self::Generic => "generic",
+        }
+    }
+}
+
 /// A numbered block of credits: `end − start + 1` credits, `start..=end`.
 ///
 /// It borrows its text from the canonical serial it was parsed from, so

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use crate::canonical::CanonicalRecord;
 use crate::error::FieldError;
 use crate::id::RecordId;
-use crate::lifecycle::{next_event, Event, EventType, RecordState, TransitionError};
+use crate::lifecycle::{next_event, Event, EventType, RecordState, Status, TransitionError};
 use crate::payload::credits;
 use crate::quantity::Quantity;
 use crate::serial::parse_serial;
@@ -51,12 +51,14 @@ impl Action {
 }
 
 /// A record a split creates, with its history.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Child {
     /// Its canonical fields: the parent's, with the sub-range's serial and count.
     pub record: CanonicalRecord,
     /// Its v1 id.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^[0-9a-f]{64}$"))]
     #[cfg_attr(feature = "typescript", tsify(type = "string"))]
     pub id: RecordId,
     /// Its events: `CREATED` (payload `parent`, and `holder` if the parent
@@ -65,6 +67,7 @@ pub struct Child {
 }
 
 /// A partial action's outcome.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Split {
@@ -111,16 +114,10 @@ pub fn act(
 ) -> Result<Acted, TransitionError> {
     let event_type = action.event_type();
     let [r0, r1, r2, r3] = random;
-    let requested = payload
-        .as_mut()
-        .and_then(|p| p.remove("quantity"))
-        .map(|value| {
-            credits(&value).map_err(|code| TransitionError::InvalidPayload {
-                event_type,
-                errors: vec![FieldError::new("quantity", code)],
-            })
-        })
-        .transpose()?;
+    let requested = requested(action, payload.as_ref())?;
+    if let Some(p) = payload.as_mut() {
+        p.remove("quantity");
+    }
     let payload = payload.filter(|p| !p.is_empty());
     if state.status.is_final() {
         return Err(TransitionError::AlreadyFinal {
@@ -212,4 +209,91 @@ pub fn act(
             events: vec![back_created],
         },
     })))
+}
+
+/// A record's place in its block's tree, read from its history (SPEC §6):
+/// the parent its `CREATED` event names, and the children its `SPLIT` event
+/// names. Both are `None` for a record that was registered whole and never
+/// split. Ids that do not read are ignored here: [`crate::replay`] has already
+/// refused such a history.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lineage {
+    /// The block this one was split from.
+    pub parent: Option<RecordId>,
+    /// The front (acted-on) and back (remainder) children, once split.
+    pub children: Option<(RecordId, RecordId)>,
+}
+
+impl Lineage {
+    /// The lineage `events` (one record's history) record.
+    pub fn of(events: &[Event]) -> Self {
+        let id = |event: &Event, key: &str| -> Option<RecordId> {
+            event.payload.as_ref()?.get(key)?.as_str()?.parse().ok()
+        };
+        let parent = events
+            .first()
+            .filter(|e| e.event_type == EventType::Created)
+            .and_then(|e| id(e, "parent"));
+        let children = events
+            .iter()
+            .find(|e| e.event_type == EventType::Split)
+            .and_then(|e| Some((id(e, "front")?, id(e, "back")?)));
+        Self { parent, children }
+    }
+
+    /// The child that holds the rest of a split block: where a partial
+    /// action addressed to a `SPLIT` record goes next (SPEC §6).
+    pub fn remainder(&self) -> Option<RecordId> {
+        self.children.map(|(_, back)| back)
+    }
+}
+
+/// The credits a partial action asks for: its payload's `quantity`, if any.
+///
+/// # Errors
+/// `invalid_payload` naming `quantity` when it is not a whole number ≥ 1.
+pub fn requested(
+    action: Action,
+    payload: Option<&Map<String, Value>>,
+) -> Result<Option<u64>, TransitionError> {
+    payload
+        .and_then(|p| p.get("quantity"))
+        .map(|value| {
+            credits(value).map_err(|code| TransitionError::InvalidPayload {
+                event_type: action.event_type(),
+                errors: vec![FieldError::new("quantity", code)],
+            })
+        })
+        .transpose()
+}
+
+/// Where an action addressed to a record goes (SPEC §6), given the history
+/// `events` of the record it has reached and the state they add up to:
+/// `Some(child)` to go on to the remainder of a `SPLIT` record for a partial
+/// action, `None` to act on this record ([`act`] then decides).
+///
+/// `followed` says the record was reached from a split parent: a remainder
+/// already retired or cancelled has no credits left to act on.
+///
+/// # Errors
+/// `invalid_payload` for a bad `quantity`; `insufficient_quantity` (0
+/// available) when a followed remainder is retired or cancelled.
+pub fn route(
+    events: &[Event],
+    state: &RecordState,
+    action: Action,
+    payload: Option<&Map<String, Value>>,
+    followed: bool,
+) -> Result<Option<RecordId>, TransitionError> {
+    let Some(requested) = requested(action, payload)? else {
+        return Ok(None);
+    };
+    match state.status {
+        Status::Split => Ok(Lineage::of(events).remainder()),
+        status if followed && status.is_final() => Err(TransitionError::InsufficientQuantity {
+            available: 0,
+            requested,
+        }),
+        _ => Ok(None),
+    }
 }

@@ -82,6 +82,10 @@ pub enum Command {
         /// The file: `.json` or `.csv`.
         file: PathBuf,
     },
+    /// Lists the stored blocks that share credits with an earlier block
+    /// (SPEC §6 forbids it; databases from before that rule may hold some).
+    /// They are kept as they are; exits with status 1 if there are any.
+    Overlaps,
 }
 
 /// The checked configuration.

@@ -58,6 +58,11 @@ fn main() -> ExitCode {
     }
 }
 
+#[allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the overlaps command prints its list on stdout and its count on stderr"
+)]
 async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, BoxError> {
     let store = open(&settings).await?;
     let result = match &command {
@@ -65,6 +70,21 @@ async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, B
             let summary = import::import(store.as_ref(), file).await?;
             import::report(file, &summary);
             Ok(if summary.rejected.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Some(Command::Overlaps) => {
+            let overlaps = store.overlaps().await?;
+            for (record, with) in &overlaps {
+                println!("{record} overlaps {with}");
+            }
+            eprintln!(
+                "{} stored block(s) share credits with an earlier block",
+                overlaps.len()
+            );
+            Ok(if overlaps.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -95,6 +115,7 @@ async fn serve(settings: Settings, store: Arc<dyn Store>) -> Result<(), BoxError
         .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
     let address = listener.local_addr()?;
     tracing::info!("configuration: {}", settings.command_line());
+    report_overlaps(store.as_ref()).await?;
     let state = routes::AppState {
         store,
         api_token: settings.api_token.map(Arc::new),
@@ -104,6 +125,20 @@ async fn serve(settings: Settings, store: Arc<dyn Store>) -> Result<(), BoxError
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("stopped; every acknowledged write is committed");
+    Ok(())
+}
+
+/// Warns of stored blocks that share credits (kept from before SPEC §6's
+/// rule): the server runs, and an operator decides what to do.
+async fn report_overlaps(store: &dyn Store) -> Result<(), BoxError> {
+    let overlaps = store.overlaps().await?;
+    if let Some((record, with)) = overlaps.first() {
+        tracing::warn!(
+            count = overlaps.len(),
+            "stored blocks share credits with earlier blocks (for example {record} with {with}); \
+             `carbon-tracker-server overlaps` lists them all; they are kept as they are"
+        );
+    }
     Ok(())
 }
 

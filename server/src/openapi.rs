@@ -10,15 +10,15 @@
 use carbon_tracker_core::api::DerivedId;
 use carbon_tracker_core::lifecycle::{Event, EventType, Status, TransitionCode};
 use carbon_tracker_core::{
-    payload_fields, Block, CanonicalRecord, ErrorCode, FieldError, PayloadRule, Scheme,
-    MAX_TEXT_CHARS, MAX_VINTAGE, MIN_VINTAGE, RECORD_FIELDS,
+    payload_fields, Block, CanonicalRecord, Child, ErrorCode, FieldError, PayloadRule, Scheme,
+    Split, MAX_TEXT_CHARS, MAX_VINTAGE, MIN_VINTAGE, RECORD_FIELDS,
 };
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 use crate::problem::Problem;
-use crate::routes::{events, health, ids, records};
+use crate::routes::{events, health, ids, lineage, records};
 
 /// Text or a number: how quantities, vintages and prices may be sent.
 fn text_or_number(description: String) -> Schema {
@@ -91,6 +91,16 @@ fn payload_schema(event_type: EventType) -> RefOr<Schema> {
                 .description(Some(description))
                 .into(),
             PayloadRule::Credits => text_or_number(description),
+            PayloadRule::OneOf(values) => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(values.iter().copied()))
+                .description(Some(description))
+                .into(),
+            PayloadRule::Country => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[A-Z]{2}$"))
+                .description(Some(description))
+                .into(),
         };
         object = object.property(field.name, schema);
         if field.required {
@@ -140,15 +150,15 @@ payload!(
         license(name = "MIT"),
     ),
     paths(
-        records::create, records::get, records::list, records::events, records::batch,
+        records::create, records::get, records::list, records::events, records::batch, lineage::lineage,
         events::sell, events::retire, events::cancel, events::feed,
         ids::derive, health::health,
     ),
     components(schemas(
         RecordInput, SellPayload, RetirePayload, CancelPayload,
         records::RecordBody, records::RecordPage, records::BatchItem, records::BatchResult, records::Outcome,
-        events::FeedPage, health::Health, Problem,
-        CanonicalRecord, DerivedId, Event, EventType, Status, FieldError, ErrorCode, TransitionCode, Block<'static>, Scheme,
+        events::FeedPage, events::ActedBody, lineage::LineageBody, lineage::Node, health::Health, Problem,
+        CanonicalRecord, DerivedId, Event, EventType, Status, Split, Child, FieldError, ErrorCode, TransitionCode, Block<'static>, Scheme,
     )),
     tags(
         (name = "records", description = "Create and read records"),

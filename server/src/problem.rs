@@ -13,6 +13,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use carbon_tracker_core::api::{ApiError, ErrorKind};
+use carbon_tracker_core::lifecycle::TransitionCode;
 use carbon_tracker_core::FieldError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -158,6 +159,12 @@ impl From<StoreError> for Problem {
                     "the stored record's canonical fields differ; this needs an operator",
                 )
             }
+            StoreError::SerialOverlap { .. } => Self::new(
+                StatusCode::CONFLICT,
+                TransitionCode::SerialOverlap.as_str(),
+                e.to_string(),
+            )
+            .with_help("the same credits cannot be registered twice (SPEC §6): GET /records/{id} of the tracked block shows who holds them; a block identical to it is that record"),
             StoreError::Transition(t) => {
                 // A malformed payload is a bad request; any other transition
                 // error is a conflict with the record's state.

@@ -2,8 +2,8 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use carbon_tracker_core::lifecycle::{Event, EventType, TransitionCode};
-use carbon_tracker_core::{ErrorCode, FieldError};
+use carbon_tracker_core::lifecycle::{Event, TransitionCode};
+use carbon_tracker_core::{Acted, Action, ErrorCode, FieldError, Split};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -12,16 +12,53 @@ use uuid::Uuid;
 use super::records::{parse_limit, record_id};
 use super::{bad_param, AppState, JsonBody, Params};
 use crate::problem::Problem;
-use crate::store::Append;
+use crate::store::{Append, StoreError};
 
-/// Appends an event; the core checks the payload and the transition.
+/// What a sell, retire or cancel did: the action's event, and for a partial
+/// action on a block the split it made (SPEC §6). A whole action's answer is
+/// the event alone, as before blocks.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ActedBody {
+    /// The action's event: on the record addressed, or, after a split, on
+    /// the front child (the acted-on part).
+    #[serde(flatten)]
+    pub event: Event,
+    /// The split: the parent's `SPLIT` event, and the front and back
+    /// children with their ids and events. Absent for a whole action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split: Option<Split>,
+}
+
+impl ActedBody {
+    fn new(acted: Acted) -> Result<Self, Problem> {
+        match acted {
+            Acted::Whole(event) => Ok(Self { event, split: None }),
+            Acted::Split(split) => {
+                let event = split.front.events.last().cloned().ok_or_else(|| {
+                    Problem::from(StoreError::corrupt(
+                        Some(split.front.id),
+                        "split",
+                        "the front child has no events",
+                    ))
+                })?;
+                Ok(Self {
+                    event,
+                    split: Some(*split),
+                })
+            }
+        }
+    }
+}
+
+/// Acts on a record; the core checks the payload and the transition, and
+/// splits a block for a partial action.
 async fn append(
     app: &AppState,
     raw_id: &str,
-    event_type: EventType,
+    action: Action,
     body: JsonBody,
     required: bool,
-) -> Result<Json<Event>, Problem> {
+) -> Result<Json<ActedBody>, Problem> {
     let id = record_id(raw_id)?;
     let body = if required {
         Some(body.required()?)
@@ -41,10 +78,10 @@ async fn append(
     };
     let request = Append {
         record: id,
-        event_type,
+        action,
         payload,
     };
-    Ok(Json(app.store.append(request).await?))
+    Ok(Json(ActedBody::new(app.store.append(request).await?)?))
 }
 
 /// Sells a record (again, if it was sold before).
@@ -53,18 +90,18 @@ async fn append(
     params(("id" = String, Path, description = "The record id")),
     request_body(content = crate::openapi::SellPayload),
     responses(
-        (status = 200, description = "The SOLD event", body = Event),
+        (status = 200, description = "The SOLD event; after a partial action (`quantity` less than the block holds), on the front child, with `split`", body = ActedBody),
         (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The record is retired or cancelled", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad payload; `errors` lists every field", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`already_final`: the record is retired, cancelled or split (a whole action); `insufficient_quantity`: more credits than the block's remainder holds", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad payload (`errors` lists every field); `not_divisible`: a partial action on a record that is not a block", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn sell(
     State(app): State<AppState>,
     Path(id): Path<String>,
     body: JsonBody,
-) -> Result<Json<Event>, Problem> {
-    append(&app, &id, EventType::Sold, body, true).await
+) -> Result<Json<ActedBody>, Problem> {
+    append(&app, &id, Action::Sell, body, true).await
 }
 
 /// Retires a record: final.
@@ -73,18 +110,18 @@ pub(crate) async fn sell(
     params(("id" = String, Path, description = "The record id")),
     request_body(content = Option<crate::openapi::RetirePayload>, description = "Optional"),
     responses(
-        (status = 200, description = "The RETIRED event", body = Event),
+        (status = 200, description = "The RETIRED event; after a partial action (`quantity` less than the block holds), on the front child, with `split`", body = ActedBody),
         (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already retired or cancelled", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad payload", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`already_final`: the record is retired, cancelled or split (a whole action); `insufficient_quantity`: more credits than the block's remainder holds", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad payload; `not_divisible`: a partial action on a record that is not a block", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn retire(
     State(app): State<AppState>,
     Path(id): Path<String>,
     body: JsonBody,
-) -> Result<Json<Event>, Problem> {
-    append(&app, &id, EventType::Retired, body, false).await
+) -> Result<Json<ActedBody>, Problem> {
+    append(&app, &id, Action::Retire, body, false).await
 }
 
 /// Cancels a record: final.
@@ -93,18 +130,18 @@ pub(crate) async fn retire(
     params(("id" = String, Path, description = "The record id")),
     request_body(content = Option<crate::openapi::CancelPayload>, description = "Optional"),
     responses(
-        (status = 200, description = "The CANCELLED event", body = Event),
+        (status = 200, description = "The CANCELLED event; after a partial action (`quantity` less than the block holds), on the front child, with `split`", body = ActedBody),
         (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already retired or cancelled", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad payload", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`already_final`: the record is retired, cancelled or split (a whole action); `insufficient_quantity`: more credits than the block's remainder holds", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad payload; `not_divisible`: a partial action on a record that is not a block", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn cancel(
     State(app): State<AppState>,
     Path(id): Path<String>,
     body: JsonBody,
-) -> Result<Json<Event>, Problem> {
-    append(&app, &id, EventType::Cancelled, body, false).await
+) -> Result<Json<ActedBody>, Problem> {
+    append(&app, &id, Action::Cancel, body, false).await
 }
 
 /// Position in the feed.

@@ -5,6 +5,7 @@
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod ids;
+pub(crate) mod lineage;
 #[cfg(feature = "page")]
 pub(crate) mod page;
 pub(crate) mod records;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/records/{id}", get(records::get))
         .route("/records/{id}/events", get(records::events))
+        .route("/records/{id}/lineage", get(lineage::lineage))
         .route("/records/{id}/sell", post(events::sell))
         .route("/records/{id}/retire", post(events::retire))
         .route("/records/{id}/cancel", post(events::cancel))

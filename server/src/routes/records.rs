@@ -9,7 +9,7 @@ use axum::Json;
 use carbon_tracker_core::lifecycle::{self, utc_rfc3339, Event, Status};
 use carbon_tracker_core::{
     canonical_text, vintage_year, Block, CanonicalRecord, ErrorCode, FieldError, FieldValue,
-    RecordId,
+    Lineage, RecordId,
 };
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
@@ -53,6 +53,13 @@ pub(crate) struct RecordBody {
     /// The numbered range of credits the record is, when its serial names
     /// one whose count is its quantity (SPEC §6); `null` for a plain record.
     pub block: Option<Block<'static>>,
+    /// The block this one was split from; `null` for a registered record.
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{64}$")]
+    pub parent: Option<RecordId>,
+    /// Once split, its two children: the front one (the acted-on part),
+    /// then the back one (the remainder); empty before.
+    #[schema(value_type = Vec<String>)]
+    pub children: Vec<RecordId>,
     /// Its history, oldest first.
     pub events: Vec<Event>,
 }
@@ -79,6 +86,7 @@ impl RecordBody {
             }
         };
         let block = canonical.block().map(Block::into_owned);
+        let lineage = Lineage::of(&events);
         Ok(state.map(|state| Self {
             id,
             canonical,
@@ -87,6 +95,11 @@ impl RecordBody {
             holder: state.owner.clone(),
             owner: state.owner,
             block,
+            parent: lineage.parent,
+            children: lineage
+                .children
+                .map(|(front, back)| vec![front, back])
+                .unwrap_or_default(),
             events,
         }))
     }
@@ -115,7 +128,7 @@ pub(crate) fn record_id(raw: &str) -> Result<RecordId, Problem> {
 }
 
 /// The stored record the path names, or a 404.
-async fn stored(app: &AppState, raw: &str) -> Result<StoredRecord, Problem> {
+pub(crate) async fn stored(app: &AppState, raw: &str) -> Result<StoredRecord, Problem> {
     let id = record_id(raw)?;
     app.store
         .get(id)
@@ -248,6 +261,9 @@ pub(crate) struct ListParams {
     pub vintage: Option<String>,
     /// Only this status: ACTIVE, SOLD, RETIRED, CANCELLED or SPLIT.
     pub status: Option<String>,
+    /// Only records this holder holds (SPEC §6: the latest buyer, inherited
+    /// by a split's children); compared without surrounding spaces.
+    pub holder: Option<String>,
     /// Page size, 1 to 1000 (default 50).
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
@@ -358,6 +374,7 @@ pub(crate) async fn list(
         registry: p.registry.as_deref().map(canonical_text),
         vintage: p.vintage.as_deref().map(parse_vintage).transpose()?,
         status: p.status.as_deref().map(parse_status).transpose()?,
+        holder: p.holder.as_deref().map(|h| h.trim().to_owned()),
         after: p.cursor.as_deref().map(decode_cursor).transpose()?,
         limit: parse_limit(p.limit.as_deref())?,
     };

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use carbon_tracker_core::lifecycle::{last_event_types, Event};
+use carbon_tracker_core::lifecycle::{last_event_types, Event, EventType};
 use carbon_tracker_core::RecordId;
 
 use super::rows::RecordRow;
@@ -32,6 +32,8 @@ pub(crate) struct Dialect {
     pub(crate) text: fn(usize) -> String,
     /// The columns of a [`RecordRow`], in the order the backend reads them.
     pub(crate) record_columns: &'static str,
+    /// The text of a key of a JSON payload column, as SQL: `(column, key)`.
+    pub(crate) json_text: fn(&str, &str) -> String,
     /// The columns of a position, in order: `r.pos`, or `r.tx` then `r.pos`
     /// (the last one, `pos`, is always there).
     pub(crate) position: &'static [&'static str],
@@ -90,6 +92,20 @@ pub(crate) fn query(q: &ListQuery, d: &Dialect) -> (String, Vec<Arg>) {
             " AND (SELECT e.event_type FROM events e WHERE e.record_id = r.id \
              ORDER BY e.seq DESC LIMIT 1) IN ({})",
             types.join(", ")
+        ));
+    }
+    if let Some(holder) = &q.holder {
+        // The holder as the core reads it from a history (SPEC §6): the
+        // latest sale's buyer, else what a split child's CREATED inherited.
+        let sold = bind(Arg::Text(EventType::Sold.as_str().to_owned()));
+        let holder = bind(Arg::Text(holder.clone()));
+        sql.push_str(&format!(
+            " AND trim(COALESCE(\
+             (SELECT {} FROM events e WHERE e.record_id = r.id AND e.event_type = {sold} \
+              ORDER BY e.seq DESC LIMIT 1), \
+             (SELECT {} FROM events e WHERE e.record_id = r.id AND e.seq = 1))) = {holder}",
+            (d.json_text)("e.payload", "buyer"),
+            (d.json_text)("e.payload", "holder"),
         ));
     }
     let limit = bind(Arg::Int(i64::from(q.limit) + 1));
@@ -155,6 +171,7 @@ mod tests {
             registry: Some("vcs".to_owned()),
             vintage: Some(2023),
             status: Some(Status::Sold),
+            holder: None,
             after: Some(Position { tx: 7, pos: 9 }),
             limit: 50,
         };
@@ -162,6 +179,7 @@ mod tests {
             int: |n| format!("?{n}"),
             text: |n| format!("?{n}"),
             record_columns: "r.pos",
+            json_text: |c, k| format!("{c}.{k}"),
             position: &["r.pos"],
         };
         let (sql, args) = query(&q, &sqlite);
@@ -185,6 +203,7 @@ mod tests {
             int: |n| format!("${n}::bigint"),
             text: |n| format!("${n}"),
             record_columns: "r.tx, r.pos",
+            json_text: |c, k| format!("{c}.{k}"),
             position: &["r.tx", "r.pos"],
         };
         let (sql, args) = query(

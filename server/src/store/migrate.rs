@@ -2,6 +2,10 @@
 //! database has not had yet, in order, and refuse a database whose schema is
 //! newer than this server (an older binary must not write to it).
 
+/// The migration that adds credit blocks (SPEC §6), after which each backend
+/// indexes the blocks already stored ([`super::blocks`]).
+pub(crate) const BLOCKS: i64 = 2;
+
 /// The migrations to apply to a database at version `applied`, numbered from
 /// 1; an error when the database is newer than `migrations` knows.
 pub(crate) fn pending(

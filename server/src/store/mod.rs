@@ -9,6 +9,7 @@
 //! the core's: a backend loads a record's events, asks the core for the next
 //! event, and stores it, atomically with respect to other writers.
 
+pub(crate) mod blocks;
 pub(crate) mod list;
 pub(crate) mod migrate;
 pub mod postgres;
@@ -17,8 +18,8 @@ pub mod sqlite;
 pub(crate) mod write;
 
 use async_trait::async_trait;
-use carbon_tracker_core::lifecycle::{Event, EventType, Status, TransitionError};
-use carbon_tracker_core::{CanonicalRecord, RecordId};
+use carbon_tracker_core::lifecycle::{Event, Status, TransitionError};
+use carbon_tracker_core::{Acted, Action, CanonicalRecord, RecordId};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -39,15 +40,17 @@ pub struct StoredRecord {
     pub events: Vec<Event>,
 }
 
-/// An event a client asks to append to a record; the core decides whether
-/// it may follow, and builds it.
+/// An action a client asks for on a record; the core decides whether it may
+/// follow, whether it splits a block, and builds every event.
 #[derive(Clone, Debug)]
 pub struct Append {
-    /// The record.
+    /// The record addressed (a partial action on a `SPLIT` record goes on to
+    /// its remainder, SPEC §6).
     pub record: RecordId,
-    /// What happened.
-    pub event_type: EventType,
-    /// Its details, as the client sent them.
+    /// What to do.
+    pub action: Action,
+    /// Its details, as the client sent them (with `quantity` for a partial
+    /// action).
     pub payload: Option<Map<String, Value>>,
 }
 
@@ -71,6 +74,15 @@ pub enum StoreError {
     /// `id_conflict`).
     #[error("the id {0} belongs to a record with other data")]
     Conflict(RecordId),
+    /// The block shares credits with a block already tracked (409
+    /// `serial_overlap`, SPEC §6).
+    #[error(
+        "the block shares credits with the tracked block {existing}, of the same scheme and prefix"
+    )]
+    SerialOverlap {
+        /// The tracked block that holds some of the credits.
+        existing: RecordId,
+    },
     /// The core refused the event (409, or 422 for a bad payload).
     #[error(transparent)]
     Transition(#[from] TransitionError),
@@ -140,6 +152,8 @@ pub struct ListQuery {
     pub vintage: Option<u16>,
     /// Only records whose status is this.
     pub status: Option<Status>,
+    /// Only records this holder holds (compared trimmed).
+    pub holder: Option<String>,
     /// Only records stored after this position (the decoded cursor).
     pub after: Option<Position>,
     /// Page size.
@@ -178,8 +192,10 @@ pub trait Store: Send + Sync {
         records: Vec<CanonicalRecord>,
     ) -> Result<Vec<Result<Created, StoreError>>, StoreError>;
 
-    /// Appends the next event of a record, if the core allows it.
-    async fn append(&self, request: Append) -> Result<Event, StoreError>;
+    /// Acts on a record, if the core allows it: appends the action's event,
+    /// or, for a partial action on a block, writes the split (the parent's
+    /// `SPLIT` event and both children) at once.
+    async fn append(&self, request: Append) -> Result<Acted, StoreError>;
 
     /// A record and its history.
     async fn get(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError>;
@@ -191,6 +207,10 @@ pub trait Store: Send + Sync {
     /// `after`; `None` if `after` is not a known event.
     async fn feed(&self, after: Option<Uuid>, limit: u32)
         -> Result<Option<Vec<Event>>, StoreError>;
+
+    /// The stored blocks left out of the overlap index because they share
+    /// credits with an earlier block (possible before SPEC §6's rule).
+    async fn overlaps(&self) -> Result<Vec<(RecordId, RecordId)>, StoreError>;
 
     /// Whether the database answers.
     async fn check(&self) -> Result<(), StoreError>;

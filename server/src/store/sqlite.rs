@@ -17,20 +17,25 @@ use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use carbon_tracker_core::lifecycle::Event;
-use carbon_tracker_core::{CanonicalRecord, RecordId};
+use carbon_tracker_core::{Acted, CanonicalRecord, RecordId};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transaction};
 use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use super::blocks::{self, sortable, LiveBlock};
 use super::list::{self, Arg, Cut, Dialect};
 use super::rows::{self, Columns, EventRow, RecordRow, EVENT_COLUMNS};
+use super::write::Step;
 use super::{migrate, write, Append, Created, ListQuery, Page, Store, StoreError, StoredRecord};
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version`
 /// records how many have been applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_blocks.sql"),
+];
 
 /// Most requests one transaction commits together.
 const MAX_GROUP: usize = 1024;
@@ -44,7 +49,7 @@ pub struct OpenError {
 }
 
 type CreateReply = oneshot::Sender<Result<Vec<Result<Created, StoreError>>, StoreError>>;
-type AppendReply = oneshot::Sender<Result<Event, StoreError>>;
+type AppendReply = oneshot::Sender<Result<Acted, StoreError>>;
 
 /// A unit of work for the writer thread.
 enum Job {
@@ -55,7 +60,7 @@ enum Job {
 /// A job's outcome, held until the transaction has committed.
 enum Done {
     Create(Vec<Result<Created, StoreError>>, CreateReply),
-    Append(Result<Event, StoreError>, AppendReply),
+    Append(Result<Acted, StoreError>, AppendReply),
 }
 
 /// A SQLite database.
@@ -166,7 +171,7 @@ impl Store for SqliteStore {
         answer(rx).await
     }
 
-    async fn append(&self, request: Append) -> Result<Event, StoreError> {
+    async fn append(&self, request: Append) -> Result<Acted, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.send(Job::Append(request, reply))?;
         answer(rx).await
@@ -209,6 +214,20 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn overlaps(&self) -> Result<Vec<(RecordId, RecordId)>, StoreError> {
+        self.read(|conn| {
+            select(
+                conn,
+                "SELECT record_id, overlaps FROM block_overlaps ORDER BY record_id",
+                [],
+                |r| Ok((SqliteRow(r).text(0)?, SqliteRow(r).text(1)?)),
+            )?
+            .into_iter()
+            .map(|(a, b)| Ok((rows::record_id(&a)?, rows::record_id(&b)?)))
+            .collect()
+        })
+    }
+
     async fn check(&self) -> Result<(), StoreError> {
         self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(failed))
     }
@@ -246,6 +265,9 @@ fn apply_migrations(conn: &mut Connection) -> Result<(), String> {
         .map_err(fail)?;
     for (version, sql) in migrate::pending(applied, MIGRATIONS)? {
         tx.execute_batch(sql).map_err(fail)?;
+        if version == migrate::BLOCKS {
+            index_blocks(&tx).map_err(|e| e.to_string())?;
+        }
         tx.pragma_update(None, "user_version", version)
             .map_err(fail)?;
         tracing::info!(version, "applied a schema migration");
@@ -360,7 +382,7 @@ fn run_job(tx: &mut Transaction<'_>, job: Job, now: OffsetDateTime) -> Done {
             Done::Create(outcomes, reply)
         }
         Job::Append(request, reply) => {
-            Done::Append(in_savepoint(tx, |sp| append_one(sp, request, now)), reply)
+            Done::Append(in_savepoint(tx, |sp| append_one(sp, &request, now)), reply)
         }
     }
 }
@@ -384,8 +406,33 @@ fn create_one(
     if let Some(stored) = load_record(conn, id)? {
         return write::existing(&record, stored);
     }
+    let block = LiveBlock::with_id(id, &record);
+    if let Some(block) = &block {
+        if let Some(existing) = overlapping(conn, block)? {
+            return Err(StoreError::SerialOverlap { existing });
+        }
+    }
     let event = write::created_event(id, now)?;
-    let created_at = rows::timestamp_text(event.created_at)?;
+    insert_record(conn, id, &record, event.created_at)?;
+    insert_event(conn, &event)?;
+    if let Some(block) = &block {
+        insert_live(conn, block)?;
+    }
+    Ok(Created::New(StoredRecord {
+        id,
+        canonical: record,
+        created_at: event.created_at,
+        events: vec![event],
+    }))
+}
+
+fn insert_record(
+    conn: &Connection,
+    id: RecordId,
+    record: &CanonicalRecord,
+    created_at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let created_at = rows::timestamp_text(created_at)?;
     conn.prepare_cached(
         "INSERT INTO records (id, project_name, registry, vintage, quantity, serial_number, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -402,24 +449,127 @@ fn create_one(
         ])
     })
     .map_err(failed)?;
-    insert_event(conn, &event)?;
-    Ok(Created::New(StoredRecord {
-        id,
-        canonical: record,
-        created_at: event.created_at,
-        events: vec![event],
-    }))
+    Ok(())
+}
+
+/// The live block that shares a credit with `block`, if any.
+fn overlapping(conn: &Connection, block: &LiveBlock) -> Result<Option<RecordId>, StoreError> {
+    // Live ranges are disjoint: only the last one starting at or before the
+    // block's end can overlap it.
+    let found = conn
+        .prepare_cached(
+            "SELECT record_id, last FROM live_blocks \
+             WHERE scheme = ?1 AND prefix = ?2 AND first <= ?3 ORDER BY first DESC LIMIT 1",
+        )
+        .and_then(|mut s| {
+            s.query_row(
+                params![block.scheme, block.prefix, sortable(block.last)],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()
+        })
+        .map_err(failed)?;
+    match found {
+        Some((id, last)) if last >= sortable(block.first) => Ok(Some(rows::record_id(&id)?)),
+        _ => Ok(None),
+    }
+}
+
+fn insert_live(conn: &Connection, block: &LiveBlock) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO live_blocks (record_id, scheme, prefix, first, last) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            block.record.to_string(),
+            block.scheme,
+            block.prefix,
+            sortable(block.first),
+            sortable(block.last),
+        ])
+    })
+    .map_err(failed)?;
+    Ok(())
+}
+
+/// Indexes the blocks a database held before blocks existed (migration 2);
+/// overlaps already stored are listed in `block_overlaps` and reported.
+fn index_blocks(conn: &Connection) -> Result<(), StoreError> {
+    let records = select(
+        conn,
+        &format!("SELECT {RECORD_COLUMNS} FROM records r ORDER BY r.pos"),
+        [],
+        record_row,
+    )?
+    .into_iter()
+    .map(|row| Ok(row.decode(Vec::new())?.1))
+    .collect::<Result<Vec<StoredRecord>, StoreError>>()?;
+    let (live, overlaps) = blocks::index(records.into_iter().map(|r| (r.id, r.canonical)));
+    for block in &live {
+        insert_live(conn, block)?;
+    }
+    for overlap in &overlaps {
+        conn.execute(
+            "INSERT INTO block_overlaps (record_id, overlaps) VALUES (?1, ?2)",
+            params![overlap.record.to_string(), overlap.with.to_string()],
+        )
+        .map_err(failed)?;
+    }
+    tracing::info!(
+        indexed = live.len(),
+        overlapping = overlaps.len(),
+        "indexed the stored blocks"
+    );
+    Ok(())
 }
 
 fn append_one(
     conn: &Connection,
-    request: Append,
+    request: &Append,
     now: OffsetDateTime,
-) -> Result<Event, StoreError> {
-    let events = load_events(conn, request.record)?;
-    let event = write::next_event(request, &events, now)?;
-    insert_event(conn, &event)?;
-    Ok(event)
+) -> Result<Acted, StoreError> {
+    let mut reached = request.record;
+    for hop in 0..write::MAX_HOPS {
+        let record = load_record(conn, reached)?;
+        let (canonical, events) = record
+            .map(|r| (Some(r.canonical), r.events))
+            .unwrap_or_default();
+        match write::step(request, reached, canonical.as_ref(), &events, hop > 0, now)? {
+            Step::Follow(next) => reached = next,
+            Step::Act(acted) => {
+                write_acted(conn, &acted)?;
+                return Ok(acted);
+            }
+        }
+    }
+    Err(write::too_deep(request.record))
+}
+
+/// Writes what an action did: one event, or a split with both children;
+/// the split parent's range gives way to its children's in the index.
+fn write_acted(conn: &Connection, acted: &Acted) -> Result<(), StoreError> {
+    match acted {
+        Acted::Whole(event) => insert_event(conn, event),
+        Acted::Split(split) => {
+            insert_event(conn, &split.parent)?;
+            let indexed = conn
+                .prepare_cached("DELETE FROM live_blocks WHERE record_id = ?1")
+                .and_then(|mut s| s.execute([split.parent.record_id.to_string()]))
+                .map_err(failed)?;
+            for child in [&split.front, &split.back] {
+                insert_record(conn, child.id, &child.record, split.parent.created_at)?;
+                for event in &child.events {
+                    insert_event(conn, event)?;
+                }
+                // A parent left out of the index (an overlap stored before
+                // SPEC §6) leaves its children out too.
+                if let (1, Some(block)) = (indexed, LiveBlock::with_id(child.id, &child.record)) {
+                    insert_live(conn, &block)?;
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 fn insert_event(conn: &Connection, event: &Event) -> Result<(), StoreError> {
@@ -472,6 +622,7 @@ const DIALECT: Dialect = Dialect {
     int: |n| format!("?{n}"),
     text: |n| format!("?{n}"),
     record_columns: RECORD_COLUMNS,
+    json_text: |column, key| format!("json_extract({column}, '$.{key}')"),
     position: &["r.pos"],
 };
 

@@ -2,7 +2,7 @@
 //! create-or-find and the append plan. The decisions are the core's.
 
 use carbon_tracker_core::lifecycle::{self, Event, EventType, RecordState};
-use carbon_tracker_core::{CanonicalRecord, RecordId};
+use carbon_tracker_core::{act, route, Acted, CanonicalRecord, RecordId};
 use time::OffsetDateTime;
 
 use super::{Append, Created, StoreError, StoredRecord};
@@ -34,31 +34,70 @@ pub(crate) fn existing(
     }
 }
 
-/// The event to insert for `request` after the stored history `events` of
-/// its record (empty: no such record), as the core builds and allows it.
-pub(crate) fn next_event(
-    request: Append,
+/// What to do for `request` at the record it has reached (`followed`: by
+/// going on from a split parent), whose history is `events` (empty: no such
+/// record): act there, or go on to the split block's remainder. The core
+/// decides both (SPEC §6).
+pub(crate) fn step(
+    request: &Append,
+    reached: RecordId,
+    record: Option<&CanonicalRecord>,
     events: &[Event],
+    followed: bool,
     now: OffsetDateTime,
-) -> Result<Event, StoreError> {
-    let Append {
-        record,
-        event_type,
-        payload,
-    } = request;
-    if events.is_empty() {
-        return Err(StoreError::NotFound(record));
+) -> Result<Step, StoreError> {
+    let Some(record) = record.filter(|_| !events.is_empty()) else {
+        return Err(if followed {
+            StoreError::corrupt(
+                Some(reached),
+                "record",
+                "a split names a child that is not stored",
+            )
+        } else {
+            StoreError::NotFound(reached)
+        });
+    };
+    let state = history(reached, events)?;
+    let payload = request.payload.as_ref();
+    if let Some(next) = route(events, &state, request.action, payload, followed)? {
+        return Ok(Step::Follow(next));
     }
-    let state = history(record, events)?;
-    let (event, _) = lifecycle::next_event(
-        Some(&state),
-        record,
-        event_type,
-        payload,
-        now,
+    let random = [
         random_bytes()?,
-    )?;
-    Ok(event)
+        random_bytes()?,
+        random_bytes()?,
+        random_bytes()?,
+    ];
+    Ok(Step::Act(act(
+        record,
+        &state,
+        request.action,
+        request.payload.clone(),
+        now,
+        random,
+    )?))
+}
+
+/// Where a request goes next.
+pub(crate) enum Step {
+    /// On to this record (the remainder of a split block).
+    Follow(RecordId),
+    /// The core's answer at this record: the events and records to write.
+    Act(Acted),
+}
+
+/// Most records a request may pass through on its way to a split block's
+/// remainder: a bound so that a corrupt history naming its own ancestor
+/// cannot loop forever.
+pub(crate) const MAX_HOPS: usize = 1 << 20;
+
+/// The error for a walk longer than [`MAX_HOPS`].
+pub(crate) fn too_deep(record: RecordId) -> StoreError {
+    StoreError::corrupt(
+        Some(record),
+        "lineage",
+        format!("more than {MAX_HOPS} splits lead to its remainder"),
+    )
 }
 
 /// The 10 random bytes of a UUIDv7.

@@ -15,7 +15,10 @@ use crate::store::migrate;
 
 /// The schema, one migration per entry, applied in order; the table
 /// `schema_migrations` records which have been applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+    include_str!("../../../migrations/postgres/0002_blocks.sql"),
+];
 
 /// The advisory lock that makes processes starting at once migrate one after
 /// the other (any constant works; this one spells "carbon").
@@ -166,6 +169,11 @@ async fn apply_migrations(client: &mut Object) -> Result<(), String> {
     for (version, sql) in migrate::pending(i64::from(applied), MIGRATIONS)? {
         let version = i32::try_from(version).map_err(|e| e.to_string())?;
         tx.batch_execute(sql).await.map_err(fail)?;
+        if i64::from(version) == migrate::BLOCKS {
+            super::sql::index_blocks(&tx)
+                .await
+                .map_err(|e| e.error.to_string())?;
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version) VALUES ($1)",
             &[&version],

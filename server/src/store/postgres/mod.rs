@@ -39,7 +39,7 @@ mod tls;
 
 use async_trait::async_trait;
 use carbon_tracker_core::lifecycle::Event;
-use carbon_tracker_core::{CanonicalRecord, RecordId};
+use carbon_tracker_core::{Acted, CanonicalRecord, RecordId};
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
@@ -47,6 +47,7 @@ pub use connect::{parse_url, OpenError};
 use retry::{run, Failed};
 use sql::{get, now, EVENT_COLUMNS, SETTLED};
 
+use super::write::Step;
 use super::{write, Append, Created, ListQuery, Page, Position, Store, StoreError, StoredRecord};
 
 /// A PostgreSQL database.
@@ -104,21 +105,40 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn append(&self, request: Append) -> Result<Event, StoreError> {
-        let (request, id) = (&request, request.record);
+    async fn append(&self, request: Append) -> Result<Acted, StoreError> {
+        let request = &request;
         self.run(|mut client| async move {
             let tx = client.transaction().await?;
             let lock = tx
                 .prepare_cached("SELECT 1 FROM records WHERE id = $1 FOR NO KEY UPDATE")
                 .await?;
-            if tx.query_opt(&lock, &[&id.to_string()]).await?.is_none() {
-                return Err(StoreError::NotFound(id).into());
+            let now = now();
+            let mut reached = request.record;
+            for hop in 0..write::MAX_HOPS {
+                // Every walk locks from the addressed record down the
+                // remainders, in one order, so walks cannot deadlock.
+                let locked = tx
+                    .query_opt(&lock, &[&reached.to_string()])
+                    .await?
+                    .is_some();
+                let record = if locked {
+                    sql::load_record(&tx, reached).await?
+                } else {
+                    None
+                };
+                let (canonical, events) = record
+                    .map(|r| (Some(r.canonical), r.events))
+                    .unwrap_or_default();
+                match write::step(request, reached, canonical.as_ref(), &events, hop > 0, now)? {
+                    Step::Follow(next) => reached = next,
+                    Step::Act(acted) => {
+                        let acted = sql::write_acted(&tx, acted).await?;
+                        tx.commit().await.map_err(Failed::at_commit)?;
+                        return Ok(acted);
+                    }
+                }
             }
-            let events = sql::load_events(&tx, id).await?;
-            let event = write::next_event(request.clone(), &events, now())?;
-            let event = sql::insert_event(&tx, event).await?;
-            tx.commit().await.map_err(Failed::at_commit)?;
-            Ok(event)
+            Err(write::too_deep(request.record).into())
         })
         .await
     }
@@ -167,6 +187,25 @@ impl Store for PostgresStore {
                 .await?;
             let events = rows.iter().map(sql::event).collect::<Result<_, _>>()?;
             Ok(Some(events))
+        })
+        .await
+    }
+
+    async fn overlaps(&self) -> Result<Vec<(RecordId, RecordId)>, StoreError> {
+        self.run(|client| async move {
+            let rows = client
+                .query(
+                    "SELECT record_id, overlaps FROM block_overlaps ORDER BY record_id",
+                    &[],
+                )
+                .await?;
+            let id = |row: &tokio_postgres::Row, i| -> Result<RecordId, StoreError> {
+                crate::store::rows::record_id(&get::<String>(row, i)?)
+            };
+            Ok(rows
+                .iter()
+                .map(|row| Ok((id(row, 0)?, id(row, 1)?)))
+                .collect::<Result<_, StoreError>>()?)
         })
         .await
     }

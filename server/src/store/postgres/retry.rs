@@ -1,6 +1,6 @@
 //! Which PostgreSQL failures another try may cure, and the retry loop.
 //!
-//! A deadlock, a serialization failure or a unique violation means writers
+//! A deadlock, a serialization failure, a unique or exclusion violation means writers
 //! collided: the transaction rolled back, and running it again sees the
 //! other writer's work (the core then decides anew). A lost connection or a
 //! server going away may be cured by a new connection. Everything else is
@@ -60,7 +60,7 @@ where
 
 /// One try's failure, and whether another try may succeed.
 pub(super) struct Failed {
-    error: StoreError,
+    pub(super) error: StoreError,
     retry: bool,
 }
 
@@ -109,6 +109,9 @@ fn collision(e: &tokio_postgres::Error) -> bool {
             SqlState::T_R_SERIALIZATION_FAILURE,
             SqlState::T_R_DEADLOCK_DETECTED,
             SqlState::UNIQUE_VIOLATION,
+            // Another process's block took the credits: the retry's look
+            // finds it and answers serial_overlap.
+            SqlState::EXCLUSION_VIOLATION,
         ]
         .contains(c)
     })

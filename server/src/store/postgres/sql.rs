@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use carbon_tracker_core::lifecycle::Event;
-use carbon_tracker_core::{CanonicalRecord, RecordId};
+use carbon_tracker_core::{Acted, CanonicalRecord, Child, RecordId, Split};
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -11,8 +11,9 @@ use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
 
 use super::retry::Failed;
+use crate::store::blocks::{self, LiveBlock};
 use crate::store::list::{self, Arg, Cut, Dialect};
-use crate::store::rows::{Columns, EventRow, RecordRow};
+use crate::store::rows::{self, Columns, EventRow, RecordRow};
 use crate::store::{write, Created, ListQuery, Page, StoreError, StoredRecord};
 
 /// Rows of transactions older than every running one: see the module docs
@@ -33,16 +34,34 @@ const DIALECT: Dialect = Dialect {
     int: |n| format!("${n}::bigint"),
     text: |n| format!("${n}"),
     record_columns: RECORD_COLUMNS,
+    json_text: |column, key| format!("({column} ->> '{key}')"),
     position: &["r.tx", "r.pos"],
 };
 
-/// One record with its CREATED event, unless the id exists: one statement.
+/// One record with its CREATED event, unless the id exists, and its range
+/// in the index of live blocks when it is a block ($12: its scheme, null for
+/// a plain record): one statement. The exclusion constraint on `live_blocks`
+/// refuses an overlapping block even when another process inserted it a
+/// moment ago; that failure is retried, and the retry's look finds it.
 const CREATE: &str = "WITH r AS (\
         INSERT INTO records (id, project_name, registry, vintage, quantity, serial_number, created_at) \
         VALUES ($1, $2, $3, $4, $5::text::numeric, $6, $7) \
-        ON CONFLICT (id) DO NOTHING RETURNING id) \
-    INSERT INTO events (id, record_id, seq, event_type, payload, created_at) \
-    SELECT $8, r.id, $9, $10, $11, $7 FROM r";
+        ON CONFLICT (id) DO NOTHING RETURNING id), \
+    e AS (INSERT INTO events (id, record_id, seq, event_type, payload, created_at) \
+        SELECT $8, r.id, $9, $10, $11, $7 FROM r), \
+    b AS (INSERT INTO live_blocks (record_id, scheme, prefix, credits) \
+        SELECT r.id, $12, $13, numrange($14::text::numeric, $15::text::numeric, '[]') \
+        FROM r WHERE $12::text IS NOT NULL) \
+    SELECT count(*) FROM r";
+
+/// The live block sharing a credit with the range $3..=$4 of scheme $1 and prefix $2.
+const OVERLAPPING: &str = "SELECT record_id FROM live_blocks \
+    WHERE scheme = $1 AND prefix = $2 \
+    AND credits && numrange($3::text::numeric, $4::text::numeric, '[]') LIMIT 1";
+
+/// A block joins the index of live blocks.
+const INSERT_LIVE: &str = "INSERT INTO live_blocks (record_id, scheme, prefix, credits) \
+    VALUES ($1, $2, $3, numrange($4::text::numeric, $5::text::numeric, '[]'))";
 
 /// The current time as PostgreSQL stores it (microseconds), so an event read
 /// back equals the event a write returned.
@@ -133,9 +152,28 @@ pub(super) async fn create_one<C: GenericClient + Sync>(
     let seq = i32::try_from(event.seq).map_err(|e| StoreError::corrupt(Some(id), "seq", e))?;
     let vintage =
         i16::try_from(record.vintage).map_err(|e| StoreError::corrupt(Some(id), "vintage", e))?;
+    let block = LiveBlock::with_id(id, record);
+    if let Some(block) = &block {
+        if let Some(existing) = overlapping(client, block).await? {
+            // An identical block is that record (it exists, so this is
+            // its own range): fall through to find it.
+            if existing != id {
+                return Ok(Err(StoreError::SerialOverlap { existing }));
+            }
+        }
+    }
+    let (scheme, prefix, first, last) = match &block {
+        Some(b) => (
+            Some(b.scheme),
+            Some(b.prefix.as_str()),
+            Some(b.first.to_string()),
+            Some(b.last.to_string()),
+        ),
+        None => (None, None, None, None),
+    };
     let stmt = client.prepare_cached(CREATE).await?;
-    let inserted = client
-        .execute(
+    let inserted: i64 = client
+        .query_one(
             &stmt,
             &[
                 &id.to_string(),
@@ -149,9 +187,14 @@ pub(super) async fn create_one<C: GenericClient + Sync>(
                 &seq,
                 &event.event_type.as_str(),
                 &payload,
+                &scheme,
+                &prefix,
+                &first,
+                &last,
             ],
         )
-        .await?;
+        .await
+        .and_then(|row| row.try_get(0))?;
     if inserted == 1 {
         return Ok(Ok(Created::New(StoredRecord {
             id,
@@ -169,6 +212,148 @@ pub(super) async fn create_one<C: GenericClient + Sync>(
         )
     })?;
     Ok(write::existing(record, stored))
+}
+
+/// The live block sharing a credit with `block`, if any.
+async fn overlapping<C: GenericClient + Sync>(
+    client: &C,
+    block: &LiveBlock,
+) -> Result<Option<RecordId>, Failed> {
+    let stmt = client.prepare_cached(OVERLAPPING).await?;
+    let row = client
+        .query_opt(
+            &stmt,
+            &[
+                &block.scheme,
+                &block.prefix,
+                &block.first.to_string(),
+                &block.last.to_string(),
+            ],
+        )
+        .await?;
+    Ok(row
+        .map(|row| rows::record_id(&get::<String>(&row, 0)?))
+        .transpose()?)
+}
+
+/// Writes what an action did, in the caller's transaction: one event, or a
+/// split with both children, whose ranges replace the parent's in the index.
+/// Returns it with the events as stored.
+pub(super) async fn write_acted<C: GenericClient + Sync>(
+    client: &C,
+    acted: Acted,
+) -> Result<Acted, Failed> {
+    let split = match acted {
+        Acted::Whole(event) => return Ok(Acted::Whole(insert_event(client, event).await?)),
+        Acted::Split(split) => *split,
+    };
+    let Split {
+        parent,
+        front,
+        back,
+    } = split;
+    let parent = insert_event(client, parent).await?;
+    let stmt = client
+        .prepare_cached("DELETE FROM live_blocks WHERE record_id = $1")
+        .await?;
+    let indexed = client
+        .execute(&stmt, &[&parent.record_id.to_string()])
+        .await?;
+    let mut children = Vec::with_capacity(2);
+    for child in [front, back] {
+        let vintage = i16::try_from(child.record.vintage)
+            .map_err(|e| StoreError::corrupt(Some(child.id), "vintage", e))?;
+        let stmt = client
+            .prepare_cached(
+                "INSERT INTO records (id, project_name, registry, vintage, quantity, serial_number, created_at) \
+                 VALUES ($1, $2, $3, $4, $5::text::numeric, $6, $7)",
+            )
+            .await?;
+        client
+            .execute(
+                &stmt,
+                &[
+                    &child.id.to_string(),
+                    &child.record.project_name,
+                    &child.record.registry,
+                    &vintage,
+                    &child.record.quantity.to_string(),
+                    &child.record.serial_number,
+                    &parent.created_at,
+                ],
+            )
+            .await?;
+        let mut events = Vec::with_capacity(child.events.len());
+        for event in child.events {
+            events.push(insert_event(client, event).await?);
+        }
+        // A parent left out of the index (an overlap stored before SPEC §6)
+        // leaves its children out too.
+        if let (1, Some(block)) = (indexed, LiveBlock::with_id(child.id, &child.record)) {
+            insert_live(client, &block).await?;
+        }
+        children.push(Child { events, ..child });
+    }
+    let mut children = children.into_iter();
+    match (children.next(), children.next()) {
+        (Some(front), Some(back)) => Ok(Acted::Split(Box::new(Split {
+            parent,
+            front,
+            back,
+        }))),
+        _ => Err(StoreError::corrupt(None, "split", "a split has two children").into()),
+    }
+}
+
+async fn insert_live<C: GenericClient + Sync>(client: &C, block: &LiveBlock) -> Result<(), Failed> {
+    let stmt = client.prepare_cached(INSERT_LIVE).await?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &block.record.to_string(),
+                &block.scheme,
+                &block.prefix,
+                &block.first.to_string(),
+                &block.last.to_string(),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Indexes the blocks a database held before blocks existed (migration 2);
+/// overlaps already stored are listed in `block_overlaps` and reported.
+pub(super) async fn index_blocks<C: GenericClient + Sync>(client: &C) -> Result<(), Failed> {
+    let rows = client
+        .query(
+            &format!("SELECT {RECORD_COLUMNS} FROM records r ORDER BY r.tx, r.pos"),
+            &[],
+        )
+        .await?;
+    let mut records = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let (_, record) = record_row(row)?.decode(Vec::new())?;
+        records.push((record.id, record.canonical));
+    }
+    let (live, overlaps) = blocks::index(records);
+    for block in &live {
+        insert_live(client, block).await?;
+    }
+    for overlap in &overlaps {
+        client
+            .execute(
+                "INSERT INTO block_overlaps (record_id, overlaps) VALUES ($1, $2)",
+                &[&overlap.record.to_string(), &overlap.with.to_string()],
+            )
+            .await?;
+    }
+    tracing::info!(
+        indexed = live.len(),
+        overlapping = overlaps.len(),
+        "indexed the stored blocks"
+    );
+    Ok(())
 }
 
 /// Inserts an event; returns it as stored (`jsonb` respells numbers such as
