@@ -11,7 +11,7 @@ use carbon_tracker_core::time::format_description::well_known::Rfc3339;
 use carbon_tracker_core::time::OffsetDateTime;
 use carbon_tracker_core::{
     canonical_text, Action, CanonicalRecord, ErrorCode, Event, FieldValue, RecordId, RecordInput,
-    RecordState, TransitionCode, ValidationError, ID_SCHEME, RECORD_FIELDS,
+    RecordState, TransitionCode, ValidationError, ID_SCHEME, RECORD_FIELDS, RETIREMENT_PURPOSES,
 };
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::intern;
@@ -387,6 +387,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "TRANSITION_CODES",
         TransitionCode::ALL.map(TransitionCode::as_str).to_vec(),
     )?;
+    m.add("RETIREMENT_PURPOSES", RETIREMENT_PURPOSES.to_vec())?;
     m.add_function(wrap_pyfunction!(record_id, m)?)?;
     m.add_function(wrap_pyfunction!(record_ids, m)?)?;
     m.add_function(wrap_pyfunction!(canonicalize, m)?)?;

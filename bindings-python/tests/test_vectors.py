@@ -135,6 +135,10 @@ def test_the_core_lists_hold_every_code_the_oracle_uses() -> None:
     transition_codes = {c["expect"]["error"]["code"] for c in LIFECYCLE if "error" in c["expect"]}
     assert transition_codes <= set(ct.TRANSITION_CODES), transition_codes - set(ct.TRANSITION_CODES)
     assert len(set(ct.ERROR_CODES)) == len(ct.ERROR_CODES) and len(set(ct.TRANSITION_CODES)) == len(ct.TRANSITION_CODES)
+    # Every purpose the reference accepts, and no other, in the SPEC's order.
+    accepted = [c["events"][-1]["payload"]["purpose"] for c in LIFECYCLE
+                if c["name"].startswith("RETIRED for purpose ") and "state" in c["expect"]]
+    assert ct.RETIREMENT_PURPOSES == tuple(accepted)
 
 
 SERIALS = cases("serials.json")

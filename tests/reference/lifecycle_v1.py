@@ -19,7 +19,35 @@ from typing import Any, Optional
 FINAL = {"RETIRED", "CANCELLED", "SPLIT"}
 AFTER = {"SOLD": "SOLD", "RETIRED": "RETIRED", "CANCELLED": "CANCELLED", "SPLIT": "SPLIT"}
 U64_MAX = 2**64 - 1
-MAX_NAME, MAX_NOTE = 256, 1000
+MAX_NAME, MAX_NOTE, MAX_PUBLIC_NOTE = 256, 1000, 256
+# SPEC §6: why credits were retired.
+PURPOSES = ("corporate_target", "public_claim", "insetting", "regulatory_compliance", "other")
+# The 249 officially assigned ISO 3166-1 alpha-2 codes (ISO 3166-1, as kept by
+# the ISO 3166 Maintenance Agency; copied from Debian's iso-codes 4.15,
+# /usr/share/iso-codes/json/iso_3166-1.json). User-assigned
+# codes (AA, QM..QZ, XA..XZ, ZZ), exceptionally reserved ones (EU, UK...) and
+# withdrawn ones (AN, CS...) are not in it. Written out here: the standard
+# library has no list, and this oracle shares no data with the Rust core.
+ISO_3166_1_ALPHA_2 = frozenset({
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX",
+    "AZ", "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ",
+    "BR", "BS", "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK",
+    "CL", "CM", "CN", "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM",
+    "DO", "DZ", "EC", "EE", "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR",
+    "GA", "GB", "GD", "GE", "GF", "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS",
+    "GT", "GU", "GW", "GY", "HK", "HM", "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN",
+    "IO", "IQ", "IR", "IS", "IT", "JE", "JM", "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN",
+    "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC", "LI", "LK", "LR", "LS", "LT", "LU", "LV",
+    "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK", "ML", "MM", "MN", "MO", "MP", "MQ",
+    "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA", "NC", "NE", "NF", "NG", "NI",
+    "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG", "PH", "PK", "PL", "PM",
+    "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW", "SA", "SB", "SC",
+    "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS", "ST", "SV",
+    "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO", "TR",
+    "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
+    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
+})
+assert len(ISO_3166_1_ALPHA_2) == 249
 DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 # key -> (required, rule) per event type
@@ -27,7 +55,8 @@ SCHEMA: dict[str, dict[str, tuple[bool, str]]] = {
     # A split's child names its parent and inherits the holder (SPEC §6).
     "CREATED": {"parent": (False, "record_id"), "holder": (False, "name")},
     "SOLD": {"buyer": (True, "name"), "price": (False, "price"), "currency": (False, "currency"), "note": (False, "note")},
-    "RETIRED": {"beneficiary": (False, "name"), "reason": (False, "note")},
+    "RETIRED": {"beneficiary": (False, "name"), "reason": (False, "note"), "purpose": (False, "purpose"),
+                "beneficiary_country": (False, "country"), "note": (False, "public_note")},
     "CANCELLED": {"reason": (False, "note")},
     "SPLIT": {"front": (True, "record_id"), "back": (True, "record_id"), "quantity": (True, "credits")},
 }
@@ -69,7 +98,7 @@ def credits(value: Any) -> tuple[Optional[int], Optional[str]]:
 
 
 def _check(rule: str, value: Any) -> Optional[str]:
-    if rule in ("name", "note", "currency", "record_id") and not isinstance(value, str):
+    if rule in ("name", "note", "public_note", "currency", "record_id", "purpose", "country") and not isinstance(value, str):
         return "not_a_string"
     if rule == "record_id":
         return None if re.fullmatch(r"[0-9a-f]{64}", value) else "invalid_format"
@@ -82,12 +111,17 @@ def _check(rule: str, value: Any) -> Optional[str]:
         if any(_is_control(c) for c in v):
             return "control_character"
         return "too_long" if len(v) > MAX_NAME else None
-    if rule == "note":
+    if rule in ("note", "public_note"):
         if any(_is_control(c) and c not in "\n\r\t" for c in value):
             return "control_character"
-        return "too_long" if len(value) > MAX_NOTE else None
+        return "too_long" if len(value) > (MAX_NOTE if rule == "note" else MAX_PUBLIC_NOTE) else None
     if rule == "currency":
         return None if re.fullmatch(r"[A-Z]{3}", value) else "invalid_currency"
+    if rule == "purpose":
+        return None if value in PURPOSES else "invalid_choice"
+    if rule == "country":
+        # Exactly as ISO writes it: uppercase, not folded (stored as sent).
+        return None if value in ISO_3166_1_ALPHA_2 else "invalid_country"
     # price: a JSON number (given here as its text) or a decimal string
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return "not_a_number"

@@ -398,6 +398,26 @@ def lifecycle_vectors() -> dict[str, Any]:
         "RETIRED with unknown field": ("RETIRED", {"buyer": "A"}),
         "RETIRED with empty beneficiary": ("RETIRED", {"beneficiary": ""}),
         "RETIRED with numeric reason": ("RETIRED", {"reason": 1}),
+        # SPEC §6: purpose, beneficiary_country and a public note.
+        "RETIRED with an unknown purpose": ("RETIRED", {"purpose": "offsetting"}),
+        "RETIRED with a purpose in capitals": ("RETIRED", {"purpose": "CORPORATE_TARGET"}),
+        "RETIRED with an empty purpose": ("RETIRED", {"purpose": ""}),
+        "RETIRED with numeric purpose": ("RETIRED", {"purpose": 1}),
+        "RETIRED with lowercase country": ("RETIRED", {"beneficiary_country": "ke"}),
+        "RETIRED with mixed-case country": ("RETIRED", {"beneficiary_country": "Ke"}),
+        "RETIRED with user-assigned country XX": ("RETIRED", {"beneficiary_country": "XX"}),
+        "RETIRED with exceptionally reserved country UK": ("RETIRED", {"beneficiary_country": "UK"}),
+        "RETIRED with withdrawn country AN": ("RETIRED", {"beneficiary_country": "AN"}),
+        "RETIRED with 3-letter country": ("RETIRED", {"beneficiary_country": "KEN"}),
+        "RETIRED with padded country": ("RETIRED", {"beneficiary_country": " KE"}),
+        "RETIRED with empty country": ("RETIRED", {"beneficiary_country": ""}),
+        "RETIRED with numeric country": ("RETIRED", {"beneficiary_country": 404}),
+        "RETIRED with country as a list": ("RETIRED", {"beneficiary_country": ["KE"]}),
+        "RETIRED with 257-character note": ("RETIRED", {"note": "n" * 257}),
+        "RETIRED with 257 non-ASCII characters in note": ("RETIRED", {"note": "é" * 257}),
+        "RETIRED with control character in note": ("RETIRED", {"note": "a\u0000b"}),
+        "RETIRED with numeric note": ("RETIRED", {"note": 1}),
+        "RETIRED with every new field wrong": ("RETIRED", {"note": "n" * 257, "beneficiary_country": "kenya", "purpose": "other "}),
         "CANCELLED with beneficiary": ("CANCELLED", {"beneficiary": "A"}),
     }
     for name, (etype, payload) in bad_payloads.items():
@@ -413,6 +433,23 @@ def lifecycle_vectors() -> dict[str, Any]:
     }
     for name, payload in good_payloads.items():
         cases.append(lifecycle_case(name, [c, event(2, "SOLD", payload)]))
+    good_retirements: dict[str, Any] = {
+        f"RETIRED for purpose {purpose}": {"purpose": purpose} for purpose in lifecycle_v1.PURPOSES
+    }
+    good_retirements.update({
+        "RETIRED with beneficiary country KE": {"beneficiary_country": "KE"},
+        "RETIRED with beneficiary country AQ": {"beneficiary_country": "AQ"},
+        "RETIRED with 256-character note": {"note": "n" * 256},
+        "RETIRED with 256 non-ASCII characters in note": {"note": "é" * 256},
+        "RETIRED with line breaks in note": {"note": "line one\nline two\tend"},
+        "RETIRED with every field": {"beneficiary": "Acme Corp", "reason": "r" * 1000, "purpose": "corporate_target",
+                                     "beneficiary_country": "KE", "note": "Retired for Acme's 2025 target"},
+        "RETIRED with null new fields": {"purpose": None, "beneficiary_country": None, "note": None},
+    })
+    for name, payload in good_retirements.items():
+        cases.append(lifecycle_case(name, [c, event(2, "RETIRED", payload)]))
+    cases.append(lifecycle_case("SOLD then RETIRED with purpose and country",
+                                [c, s, event(3, "RETIRED", {"beneficiary": "Acme Corp", "purpose": "insetting", "beneficiary_country": "BR"})]))
     cases += [
         lifecycle_case("RETIRED with empty payload object", [c, event(2, "RETIRED", {})]),
         lifecycle_case("CANCELLED with reason", [c, event(2, "CANCELLED", {"reason": "issued in error"})]),

@@ -24,6 +24,7 @@ __all__ = [
     "ERROR_CODES",
     "ID_SCHEME",
     "RECORD_FIELDS",
+    "RETIREMENT_PURPOSES",
     "TRANSITION_CODES",
     "CanonicalRecord",
     "DerivedId",
@@ -57,6 +58,8 @@ RECORD_FIELDS: tuple[str, ...] = tuple(_native.RECORD_FIELDS)
 ERROR_CODES: tuple[str, ...] = tuple(_native.ERROR_CODES)
 #: Every ``TransitionError.code`` (the core's list).
 TRANSITION_CODES: tuple[str, ...] = tuple(_native.TRANSITION_CODES)
+#: The values a retirement's ``purpose`` takes (SPEC §6; the core's list).
+RETIREMENT_PURPOSES: tuple[str, ...] = tuple(_native.RETIREMENT_PURPOSES)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ ID_SCHEME: str
 RECORD_FIELDS: list[str]
 ERROR_CODES: list[str]
 TRANSITION_CODES: list[str]
+RETIREMENT_PURPOSES: list[str]
 
 @overload
 def record_id(fields: Mapping[str, Any], /) -> str:
