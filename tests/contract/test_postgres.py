@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import SERVER_BIN, Response, Server, assert_problem, new_record
+from conftest import ROOT, SERVER_BIN, Response, Server, assert_problem, new_record
 from pgcluster import PostgresCluster
 from test_concurrency import all_at_once
 
@@ -173,7 +173,10 @@ def test_two_processes_starting_at_once_migrate_once(postgres: PostgresCluster, 
         t.join()
     try:
         assert all(s.process is not None and s.process.poll() is None for s in servers)
-        assert postgres.psql(url, "SELECT version FROM schema_migrations") == "1"
+        migrations = sorted((ROOT / "server" / "migrations" / "postgres").glob("*.sql"))
+        assert postgres.psql(url, "SELECT version FROM schema_migrations ORDER BY version").split() == [
+            str(n) for n in range(1, len(migrations) + 1)
+        ]
         assert servers[3].post("/records", new_record()).status == 201
     finally:
         for s in servers:
@@ -321,3 +324,31 @@ def test_a_server_started_before_the_database_comes_up_fails_clearly_then_works(
         assert s.post("/records", new_record(), conn=conn).status == 201
     finally:
         s.stop()
+
+
+def test_one_credit_retires_of_a_block_across_two_processes(two_servers: tuple[Server, Server]) -> None:
+    """SPEC §6 across processes: 65 one-credit retires addressed to one
+    64-credit block from two servers give 64 × 200 and one
+    insufficient_quantity, and the retired leaves tile the block."""
+    from test_blocks import assert_leaves_tile, fresh_issuance, register, verra
+
+    a, b = two_servers
+    parent = register(a, verra(fresh_issuance(), 1, 64), 64)
+    results = all_at_once(65, lambda i: (a, b)[i % 2].post(f"/records/{parent['id']}/retire", {"quantity": 1}))
+    statuses = sorted(r.status for r in results)
+    assert statuses == [200] * 64 + [409], statuses
+    assert [r.json["code"] for r in results if r.status == 409] == ["insufficient_quantity"]
+    for s in (a, b):
+        assert_leaves_tile(s, parent["id"], 1, 64)
+
+
+def test_overlapping_creates_across_two_processes_give_one_winner(two_servers: tuple[Server, Server]) -> None:
+    from test_blocks import block_record, fresh_issuance, verra
+
+    a, b = two_servers
+    for _ in range(3):
+        issuance = fresh_issuance()
+        results = all_at_once(32, lambda i: (a, b)[i % 2].post("/records", block_record(verra(issuance, 100 + i, 200 + i), 101)))
+        statuses = sorted(r.status for r in results)
+        assert statuses == [201] + [409] * 31, statuses
+        assert {r.json["code"] for r in results if r.status == 409} == {"serial_overlap"}

@@ -26,5 +26,5 @@ CREATE TABLE live_blocks (
 -- indexed, and reported.
 CREATE TABLE block_overlaps (
     record_id TEXT PRIMARY KEY REFERENCES records (id),
-    overlaps  TEXT NOT NULL REFERENCES records (id)
+    earlier   TEXT NOT NULL REFERENCES records (id)
 );

@@ -51,5 +51,5 @@ BEGIN SELECT RAISE(ABORT, 'serial_overlap: the block shares credits with a track
 -- indexed, and reported.
 CREATE TABLE block_overlaps (
     record_id TEXT PRIMARY KEY REFERENCES records (id),
-    overlaps  TEXT NOT NULL REFERENCES records (id)
+    earlier   TEXT NOT NULL REFERENCES records (id)
 );

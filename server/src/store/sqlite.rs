@@ -218,7 +218,7 @@ impl Store for SqliteStore {
         self.read(|conn| {
             select(
                 conn,
-                "SELECT record_id, overlaps FROM block_overlaps ORDER BY record_id",
+                "SELECT record_id, earlier FROM block_overlaps ORDER BY record_id",
                 [],
                 |r| Ok((SqliteRow(r).text(0)?, SqliteRow(r).text(1)?)),
             )?
@@ -510,7 +510,7 @@ fn index_blocks(conn: &Connection) -> Result<(), StoreError> {
     }
     for overlap in &overlaps {
         conn.execute(
-            "INSERT INTO block_overlaps (record_id, overlaps) VALUES (?1, ?2)",
+            "INSERT INTO block_overlaps (record_id, earlier) VALUES (?1, ?2)",
             params![overlap.record.to_string(), overlap.with.to_string()],
         )
         .map_err(failed)?;

@@ -195,7 +195,7 @@ impl Store for PostgresStore {
         self.run(|client| async move {
             let rows = client
                 .query(
-                    "SELECT record_id, overlaps FROM block_overlaps ORDER BY record_id",
+                    "SELECT record_id, earlier FROM block_overlaps ORDER BY record_id",
                     &[],
                 )
                 .await?;

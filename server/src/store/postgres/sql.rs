@@ -155,9 +155,9 @@ pub(super) async fn create_one<C: GenericClient + Sync>(
     let block = LiveBlock::with_id(id, record);
     if let Some(block) = &block {
         if let Some(existing) = overlapping(client, block).await? {
-            // An identical block is that record (it exists, so this is
-            // its own range): fall through to find it.
-            if existing != id {
+            // An identical block is that record, split or not: the insert
+            // below then finds it.
+            if existing != id && load_record(client, id).await?.is_none() {
                 return Ok(Err(StoreError::SerialOverlap { existing }));
             }
         }
@@ -343,7 +343,7 @@ pub(super) async fn index_blocks<C: GenericClient + Sync>(client: &C) -> Result<
     for overlap in &overlaps {
         client
             .execute(
-                "INSERT INTO block_overlaps (record_id, overlaps) VALUES ($1, $2)",
+                "INSERT INTO block_overlaps (record_id, earlier) VALUES ($1, $2)",
                 &[&overlap.record.to_string(), &overlap.with.to_string()],
             )
             .await?;
