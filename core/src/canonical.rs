@@ -91,6 +91,22 @@ impl CanonicalRecord {
             .filter(|block| self.quantity.whole_credits() == Some(block.credits()))
     }
 
+    /// Why a record whose serial names a range is not a block: its quantity
+    /// is not the range's count (SPEC §6: it stays a plain record, with the
+    /// same id, and create and import say so as a warning). `None` for a
+    /// block, and for a serial that names no range.
+    pub fn block_warning(&self) -> Option<String> {
+        let block = crate::serial::parse_serial(&self.serial_number)?;
+        let credits = block.credits();
+        (self.quantity.whole_credits() != Some(credits)).then(|| {
+            format!(
+                "the serial names {credits} credits ({} to {}) but the quantity is {}: \
+                 the record is a plain record, not a block, so partial actions on it are not_divisible",
+                block.start, block.end, self.quantity
+            )
+        })
+    }
+
     /// The string the id hashes: `project_name|registry|vintage|quantity|serial_number`.
     pub fn canonical_line(&self) -> String {
         let mut line = String::new();

@@ -47,6 +47,16 @@ def test_the_spec_example_block(server: Server) -> None:
 def test_a_plain_record_has_no_block(server: Server, serial: str, quantity: Any) -> None:
     body = server.post("/records", new_record(serial_number=serial, quantity=quantity)).json
     assert body["block"] is None, body
+    # A serial that names a range of another count: said so (SPEC §6).
+    if serial.startswith("19380"):
+        assert body["warnings"] == [
+            f"the serial names 187 credits (941382555 to 941382741) but the quantity is {body['quantity']}: "
+            "the record is a plain record, not a block, so partial actions on it are not_divisible"
+        ]
+        batch = server.post("/records/batch", [new_record(serial_number=serial, quantity=quantity)]).json
+        assert batch["items"][0]["warnings"] == body["warnings"]
+    else:
+        assert "warnings" not in body
 
 
 def test_the_openapi_document_describes_blocks(server: Server) -> None:

@@ -124,3 +124,17 @@ def test_a_row_with_more_cells_than_the_header_is_rejected_alone(backend: Backen
 def test_an_empty_file(backend: Backend, tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_bytes(b"")
     one_line_error(run_cli("import", str(tmp_path / "empty.csv"), env={"DATABASE_URL": backend.new_url(tmp_path)}), "header row")
+
+
+def test_a_serial_naming_another_count_is_imported_with_a_warning(backend: Backend, tmp_path: Path) -> None:
+    """SPEC §6: a serial that parses with another quantity stays a plain
+    record, and the import says so."""
+    content = (
+        f"{HEADER}\n"
+        "Wind Farm,Verra,2022,100,19380-1-187-VCS-VCU-1310-VER-CN-13-3005-01012022-31102022-0\n"
+        "Wind Farm,Verra,2022,187,19381-1-187-VCS-VCU-1310-VER-CN-13-3005-01012022-31102022-0\n"
+    ).encode()
+    _, code, out = run_import(backend, tmp_path, "blocks.csv", content)
+    assert code == 0, out
+    assert "2 rows: 2 created, 0 existing, 0 rejected, 0 skipped (empty), 1 with a warning" in out
+    assert "row 1: warning: the serial names 187 credits (1 to 187) but the quantity is 100.0000" in out

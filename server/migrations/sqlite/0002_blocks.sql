@@ -28,15 +28,17 @@ BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 -- mutable index beside the append-only tables, kept by the transaction that
 -- writes the records. Credit numbers are u64 stored with the top bit flipped
 -- (blocks::sortable), so integer order is credit order.
+-- One b-tree, keyed by range (WITHOUT ROWID): a split deletes one entry and
+-- inserts two in the same leaf, the cheapest write the rule allows.
 CREATE TABLE live_blocks (
-    record_id TEXT    PRIMARY KEY REFERENCES records (id),
     scheme    TEXT    NOT NULL,
     prefix    TEXT    NOT NULL,
     first     INTEGER NOT NULL,
     last      INTEGER NOT NULL,
-    CHECK (first <= last)
-);
-CREATE INDEX live_blocks_range ON live_blocks (scheme, prefix, first);
+    record_id TEXT    NOT NULL REFERENCES records (id),
+    CHECK (first <= last),
+    PRIMARY KEY (scheme, prefix, first)
+) WITHOUT ROWID;
 
 -- No two live blocks of one scheme and prefix share a credit. The indexed
 -- ranges are disjoint, so only the one starting last at or before the new

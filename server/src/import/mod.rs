@@ -80,6 +80,9 @@ pub struct Summary {
     pub skipped: usize,
     /// Rows not imported.
     pub rejected: Vec<Rejected>,
+    /// Rows imported with something to say: a serial naming a range of
+    /// another count than the quantity (a plain record, not a block, SPEC §6).
+    pub warnings: Vec<Rejected>,
 }
 
 /// Imports `path` into `store`, showing progress on a terminal.
@@ -118,6 +121,11 @@ pub async fn import(store: &dyn Store, path: &Path) -> Result<Summary, ImportErr
             }
         }
         for (row, outcome) in numbers.into_iter().zip(create_all(store, records).await?) {
+            if let Outcome::Stored(Ok(Created::New(r) | Created::Existing(r))) = &outcome {
+                if let Some(reason) = r.canonical.block_warning() {
+                    summary.warnings.push(Rejected { row, reason });
+                }
+            }
             match outcome {
                 Outcome::Stored(Ok(Created::New(_))) => summary.created += 1,
                 Outcome::Stored(Ok(Created::Existing(_))) => summary.existing += 1,
@@ -153,15 +161,22 @@ fn rejected(row: usize, problem: Problem) -> Rejected {
 )]
 pub fn report(path: &Path, summary: &Summary) {
     println!(
-        "{}: {} rows: {} created, {} existing, {} rejected, {} skipped (empty)",
+        "{}: {} rows: {} created, {} existing, {} rejected, {} skipped (empty){}",
         path.display(),
         summary.rows,
         summary.created,
         summary.existing,
         summary.rejected.len(),
         summary.skipped,
+        match summary.warnings.len() {
+            0 => String::new(),
+            n => format!(", {n} with a warning"),
+        },
     );
     for r in &summary.rejected {
         println!("  row {}: {}", r.row, r.reason);
+    }
+    for w in &summary.warnings {
+        println!("  row {}: warning: {}", w.row, w.reason);
     }
 }

@@ -62,6 +62,11 @@ pub(crate) struct RecordBody {
     pub children: Vec<RecordId>,
     /// Its history, oldest first.
     pub events: Vec<Event>,
+    /// What the client may not expect: a serial that names a range of
+    /// another count than the quantity (SPEC §6: a plain record, not a
+    /// block). Absent when there is nothing to say.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl RecordBody {
@@ -86,6 +91,7 @@ impl RecordBody {
             }
         };
         let block = canonical.block().map(Block::into_owned);
+        let warnings = canonical.block_warning().into_iter().collect();
         let lineage = Lineage::of(&events);
         Ok(state.map(|state| Self {
             id,
@@ -101,6 +107,7 @@ impl RecordBody {
                 .map(|(front, back)| vec![front, back])
                 .unwrap_or_default(),
             events,
+            warnings,
         }))
     }
 
@@ -424,6 +431,10 @@ pub(crate) struct BatchItem {
     /// The field errors, for invalid inputs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// What the client may not expect about a stored record (see
+    /// [`RecordBody`]'s `warnings`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The outcomes of a batch, in input order.
@@ -443,6 +454,7 @@ impl BatchItem {
             code: Some(problem.code),
             detail: Some(problem.detail),
             errors: problem.errors,
+            warnings: Vec::new(),
         }
     }
 }
@@ -505,6 +517,7 @@ pub(crate) async fn batch(
                         code: None,
                         detail: None,
                         errors: Vec::new(),
+                        warnings: record.canonical.block_warning().into_iter().collect(),
                     },
                     Err(e) => BatchItem::error(index, Some(record.id.to_string()), e.into()),
                 }

@@ -552,10 +552,24 @@ fn write_acted(conn: &Connection, acted: &Acted) -> Result<(), StoreError> {
         Acted::Whole(event) => insert_event(conn, event),
         Acted::Split(split) => {
             insert_event(conn, &split.parent)?;
-            let indexed = conn
-                .prepare_cached("DELETE FROM live_blocks WHERE record_id = ?1")
-                .and_then(|mut s| s.execute([split.parent.record_id.to_string()]))
-                .map_err(failed)?;
+            // The parent's range starts where its front child's does.
+            let indexed = match LiveBlock::with_id(split.front.id, &split.front.record) {
+                Some(front) => conn
+                    .prepare_cached(
+                        "DELETE FROM live_blocks \
+                         WHERE scheme = ?1 AND prefix = ?2 AND first = ?3 AND record_id = ?4",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            front.scheme,
+                            front.prefix,
+                            sortable(front.first),
+                            split.parent.record_id.to_string(),
+                        ])
+                    })
+                    .map_err(failed)?,
+                None => 0,
+            };
             for child in [&split.front, &split.back] {
                 insert_record(conn, child.id, &child.record, split.parent.created_at)?;
                 for event in &child.events {

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Partial retires against whole retires over HTTP on SQLite (SPEC §6), side
+by side in one run.
+
+    cargo build --release -p carbon-tracker-server
+    python3 server/bench/partial.py [--duration 5] [--connections 64] [--rounds 2]
+
+One server on a fresh SQLite file. Each round stores, in batches, a set of
+plain records and a set of 100-credit blocks, each used once, then drives:
+- whole: `POST /records/{id}/retire` (no body) on a fresh record: one event;
+- partial: `POST /records/{id}/retire {"quantity": 1}` on a fresh block: the
+  block splits, so the server writes two records and four events (the
+  parent's SPLIT, each child's CREATED, the front child's RETIRED) and moves
+  the range index.
+The issue's target: partial ≥ 50% of whole. A benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import urllib.request
+import uuid
+from pathlib import Path
+
+from bench import BINARY, start_server, stop, wrk_figures, wrk_start
+
+TAIL = "VCS-VCU-1310-VER-CN-13-3005-01012022-31102022-0"
+
+
+def store(port: int, records: list[dict[str, object]]) -> list[str]:
+    ids: list[str] = []
+    for at in range(0, len(records), 1000):
+        body = json.dumps(records[at:at + 1000]).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/records/batch", data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req) as r:
+            items = json.load(r)["items"]
+        assert all(i["outcome"] == "created" for i in items), items[:3]
+        ids += [i["id"] for i in items]
+    return ids
+
+
+def drive(port: int, ids: list[str], body: str, args: argparse.Namespace, workdir: Path) -> dict[str, float]:
+    ids_file = workdir / f"ids-{uuid.uuid4().hex[:6]}"
+    ids_file.write_text("\n".join(ids) + "\n")
+    run = wrk_start("retire.lua", args.duration, args.connections, 2, port, {"IDS_FILE": str(ids_file), "BODY": body, "THREADS": "2"})
+    out, _ = run.communicate()
+    return wrk_figures(out)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--duration", type=int, default=5)
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--records", type=int, default=60_000, help="records of each kind per round (each is acted on once)")
+    args = p.parse_args()
+    if not BINARY.exists():
+        sys.exit(f"build it first: cargo build --release -p carbon-tracker-server ({BINARY} is missing)")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        server, port = start_server(f"sqlite:///{workdir}/partial.db", workdir)
+        try:
+            for round_ in range(args.rounds):
+                tag = uuid.uuid4().hex[:8]
+                print(f"round {round_ + 1}: storing {args.records:,} records and {args.records:,} blocks ...", flush=True)
+                plain = store(port, [
+                    {"project_name": "Bench", "registry": "VCS", "vintage": 2022, "quantity": 100, "serial_number": f"P-{tag}-{i}"}
+                    for i in range(args.records)
+                ])
+                blocks = store(port, [
+                    {"project_name": "Bench", "registry": "Verra", "vintage": 2022, "quantity": 100,
+                     "serial_number": f"{round_ + 1}{i:07d}-1-100-{TAIL}"}
+                    for i in range(args.records)
+                ])
+                whole = drive(port, plain, "", args, workdir)
+                partial = drive(port, blocks, '{"quantity": 1}', args, workdir)
+                rows.append((whole, partial))
+                print(f"  whole retires/s   {whole['rps']:>9,.0f}  p50 {whole['p50_ms']:.1f} ms  p99 {whole['p99_ms']:.1f} ms  non-2xx {whole['non2xx']:.0f}")
+                print(f"  partial retires/s {partial['rps']:>9,.0f}  p50 {partial['p50_ms']:.1f} ms  p99 {partial['p99_ms']:.1f} ms  non-2xx {partial['non2xx']:.0f}")
+                print(f"  partial ÷ whole   {partial['rps'] / whole['rps']:.0%}  (target ≥ 50%)", flush=True)
+        finally:
+            stop([server])
+
+
+if __name__ == "__main__":
+    main()
