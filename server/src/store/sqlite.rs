@@ -531,10 +531,7 @@ fn append_one(
     let mut reached = request.record;
     for hop in 0..write::MAX_HOPS {
         let record = load_record(conn, reached)?;
-        let (canonical, events) = record
-            .map(|r| (Some(r.canonical), r.events))
-            .unwrap_or_default();
-        match write::step(request, reached, canonical.as_ref(), &events, hop > 0, now)? {
+        match write::step(request, reached, record.as_ref(), hop > 0, now)? {
             Step::Follow(next) => reached = next,
             Step::Act(acted) => {
                 write_acted(conn, &acted)?;

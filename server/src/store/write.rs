@@ -35,18 +35,20 @@ pub(crate) fn existing(
 }
 
 /// What to do for `request` at the record it has reached (`followed`: by
-/// going on from a split parent), whose history is `events` (empty: no such
-/// record): act there, or go on to the split block's remainder. The core
-/// decides both (SPEC §6).
+/// going on from a split parent), as stored (`None`: no such record): act
+/// there, or go on to the split block's remainder. The core decides both
+/// (SPEC §6).
 pub(crate) fn step(
     request: &Append,
     reached: RecordId,
-    record: Option<&CanonicalRecord>,
-    events: &[Event],
+    stored: Option<&StoredRecord>,
     followed: bool,
     now: OffsetDateTime,
 ) -> Result<Step, StoreError> {
-    let Some(record) = record.filter(|_| !events.is_empty()) else {
+    let Some((record, events)) = stored
+        .filter(|r| !r.events.is_empty())
+        .map(|r| (&r.canonical, r.events.as_slice()))
+    else {
         return Err(if followed {
             StoreError::corrupt(
                 Some(reached),

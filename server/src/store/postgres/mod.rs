@@ -126,10 +126,7 @@ impl Store for PostgresStore {
                 } else {
                     None
                 };
-                let (canonical, events) = record
-                    .map(|r| (Some(r.canonical), r.events))
-                    .unwrap_or_default();
-                match write::step(request, reached, canonical.as_ref(), &events, hop > 0, now)? {
+                match write::step(request, reached, record.as_ref(), hop > 0, now)? {
                     Step::Follow(next) => reached = next,
                     Step::Act(acted) => {
                         let acted = sql::write_acted(&tx, acted).await?;
