@@ -1,5 +1,6 @@
-//! Lifecycle arguments (events, a state, an instant) from JavaScript values:
-//! conversions only, with the meaning the REST bodies give them.
+//! Lifecycle arguments (events, a state, an instant, a payload) from
+//! JavaScript values, and events back to JavaScript: conversions only, with
+//! the meaning the REST bodies give them.
 //!
 //! Read property by property rather than through `serde-wasm-bindgen` and the
 //! core's `Deserialize`, to take what `JSON.stringify` would send the server
@@ -12,21 +13,29 @@
 //! `String(n)`, a `Date` is its ISO text, `undefined` properties are absent,
 //! non-finite numbers are `null`. Anything that is not of the expected shape
 //! is a `TypeError` naming where it is (`events[2].seq`).
+//!
+//! Events go out by hand too (`event_out`), in the shape `JSON.parse` gives
+//! of a server's body: `serde-wasm-bindgen` cannot write a payload's numbers
+//! (`serde_json`'s `arbitrary_precision` serializes them as a private struct),
+//! and `serde_json` text cost the `.wasm` 17 KB gzipped (BENCHMARKS.md).
 
 use std::fmt;
 use std::str::FromStr;
 
+use carbon_tracker_core::api;
 use carbon_tracker_core::lifecycle::{utc_rfc3339, Event, EventType, RecordState, Status};
-use carbon_tracker_core::time::format_description::well_known::Rfc3339;
 use carbon_tracker_core::time::OffsetDateTime;
 use carbon_tracker_core::RecordId;
 use js_sys::{Array, Date, Object, Reflect};
+use serde::Serialize;
 use serde_json::{Map, Number, Value};
 use uuid::Uuid;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::errors::type_error;
+use crate::errors::{api_error, type_error};
 use crate::input::well_formed;
+use crate::output::to_js;
+use crate::rfc3339;
 
 /// Deeper payloads are refused: it also stops a payload that contains itself.
 const MAX_DEPTH: u32 = 64;
@@ -119,8 +128,9 @@ fn instant_at(value: &JsValue, at: At<'_>) -> Result<OffsetDateTime, JsValue> {
             .as_string()
             .ok_or_else(|| at.error("must be an RFC 3339 string or a Date"))?,
     };
-    let t = OffsetDateTime::parse(&text, &Rfc3339)
-        .map_err(|e| at.error(&format!("not an RFC 3339 timestamp ({e})")))?;
+    let t = rfc3339::parse(&text).ok_or_else(|| {
+        at.error("not an RFC 3339 timestamp (such as 2026-02-01T12:00:00Z) or no such time")
+    })?;
     utc_rfc3339::to_utc(t).ok_or_else(|| at.error("out of range: years 1 to 9999 in UTC"))
 }
 
@@ -176,12 +186,17 @@ fn number(n: f64) -> Value {
 fn object(value: &JsValue, at: At<'_>, depth: u32) -> Result<Map<String, Value>, JsValue> {
     let object = value.unchecked_ref::<Object>();
     let mut map = Map::new();
+    // The map's `insert` through an opaque pointer, so that it is not inlined
+    // here: the one copy left is then the same function as the core's (its
+    // `act` builds maps), and `wasm-opt` keeps one of the two (3 KB).
+    let insert: fn(&mut Map<String, Value>, String, Value) -> Option<Value> =
+        std::hint::black_box(Map::insert);
     for key in Object::keys(object).iter() {
         let Some(name) = key.as_string() else {
             continue;
         };
         if let Some(v) = json(&Reflect::get(value, &key)?, at, depth + 1)? {
-            map.insert(name, v);
+            insert(&mut map, name, v);
         }
     }
     Ok(map)
@@ -192,7 +207,10 @@ fn event(value: &JsValue, at: At<'_>) -> Result<Event, JsValue> {
     if !is_plain_object(value) {
         return Err(at.error("an event must be an object"));
     }
-    let id = parsed::<Uuid>(value, at.field("id"), "must be a UUID")?;
+    // `try_parse`, not `FromStr`: the same forms, without the error details
+    // (`parse_str`'s position-finding error cost the `.wasm` 3 KB).
+    let id = Uuid::try_parse(&text(value, at.field("id"))?)
+        .map_err(|_| at.field("id").error("must be a UUID"))?;
     let record_id = parsed::<RecordId>(
         value,
         at.field("record_id"),
@@ -281,4 +299,105 @@ pub(crate) fn state(value: &JsValue) -> Result<Option<RecordState>, JsValue> {
 /// An instant: a `Date` or RFC 3339 text.
 pub(crate) fn instant(value: &JsValue) -> Result<OffsetDateTime, JsValue> {
     instant_at(value, At::top("at"))
+}
+
+/// What a record's history adds up to, given either its events (replayed,
+/// checking every one) or a state as `replay`/`stateAt` return it.
+pub(crate) fn history_state(value: &JsValue) -> Result<RecordState, JsValue> {
+    if Array::is_array(value) {
+        return api::replay(&events(value)?).map_err(|e| api_error(&e));
+    }
+    if value.is_null() || value.is_undefined() {
+        return Err(type_error(
+            "history must be the record's events or its state (a record with no events cannot be acted on)",
+        ));
+    }
+    state(value)?.ok_or_else(|| type_error("history must be the record's events or its state"))
+}
+
+/// An action's payload: an object, or `null`/`undefined` for none.
+pub(crate) fn payload(value: &JsValue) -> Result<Option<Map<String, Value>>, JsValue> {
+    let at = At::top("payload");
+    match value {
+        p if p.is_null() || p.is_undefined() => Ok(None),
+        p if is_plain_object(p) && p.dyn_ref::<Date>().is_none() => {
+            Some(object(p, at, 1)).transpose()
+        }
+        _ => Err(at.error("must be an object or null")),
+    }
+}
+
+/// The current time, from the JavaScript clock.
+pub(crate) fn now() -> Result<OffsetDateTime, JsValue> {
+    instant_at(&Date::new_0().into(), At::top("now"))
+}
+
+/// `now` given as an argument: a `Date` or RFC 3339 text.
+pub(crate) fn now_from(value: &JsValue) -> Result<OffsetDateTime, JsValue> {
+    instant_at(value, At::top("now"))
+}
+
+/// Sets one property of a fresh plain object, which cannot refuse it. (The
+/// keys are the core's: payload keys are checked against its lists, so no
+/// `__proto__` reaches here.)
+pub(crate) fn set(object: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(object, &JsValue::from_str(key), value);
+}
+
+/// A JSON value as `JSON.parse` would give it; a number as the double its
+/// digits name (as `JSON.parse` reads them).
+fn value_out(value: &Value) -> JsValue {
+    match value {
+        Value::Null => JsValue::NULL,
+        Value::Bool(flag) => JsValue::from_bool(*flag),
+        Value::Number(n) => JsValue::from_f64(js_sys::Number::parse_float(n.as_str())),
+        Value::String(text) => JsValue::from_str(text),
+        Value::Array(items) => items.iter().map(value_out).collect::<Array>().into(),
+        Value::Object(map) => map_out(map).into(),
+    }
+}
+
+fn map_out(map: &Map<String, Value>) -> Object {
+    let object = Object::new();
+    for (key, value) in map {
+        set(&object, key, &value_out(value));
+    }
+    object
+}
+
+/// A timestamp as the core writes it (through the serializer a state's
+/// timestamps already take).
+#[derive(Serialize)]
+struct Timestamp(#[serde(with = "utc_rfc3339")] OffsetDateTime);
+
+/// An event as a plain object, in the shape of the REST bodies: `id`,
+/// `record_id`, `seq`, `event_type`, `payload` (`null` for none) and
+/// `created_at` (RFC 3339 in UTC, as the core writes it).
+pub(crate) fn event_out(event: &Event) -> Result<JsValue, JsValue> {
+    let created_at = to_js(&Timestamp(event.created_at))?;
+    let object = Object::new();
+    let id = event.id.hyphenated();
+    set(
+        &object,
+        "id",
+        &JsValue::from_str(id.encode_lower(&mut Uuid::encode_buffer())),
+    );
+    set(
+        &object,
+        "record_id",
+        &JsValue::from_str(event.record_id.encode_hex(&mut [0; 64])),
+    );
+    set(&object, "seq", &JsValue::from(event.seq));
+    set(
+        &object,
+        "event_type",
+        &JsValue::from_str(event.event_type.as_str()),
+    );
+    let payload = event
+        .payload
+        .as_ref()
+        .map_or(JsValue::NULL, |p| map_out(p).into());
+    set(&object, "payload", &payload);
+    set(&object, "created_at", &created_at);
+    Ok(object.into())
 }

@@ -10,10 +10,13 @@ mod errors;
 mod events;
 mod input;
 mod output;
+mod rfc3339;
 mod types;
 
 use carbon_tracker_core::api;
-use carbon_tracker_core::{IdBatch, RecordInput, ValidationError};
+use carbon_tracker_core::{
+    Acted, Action, CanonicalRecord, Child, IdBatch, RecordInput, ValidationError,
+};
 use wasm_bindgen::prelude::*;
 
 use crate::errors::{api_error, type_error, validation_error};
@@ -120,9 +123,14 @@ fn collect_errors(options: &JsValue) -> Result<bool, JsValue> {
 pub fn canonicalize(
     #[wasm_bindgen(unchecked_param_type = "RecordInput")] input: &JsValue,
 ) -> Result<JsValue, JsValue> {
+    output::to_js(&canonical(input)?)
+}
+
+/// The canonical fields of the record a call names: one instance of the
+/// record reading for `canonicalize` and `splitBlock`.
+fn canonical(input: &JsValue) -> Result<CanonicalRecord, JsValue> {
     with_required_input(input, |input| {
-        let canonical = api::canonicalize(input).map_err(|e| api_error(&e))?;
-        output::to_js(&canonical)
+        api::canonicalize(input).map_err(|e| api_error(&e))
     })
 }
 
@@ -204,6 +212,87 @@ pub fn parse_serial(serial: &str) -> Result<JsValue, JsValue> {
         Some(block) => output::to_js(&block),
         None => Ok(JsValue::NULL),
     }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The Web Crypto API's random bytes (browsers; Node from 19 on).
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
+    fn get_random_values(bytes: &mut [u8]) -> Result<JsValue, JsValue>;
+}
+
+/// What an action on a record does (SPEC §6), computed offline by the core's
+/// `act`: `{ whole: event }`, or `{ split: { parent, front, back } }` when a
+/// `quantity` below the record's splits a block (the parent's `SPLIT` event,
+/// each child's canonical `record`, `id` and `events`, the front child's
+/// ending with the action's event).
+///
+/// `record` is the record's fields (a `GET /records/{id}` body will do);
+/// `history` its events, or its state as `replay`/`stateAt` return it;
+/// `action` the event the action appends; `payload` the action's payload
+/// with its optional `quantity`; `now` defaults to the current time. Event
+/// ids are fresh UUIDv7s (`crypto.getRandomValues`).
+///
+/// Throws a `TransitionError` (`insufficient_quantity`, `not_divisible`,
+/// `already_final`, `invalid_payload`…), a `ValidationError` for a bad record,
+/// a `TypeError` for arguments of the wrong shape.
+#[wasm_bindgen(js_name = splitBlock, unchecked_return_type = "Acted")]
+pub fn split_block(
+    #[wasm_bindgen(unchecked_param_type = "RecordInput")] record: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Event[] | RecordState")] history: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Action")] action: &JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "Event[\"payload\"]")] payload: Option<JsValue>,
+    #[wasm_bindgen(unchecked_optional_param_type = "Date | string | null")] now: Option<JsValue>,
+) -> Result<JsValue, JsValue> {
+    let record = canonical(record)?;
+    let state = events::history_state(history)?;
+    let action = action
+        .as_string()
+        .as_deref()
+        .and_then(Action::parse)
+        .ok_or_else(|| type_error("action must be \"SOLD\", \"RETIRED\" or \"CANCELLED\""))?;
+    let payload = events::payload(&payload.unwrap_or(JsValue::NULL))?;
+    let now = match now {
+        Some(now) if !now.is_null() => events::now_from(&now)?,
+        _ => events::now()?,
+    };
+    let mut bytes = [0_u8; 40];
+    get_random_values(&mut bytes)?;
+    let mut random = [[0_u8; 10]; 4];
+    for (slot, chunk) in random.iter_mut().zip(bytes.chunks_exact(10)) {
+        slot.copy_from_slice(chunk);
+    }
+    let acted = carbon_tracker_core::act(&record, &state, action, payload, now, random)
+        .map_err(|e| api_error(&e.into()))?;
+    let out = js_sys::Object::new();
+    match acted {
+        Acted::Whole(event) => events::set(&out, "whole", &events::event_out(&event)?),
+        Acted::Split(split) => {
+            let inner = js_sys::Object::new();
+            events::set(&inner, "parent", &events::event_out(&split.parent)?);
+            events::set(&inner, "front", &child(&split.front)?);
+            events::set(&inner, "back", &child(&split.back)?);
+            events::set(&out, "split", &inner);
+        }
+    }
+    Ok(out.into())
+}
+
+/// A split's child as `{ record, id, events }`.
+fn child(child: &Child) -> Result<JsValue, JsValue> {
+    let out = js_sys::Object::new();
+    events::set(&out, "record", &output::to_js(&child.record)?);
+    events::set(
+        &out,
+        "id",
+        &JsValue::from_str(child.id.encode_hex(&mut [0; 64])),
+    );
+    let list = js_sys::Array::new();
+    for event in &child.events {
+        list.push(&events::event_out(event)?);
+    }
+    events::set(&out, "events", &list);
+    Ok(out.into())
 }
 
 /// The scheme the snippet exports, for the test that it is the core's.

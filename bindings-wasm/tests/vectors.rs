@@ -12,7 +12,9 @@
     missing_docs
 )]
 
-use carbon_tracker_wasm::{canonicalize, record_id, record_ids, replay, state_at, validate};
+use carbon_tracker_wasm::{
+    canonicalize, record_id, record_ids, replay, split_block, state_at, validate,
+};
 use js_sys::{Array, Reflect, JSON};
 use serde_json::Value;
 use wasm_bindgen::{JsCast, JsValue};
@@ -21,6 +23,7 @@ use wasm_bindgen_test::wasm_bindgen_test;
 const IDS: &str = include_str!("../../tests/vectors/ids.json");
 const REJECTS: &str = include_str!("../../tests/vectors/rejects.json");
 const LIFECYCLE: &str = include_str!("../../tests/vectors/lifecycle.json");
+const SPLITS: &str = include_str!("../../tests/vectors/splits.json");
 
 fn cases(text: &str) -> Vec<Value> {
     let file: Value = serde_json::from_str(text).unwrap();
@@ -196,6 +199,60 @@ fn lifecycle_vectors() {
                 expect["error"]["code"].as_str(),
                 "{name}"
             );
+        }
+    }
+}
+
+/// `value` without its events' ids, which are random (the vectors leave them out).
+fn without_event_ids(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key("event_type") {
+                map.remove("id");
+            }
+            map.values_mut().for_each(without_event_ids);
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_event_ids),
+        _ => {}
+    }
+}
+
+#[wasm_bindgen_test]
+fn split_vectors() {
+    for case in cases(SPLITS) {
+        let name = case["name"].as_str().unwrap();
+        let js = |key: &str| JSON::parse(&case[key].to_string()).unwrap();
+        let outcome = split_block(
+            &js("record"),
+            &js("history"),
+            &js("action"),
+            Some(js("payload")),
+            Some(js("now")),
+        );
+        let expect = &case["expect"];
+        if let Some(error) = expect.get("error") {
+            let thrown = outcome.expect_err(name);
+            assert_eq!(
+                get(&thrown, "code").as_string().as_deref(),
+                error["code"].as_str(),
+                "{name}"
+            );
+        } else {
+            let got = JSON::stringify(&outcome.expect(name)).unwrap();
+            let mut got: Value = serde_json::from_str(&String::from(got)).unwrap();
+            // Event ids come from this engine's crypto.getRandomValues: UUIDv7s.
+            let parent_id = got
+                .pointer("/split/parent/id")
+                .or_else(|| got.pointer("/whole/id"))
+                .and_then(Value::as_str)
+                .unwrap()
+                .to_owned();
+            assert_eq!(
+                uuid::Uuid::parse_str(&parent_id).unwrap().get_version_num(),
+                7
+            );
+            without_event_ids(&mut got);
+            assert_eq!(&got, expect, "{name}");
         }
     }
 }

@@ -513,7 +513,11 @@ pub fn next_event(
         }
     };
     let created_at = utc_rfc3339::to_utc(created_at).ok_or(TransitionError::TimestampOutOfRange)?;
-    let millis = u64::try_from(created_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    // Milliseconds since 1970 (0 before it), without the 128-bit division
+    // `unix_timestamp_nanos() / 1_000_000` brings (1 KB of the WASM package).
+    // Years 1 to 9999 only, so the product fits.
+    let millis = u64::try_from(created_at.unix_timestamp())
+        .map_or(0, |s| s * 1000 + u64::from(created_at.millisecond()));
     let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
     let payload = payload.filter(|p| !p.is_empty());
     let event = Event {

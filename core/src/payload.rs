@@ -4,8 +4,6 @@
 //! otherwise be stored as an anonymous sale in an audit trail that can never be
 //! corrected.
 
-use std::collections::BTreeSet;
-
 use serde_json::{Map, Value};
 
 use crate::error::{ErrorCode, FieldError};
@@ -151,11 +149,15 @@ pub fn validate_payload(
     let rules = payload_fields(event_type);
     let mut errors = Vec::new();
     // Unknown keys first, sorted, whatever order the map keeps its keys in.
-    // (A BTreeSet: `sort_unstable` cost the WASM package 8 KB of sort code.)
-    let unknown: BTreeSet<&String> = payload
-        .keys()
-        .filter(|key| !rules.iter().any(|f| f.name == key.as_str()))
-        .collect();
+    // (Each put in its place as it comes: `sort_unstable`, or collecting into
+    // a `BTreeSet`, which sorts with the standard library's stable sort,
+    // cost the WASM package 5 to 8 KB of sort code.)
+    let mut unknown: Vec<&String> = Vec::new();
+    for key in payload.keys() {
+        if !rules.iter().any(|f| f.name == key.as_str()) {
+            unknown.insert(unknown.partition_point(|k| *k < key), key);
+        }
+    }
     let code = if rules.is_empty() {
         ErrorCode::NotAllowed
     } else {
@@ -359,6 +361,8 @@ fn describe(name: &str, rule: PayloadRule, code: ErrorCode) -> FieldError {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     /// The 249 officially assigned ISO 3166-1 alpha-2 codes (ISO 3166

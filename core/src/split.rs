@@ -21,14 +21,19 @@ use crate::payload::credits;
 use crate::quantity::Quantity;
 use crate::serial::parse_serial;
 
-/// What a client asks to do to a record.
+/// What a client asks to do to a record, named by the event it appends
+/// (what [`Action::parse`] reads).
+#[cfg_attr(feature = "typescript", derive(tsify::Tsify))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     /// `SOLD`.
+    #[cfg_attr(feature = "typescript", serde(rename = "SOLD"))]
     Sell,
     /// `RETIRED`.
+    #[cfg_attr(feature = "typescript", serde(rename = "RETIRED"))]
     Retire,
     /// `CANCELLED`.
+    #[cfg_attr(feature = "typescript", serde(rename = "CANCELLED"))]
     Cancel,
 }
 
@@ -108,17 +113,27 @@ pub fn act(
     record: &CanonicalRecord,
     state: &RecordState,
     action: Action,
-    mut payload: Option<Map<String, Value>>,
+    payload: Option<Map<String, Value>>,
     now: OffsetDateTime,
     random: [[u8; 10]; 4],
 ) -> Result<Acted, TransitionError> {
     let event_type = action.event_type();
     let [r0, r1, r2, r3] = random;
     let requested = requested(action, payload.as_ref())?;
-    if let Some(p) = payload.as_mut() {
-        p.remove("quantity");
-    }
-    let payload = payload.filter(|p| !p.is_empty());
+    // The rest of the payload, without `quantity`: moved key by key rather
+    // than with `remove`, whose B-tree rebalancing cost the WASM package
+    // 5 KB (the map's `insert` is there anyway).
+    let payload = payload
+        .map(|p| {
+            let mut rest = Map::new();
+            for (key, value) in p {
+                if key != "quantity" {
+                    rest.insert(key, value);
+                }
+            }
+            rest
+        })
+        .filter(|p| !p.is_empty());
     if state.status.is_final() {
         return Err(TransitionError::AlreadyFinal {
             status: state.status,
@@ -165,8 +180,8 @@ pub fn act(
     let back = child(cut + 1, block.end, available - requested)?;
     let (front_id, back_id) = (front.id(), back.id());
     let mut split_payload = Map::new();
-    split_payload.insert("front".to_owned(), Value::String(front_id.to_string()));
-    split_payload.insert("back".to_owned(), Value::String(back_id.to_string()));
+    split_payload.insert("front".to_owned(), hex(front_id));
+    split_payload.insert("back".to_owned(), hex(back_id));
     split_payload.insert("quantity".to_owned(), Value::from(requested));
     let (parent, _) = next_event(
         Some(state),
@@ -178,24 +193,20 @@ pub fn act(
     )?;
     // The children begin when the parent ends.
     let at = parent.created_at;
-    let mut created = Map::new();
-    created.insert(
-        "parent".to_owned(),
-        Value::String(state.record_id.to_string()),
-    );
-    if let Some(holder) = &state.owner {
-        created.insert("holder".to_owned(), Value::String(holder.clone()));
-    }
-    let (front_created, front_state) = next_event(
-        None,
-        front_id,
-        EventType::Created,
-        Some(created.clone()),
-        at,
-        r1,
-    )?;
+    // Each child's CREATED payload, built twice rather than cloned (a map's
+    // clone is code of its own in the WASM package).
+    let created = || {
+        let mut created = Map::new();
+        created.insert("parent".to_owned(), hex(state.record_id));
+        if let Some(holder) = &state.owner {
+            created.insert("holder".to_owned(), Value::String(holder.clone()));
+        }
+        Some(created)
+    };
+    let (front_created, front_state) =
+        next_event(None, front_id, EventType::Created, created(), at, r1)?;
     let (front_action, _) = next_event(Some(&front_state), front_id, event_type, payload, at, r2)?;
-    let (back_created, _) = next_event(None, back_id, EventType::Created, Some(created), at, r3)?;
+    let (back_created, _) = next_event(None, back_id, EventType::Created, created(), at, r3)?;
     Ok(Acted::Split(Box::new(Split {
         parent,
         front: Child {
@@ -209,6 +220,11 @@ pub fn act(
             events: vec![back_created],
         },
     })))
+}
+
+/// An id as a JSON string.
+fn hex(id: RecordId) -> Value {
+    Value::String(id.encode_hex(&mut [0; 64]).to_owned())
 }
 
 /// A record's place in its block's tree, read from its history (SPEC §6):

@@ -6,14 +6,18 @@ import * as node from "carbon-tracker";
 import * as bundler from "carbon-tracker/bundler";
 import init, * as web from "carbon-tracker/web";
 import type {
+  Acted,
+  Action,
   Block,
   CanonicalRecord,
+  Child,
   DerivedId,
   ErrorCode,
   Event,
   FieldError,
   RecordInput,
   RecordState,
+  Split,
   Status,
   TransitionCode,
 } from "carbon-tracker";
@@ -92,6 +96,25 @@ function exercise(ct: Package): void {
   const after: RecordState = ct.apply(next, events[1]!);
   const then: RecordState | null = ct.stateAt(events, new Date());
   const thenText: RecordState | null = ct.stateAt(events, "2026-01-01T12:00:00Z");
+
+  const action: Action = "RETIRED";
+  const acted: Acted = ct.splitBlock(input, events, action, { quantity: 37, beneficiary: "City of Oslo" });
+  if ("split" in acted) {
+    const split: Split = acted.split;
+    const front: Child = split.front;
+    const frontId: string = front.id;
+    const backQuantity: string = split.back.record.quantity;
+    const parentEvent: Event = split.parent;
+  } else {
+    const whole: Event = acted.whole;
+  }
+  ct.splitBlock(input, state, "SOLD", { quantity: "10", buyer: "Beta" }, new Date());
+  ct.splitBlock(input, events, "CANCELLED", null, "2026-02-01T00:00:00Z");
+  ct.splitBlock(input, events, "RETIRED");
+  // @ts-expect-error: actions are named by the event they append
+  ct.splitBlock(input, events, "retire", { quantity: 37 });
+  // @ts-expect-error: a payload is an object
+  ct.splitBlock(input, events, "RETIRED", 37);
 
   // @ts-expect-error: a record is an object, not a string
   ct.recordId("Solar Farm");

@@ -257,3 +257,98 @@ describe("serials.json", () => {
     });
   }
 });
+
+describe("splits.json", () => {
+  const SPLITS = vectors("splits.json");
+  /** The vectors leave out event ids (they are random): drop them, as the Python test does. */
+  const withoutIds = (value) => {
+    if (Array.isArray(value)) return value.map(withoutIds);
+    if (value && typeof value === "object") {
+      return Object.fromEntries(Object.entries(value)
+        .filter(([k]) => !(k === "id" && "event_type" in value))
+        .map(([k, v]) => [k, withoutIds(v)]));
+    }
+    return value;
+  };
+  const eventsOf = (acted) => ("whole" in acted ? [acted.whole]
+    : [acted.split.parent, ...acted.split.front.events, ...acted.split.back.events]);
+  const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+  it("is complete", () => {
+    assert.ok(SPLITS.cases.length >= 30);
+    assert.ok(SPLITS.cases.some((c) => "split" in c.expect));
+    assert.ok(SPLITS.cases.some((c) => "whole" in c.expect));
+    assert.ok(SPLITS.cases.some((c) => "error" in c.expect));
+  });
+
+  for (const c of SPLITS.cases) {
+    it(c.name, () => {
+      const run = () => ct.splitBlock(c.record, c.history, c.action, c.payload, c.now);
+      if ("error" in c.expect) {
+        assert.throws(run, (e) => {
+          assert.ok(e instanceof ct.TransitionError, e);
+          assert.equal(e.code, c.expect.error.code);
+          assert.deepEqual(pairs(e.errors), pairs(c.expect.error.errors ?? []));
+          return true;
+        });
+        return;
+      }
+      const got = run();
+      assert.deepEqual(withoutIds(got), c.expect);
+      // Every event id is a fresh UUIDv7, and the events' own ids differ.
+      const events = eventsOf(got);
+      assert.ok(events.every((e) => UUID_V7.test(e.id)), events.map((e) => e.id).join(" "));
+      assert.equal(new Set(events.map((e) => e.id)).size, events.length);
+      if ("split" in got) {
+        const { parent, front, back } = got.split;
+        // The children's ids are the v1 ids of their records, and the parent's SPLIT names them.
+        assert.equal(front.id, ct.recordId(front.record));
+        assert.equal(back.id, ct.recordId(back.record));
+        assert.deepEqual([parent.payload.front, parent.payload.back], [front.id, back.id]);
+        // Each child's history replays (as the core would check it), to its status.
+        assert.equal(ct.replay(front.events).status, c.action);
+        assert.equal(ct.replay(back.events).status, "ACTIVE");
+        // The state the events add up to gives the same result as the events.
+        const state = ct.replay(c.history);
+        assert.deepEqual(withoutIds(ct.splitBlock(c.record, state, c.action, c.payload, c.now)), c.expect);
+      }
+    });
+  }
+
+  const first = SPLITS.cases.find((c) => c.name === "retire 37 of a 187-credit Verra block");
+
+  it("now defaults to the clock, and may be a Date", () => {
+    const before = Date.now();
+    const got = ct.splitBlock(first.record, first.history, "RETIRED", { quantity: 37 });
+    const at = Date.parse(got.split.parent.created_at);
+    assert.ok(at >= before - 1000 && at <= Date.now() + 1000, got.split.parent.created_at);
+    const dated = ct.splitBlock(first.record, first.history, "RETIRED", { quantity: 37 }, new Date(first.now));
+    assert.equal(dated.split.parent.created_at, first.expect.split.parent.created_at);
+    assert.equal(ct.splitBlock(first.record, first.history, "RETIRED", { quantity: 37 }, null)
+      .split.front.id, first.expect.split.front.id);
+  });
+
+  it("the record may be given as the server's body, with its own events", () => {
+    const body = { id: first.history[0].record_id, ...first.record, status: "ACTIVE", events: first.history };
+    const got = ct.splitBlock(body, body.events, "RETIRED", { quantity: "37" }, first.now);
+    assert.equal(got.split.front.id, first.expect.split.front.id);
+    assert.equal(got.split.back.id, first.expect.split.back.id);
+  });
+
+  it("arguments of the wrong shape are a TypeError", () => {
+    const args = [first.record, first.history, "RETIRED", { quantity: 37 }, first.now];
+    const call = (i, v) => () => ct.splitBlock(...args.map((a, j) => (j === i ? v : a)));
+    for (const action of ["retire", "Retired", "SPLIT", "CREATED", 3, undefined]) {
+      assert.throws(call(2, action), TypeError, String(action));
+    }
+    for (const payload of [[], "37", 37, new Date()]) {
+      assert.throws(call(3, payload), TypeError, String(payload));
+    }
+    for (const history of [undefined, null, "events", 3]) {
+      assert.throws(call(1, history), TypeError, String(history));
+    }
+    assert.throws(call(4, "yesterday"), TypeError);
+    assert.throws(call(0, null), ct.ValidationError);
+    assert.throws(call(1, []), (e) => e instanceof ct.TransitionError && e.code === "no_events");
+  });
+});
