@@ -7,6 +7,8 @@ mod canonical;
 mod error;
 mod id;
 pub mod lifecycle;
+#[cfg(feature = "log")]
+pub mod log;
 mod number;
 mod payload;
 mod quantity;
