@@ -15,7 +15,7 @@
 use carbon_tracker_core::log::{
     consistency_proof, inclusion_proof, leaf_bytes, leaf_hash, open_checkpoint, open_note,
     parse_hash, root, sign_checkpoint, sign_note, verify_certificate, verify_consistency,
-    verify_inclusion, Certificate, Checkpoint, Hash, LogError, SignerKey, VerifierKey,
+    verify_inclusion, Certificate, Checkpoint, Hash, LogError, MerkleTree, SignerKey, VerifierKey,
 };
 use carbon_tracker_core::{CanonicalRecord, Event};
 use proptest::prelude::*;
@@ -118,6 +118,46 @@ fn rfc_9162_trees_of_sizes_0_to_8() {
         let old = root(&leaves[..m as usize]);
         verify_consistency(m, n, &old, &root(tree), &proof).unwrap();
     }
+    // The stored tree gives the same roots and proofs for every size.
+    let stored = MerkleTree::from_leaves(leaves.iter().copied());
+    assert_eq!(stored.len(), 8);
+    for r in tree["roots"].as_array().unwrap() {
+        assert_eq!(
+            stored.root_at(u64_of(&r["size"])).unwrap(),
+            hash(&r["root"])
+        );
+    }
+    for case in tree["inclusion"].as_array().unwrap() {
+        let (m, n) = (u64_of(&case["index"]), u64_of(&case["size"]));
+        assert_eq!(
+            stored.inclusion_proof(m, n).unwrap(),
+            hashes(&case["proof"])
+        );
+    }
+    for case in tree["consistency"].as_array().unwrap() {
+        let (m, n) = (u64_of(&case["old"]), u64_of(&case["new"]));
+        assert_eq!(
+            stored.consistency_proof(m, n).unwrap(),
+            hashes(&case["proof"])
+        );
+    }
+    assert_eq!(stored.root_at(9).unwrap_err().code(), "invalid_sizes");
+    assert_eq!(
+        stored.inclusion_proof(8, 8).unwrap_err().code(),
+        "index_out_of_range"
+    );
+    assert_eq!(
+        stored.inclusion_proof(0, 9).unwrap_err().code(),
+        "index_out_of_range"
+    );
+    assert_eq!(
+        stored.consistency_proof(0, 8).unwrap_err().code(),
+        "invalid_sizes"
+    );
+    assert_eq!(
+        stored.consistency_proof(1, 9).unwrap_err().code(),
+        "invalid_sizes"
+    );
     assert_eq!(
         inclusion_proof(&leaves, 8).unwrap_err().code(),
         "index_out_of_range"
@@ -337,6 +377,19 @@ proptest! {
             bad[flip % proof.len()][flip % 32] ^= 1;
             prop_assert!(verify_inclusion(&leaves[index], index as u64, n as u64, &bad, &full).is_err());
         }
+        let stored = MerkleTree::from_leaves(leaves.iter().copied());
+        prop_assert_eq!(stored.root(), full);
+        let size = (flip % n) + 1;
+        let at = index % size;
+        prop_assert_eq!(stored.root_at(size as u64).unwrap(), root(&leaves[..size]));
+        prop_assert_eq!(
+            stored.inclusion_proof(at as u64, size as u64).unwrap(),
+            inclusion_proof(&leaves[..size], at as u64).unwrap()
+        );
+        prop_assert_eq!(
+            stored.consistency_proof(at as u64 + 1, size as u64).unwrap(),
+            consistency_proof(&leaves[..size], at as u64 + 1).unwrap()
+        );
         let old = index + 1;
         let proof = consistency_proof(&leaves, old as u64).unwrap();
         let old_root = root(&leaves[..old]);

@@ -7,7 +7,8 @@
 //! - the tree: RFC 9162 §2.1 hashing ([`leaf_hash`], [`node_hash`],
 //!   [`root`]), inclusion and consistency proofs and their verification
 //!   ([`inclusion_proof`], [`consistency_proof`], [`verify_inclusion`],
-//!   [`verify_consistency`]);
+//!   [`verify_consistency`]), and [`MerkleTree`], which keeps complete
+//!   subtrees' hashes to serve roots and proofs of any size in O(log² n);
 //! - checkpoints: C2SP tlog-checkpoint bodies ([`Checkpoint`]) in C2SP
 //!   signed notes with Ed25519 keys ([`SignerKey`], [`VerifierKey`],
 //!   [`sign_checkpoint`], [`open_checkpoint`]);
@@ -29,6 +30,7 @@ mod checkpoint;
 mod error;
 mod key;
 mod leaf;
+mod merkle_tree;
 mod note;
 mod proof;
 mod tree;
@@ -41,6 +43,7 @@ pub use checkpoint::Checkpoint;
 pub use error::LogError;
 pub use key::{SignerKey, VerifierKey};
 pub use leaf::{empty_root, leaf_bytes, leaf_hash, node_hash, Hash};
+pub use merkle_tree::MerkleTree;
 pub use note::{
     open_checkpoint, open_note, sign_checkpoint, sign_note, MAX_NOTE_BYTES, MAX_SIGNATURES,
 };

@@ -3,16 +3,15 @@
 //! recursions over the list of leaf hashes.
 //!
 //! These take every leaf hash of the tree and cost one hash per leaf: right
-//! for tests, tools and small trees. A server serving proofs over millions
-//! of leaves keeps the hashes of complete subtrees instead (the proofs
-//! only ever need those, and the right edge's few others).
+//! for tests, tools and small trees. [`MerkleTree`](super::MerkleTree) keeps
+//! the hashes of complete subtrees and answers the same in O(log² n).
 
 use super::leaf::{empty_root, node_hash, Hash};
 use super::LogError;
 
 /// The largest power of two smaller than `n` (RFC 9162 §2.1.1's `k`), for
 /// `n ≥ 2`.
-fn split_point(n: usize) -> usize {
+pub(super) fn split_point(n: usize) -> usize {
     let top = usize::BITS - 1 - (n.saturating_sub(1)).leading_zeros();
     1 << top
 }
@@ -47,26 +46,48 @@ pub fn root(leaves: &[Hash]) -> Hash {
 /// [`LogError::IndexOutOfRange`] when `index` is not below the tree's size.
 pub fn inclusion_proof(leaves: &[Hash], index: u64) -> Result<Vec<Hash>, LogError> {
     let size = leaves.len() as u64;
+    inclusion_proof_with(index, size, &mut |start, end| {
+        leaves.get(start..end).map_or_else(empty_root, root)
+    })
+}
+
+/// `PATH(index, D[size])` with `subtree(start, end)` giving `MTH(D[start..end])`
+/// (leaf positions; the range is never empty).
+pub(super) fn inclusion_proof_with(
+    index: u64,
+    size: u64,
+    subtree: &mut dyn FnMut(usize, usize) -> Hash,
+) -> Result<Vec<Hash>, LogError> {
+    let out_of_range = LogError::IndexOutOfRange { index, size };
+    let n = usize::try_from(size).map_err(|_| out_of_range.clone())?;
     let m = usize::try_from(index)
         .ok()
-        .filter(|&m| m < leaves.len())
-        .ok_or(LogError::IndexOutOfRange { index, size })?;
+        .filter(|&m| m < n)
+        .ok_or(out_of_range)?;
     let mut proof = Vec::new();
-    path(m, leaves, &mut proof);
+    path(m, 0, n, subtree, &mut proof);
     Ok(proof)
 }
 
-fn path(m: usize, leaves: &[Hash], proof: &mut Vec<Hash>) {
-    if leaves.len() <= 1 {
+/// `PATH(m, D[start..end])`, `m` relative to `start`.
+fn path(
+    m: usize,
+    start: usize,
+    end: usize,
+    subtree: &mut dyn FnMut(usize, usize) -> Hash,
+    proof: &mut Vec<Hash>,
+) {
+    let n = end - start;
+    if n <= 1 {
         return;
     }
-    let (left, right) = halves(leaves);
-    if m < left.len() {
-        path(m, left, proof);
-        proof.push(root(right));
+    let k = split_point(n);
+    if m < k {
+        path(m, start, start + k, subtree, proof);
+        proof.push(subtree(start + k, end));
     } else {
-        path(m - left.len(), right, proof);
-        proof.push(root(left));
+        path(m - k, start + k, end, subtree, proof);
+        proof.push(subtree(start, start + k));
     }
 }
 
@@ -77,32 +98,54 @@ fn path(m: usize, leaves: &[Hash], proof: &mut Vec<Hash>) {
 /// # Errors
 /// [`LogError::InvalidSizes`] unless `0 < old_size ≤` the number of leaves.
 pub fn consistency_proof(leaves: &[Hash], old_size: u64) -> Result<Vec<Hash>, LogError> {
-    let new = leaves.len() as u64;
-    let m = usize::try_from(old_size)
+    let size = leaves.len() as u64;
+    consistency_proof_with(old_size, size, &mut |start, end| {
+        leaves.get(start..end).map_or_else(empty_root, root)
+    })
+}
+
+/// `PROOF(old, D[new])` with `subtree(start, end)` giving `MTH(D[start..end])`.
+pub(super) fn consistency_proof_with(
+    old: u64,
+    new: u64,
+    subtree: &mut dyn FnMut(usize, usize) -> Hash,
+) -> Result<Vec<Hash>, LogError> {
+    let invalid = LogError::InvalidSizes { old, new };
+    let n = usize::try_from(new).map_err(|_| invalid.clone())?;
+    let m = usize::try_from(old)
         .ok()
-        .filter(|&m| m > 0 && m <= leaves.len())
-        .ok_or(LogError::InvalidSizes { old: old_size, new })?;
+        .filter(|&m| m > 0 && m <= n)
+        .ok_or(invalid)?;
     let mut proof = Vec::new();
-    if m < leaves.len() {
-        subproof(m, leaves, true, &mut proof);
+    if m < n {
+        subproof(m, 0, n, true, subtree, &mut proof);
     }
     Ok(proof)
 }
 
-fn subproof(m: usize, leaves: &[Hash], whole: bool, proof: &mut Vec<Hash>) {
-    if m == leaves.len() {
+/// `SUBPROOF(m, D[start..end], whole)`, `m` relative to `start`.
+fn subproof(
+    m: usize,
+    start: usize,
+    end: usize,
+    whole: bool,
+    subtree: &mut dyn FnMut(usize, usize) -> Hash,
+    proof: &mut Vec<Hash>,
+) {
+    let n = end - start;
+    if m == n {
         if !whole {
-            proof.push(root(leaves));
+            proof.push(subtree(start, end));
         }
         return;
     }
-    let (left, right) = halves(leaves);
-    if m <= left.len() {
-        subproof(m, left, whole, proof);
-        proof.push(root(right));
+    let k = split_point(n);
+    if m <= k {
+        subproof(m, start, start + k, whole, subtree, proof);
+        proof.push(subtree(start + k, end));
     } else {
-        subproof(m - left.len(), right, false, proof);
-        proof.push(root(left));
+        subproof(m - k, start + k, end, false, subtree, proof);
+        proof.push(subtree(start, start + k));
     }
 }
 
