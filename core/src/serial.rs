@@ -159,15 +159,22 @@ impl Block<'_> {
     }
 }
 
+/// Where a piece of a serial stands in it: the bytes `from..to`.
+#[derive(Clone, Copy)]
+struct Span {
+    from: usize,
+    to: usize,
+}
+
 /// The pieces of a serial that matched a scheme's shape, before its numbers
-/// are checked.
-struct Shape<'a> {
+/// are checked: `start` and `end` are runs of ASCII digits.
+struct Shape {
     scheme: Scheme,
-    start: &'a str,
-    end: &'a str,
-    project: Option<&'a str>,
-    vintage: Option<&'a str>,
-    country: Option<&'a str>,
+    start: Span,
+    end: Span,
+    project: Option<Span>,
+    vintage: Option<u16>,
+    country: Option<Span>,
 }
 
 /// The block a canonical serial names, or `None` when it is not a block.
@@ -175,124 +182,203 @@ struct Shape<'a> {
 /// The first scheme whose shape the serial has decides, in the order of
 /// SPEC §6's table; a serial of that shape whose numbers are out of range
 /// (start after end, beyond `u64`) is not a block.
+///
+/// The serial is read once per scheme tried, as bytes (every character the
+/// shapes name is ASCII), without allocating. Its first bytes pick the one
+/// scheme with a prefix of its own that can match (Verra: a digit; Gold
+/// Standard, ACR, CAR, ART TREES, Puro: their words), so at most four shapes
+/// are tried: that one, then UNDP, CDM and the generic notation, which keep
+/// the table's order.
 pub fn parse_serial(canonical: &str) -> Option<Block<'_>> {
-    let shape = verra(canonical)
-        .or_else(|| gold_standard(canonical))
-        .or_else(|| acr(canonical))
-        .or_else(|| car(canonical))
-        .or_else(|| art_trees(canonical))
-        .or_else(|| puro(canonical))
-        .or_else(|| undp(canonical))
-        .or_else(|| cdm(canonical))
-        .or_else(|| generic(canonical))?;
-    let start: u64 = shape.start.parse().ok()?;
-    let end: u64 = shape.end.parse().ok()?;
-    if start > end || (end - start).checked_add(1).is_none() {
-        return None;
+    let serial = canonical.as_bytes();
+    let shape = match serial {
+        [b'0'..=b'9', ..] => verra(serial),
+        [b'g', b's', b'1', b'-', b'1', b'-', ..] => gold_standard(serial),
+        [b'a', b'c', b'r', b'-', ..] => acr(serial),
+        [b'c', b'a', b'r', b'-', ..] => car(serial),
+        [b'a', b'r', b't', b'-', ..] => art_trees(serial, 4),
+        [b'f', b'c', b'p', b'f', b'-', ..] => art_trees(serial, 5),
+        [b'p', b'u', b'r', b'o', b'_', b'p', b'r', b'_', ..] => puro(serial),
+        _ => None,
     }
-    let width = |text: &str| {
-        if text.len() > 1 && text.starts_with('0') {
-            text.len()
-        } else {
-            0
-        }
-    };
-    // The numbers are slices of `canonical`: what stands around them is the
-    // prefix, the separator and the suffix.
-    let at = |part: &str| (part.as_ptr() as usize).checked_sub(canonical.as_ptr() as usize);
-    let (start_at, end_at) = (at(shape.start)?, at(shape.end)?);
-    Some(Block {
-        scheme: shape.scheme,
+    .or_else(|| undp(serial))
+    .or_else(|| cdm(serial))
+    .or_else(|| generic(serial))?;
+    let Shape {
+        scheme,
         start,
         end,
-        prefix: Cow::Borrowed(canonical.get(..start_at)?),
-        suffix: Cow::Borrowed(canonical.get(end_at + shape.end.len()..)?),
-        project: shape.project.map(Cow::Borrowed),
-        vintage: shape.vintage.and_then(|v| v.parse().ok()),
-        country: shape.country.map(Cow::Borrowed),
+        project,
+        vintage,
+        country,
+    } = shape;
+    let (first, last) = (value(serial, start)?, value(serial, end)?);
+    if first > last || (last - first).checked_add(1).is_none() {
+        return None;
+    }
+    // Every span borders ASCII bytes or the serial's ends: char boundaries.
+    let text = |span: Span| borrowed(canonical, span);
+    Some(Block {
+        scheme,
+        start: first,
+        end: last,
+        prefix: Cow::Borrowed(canonical.get(..start.from)?),
+        suffix: Cow::Borrowed(canonical.get(end.to..)?),
+        project: project.and_then(text),
+        vintage,
+        country: country.and_then(text),
         notation: Notation {
-            separator: Cow::Borrowed(canonical.get(start_at + shape.start.len()..end_at)?),
-            start_width: width(shape.start),
-            end_width: width(shape.end),
+            separator: text(Span {
+                from: start.to,
+                to: end.from,
+            })?,
+            start_width: width(serial, start),
+            end_width: width(serial, end),
         },
     })
 }
 
-/// The parts of `s` between `sep`s, on the stack: `None` when there are
-/// more than `N`; the count is the second value.
-fn split_array<const N: usize>(s: &str, sep: char) -> Option<([&str; N], usize)> {
-    let mut parts = [""; N];
-    let mut count = 0;
-    for part in s.split(sep) {
-        *parts.get_mut(count)? = part;
-        count += 1;
+/// The text `span` of `canonical`.
+fn borrowed(canonical: &str, span: Span) -> Option<Cow<'_, str>> {
+    canonical.get(span.from..span.to).map(Cow::Borrowed)
+}
+
+/// The value of the digits `span` of `serial`, `None` beyond `u64`.
+fn value(serial: &[u8], span: Span) -> Option<u64> {
+    let digits = serial.get(span.from..span.to)?;
+    let digit = |b: &u8| u64::from(b.wrapping_sub(b'0'));
+    if digits.len() <= 19 {
+        // Below 10^19: nothing to check.
+        return Some(digits.iter().fold(0, |v, b| v * 10 + digit(b)));
     }
-    Some((parts, count))
+    digits
+        .iter()
+        .try_fold(0_u64, |v, b| v.checked_mul(10)?.checked_add(digit(b)))
 }
 
-/// Exactly `N` parts of `s` between `sep`s.
-fn split_exact<const N: usize>(s: &str, sep: char) -> Option<[&str; N]> {
-    split_array::<N>(s, sep).and_then(|(parts, count)| (count == N).then_some(parts))
-}
-
-fn digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn year(s: &str) -> bool {
-    s.len() == 4 && digits(s)
-}
-
-fn country(s: &str) -> bool {
-    s.len() == 2 && s.bytes().all(|b| b.is_ascii_lowercase())
-}
-
-/// Every field of `fields` matches its check, in order, and there are as
-/// many fields as checks.
-fn fields_are(fields: &[&str], checks: &[fn(&str) -> bool]) -> bool {
-    fields.len() == checks.len() && fields.iter().zip(checks).all(|(f, check)| check(f))
-}
-
-/// `{fields}-{start} to {end}` (or, when `dash`, `{fields}-{start}-{end}`)
-/// split into its fields, start and end.
-fn range_at_end(text: &str, dash: bool) -> Option<(&str, &str, &str)> {
-    if let Some((left, end)) = text.rsplit_once(" to ") {
-        let (fields, start) = left.rsplit_once('-')?;
-        return Some((fields, start, end));
+/// The width a rendered number keeps: its length when it was written with
+/// leading zeros, else 0.
+fn width(serial: &[u8], digits: Span) -> usize {
+    match serial.get(digits.from..digits.to) {
+        Some([b'0', _, ..]) => digits.to - digits.from,
+        _ => 0,
     }
-    if !dash {
+}
+
+/// The value of four ASCII digits.
+fn year(digits: [u8; 4]) -> u16 {
+    digits
+        .iter()
+        .fold(0, |v, &b| v * 10 + u16::from(b.wrapping_sub(b'0')))
+}
+
+/// A serial's bytes and how far a shape has matched them: each step checks
+/// a field (and the separator after it) and moves on, or fails with `None`.
+struct Cursor<'a> {
+    serial: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// The bytes from here on.
+    fn rest(&self) -> &'a [u8] {
+        self.serial.get(self.at..).unwrap_or_default()
+    }
+
+    /// A non-empty run of `allowed` bytes, then `sep` (which `allowed` need
+    /// not exclude: the run ends at the first `sep`).
+    fn field(&mut self, sep: u8, allowed: impl Fn(u8) -> bool) -> Option<Span> {
+        let from = self.at;
+        let rest = self.rest();
+        let len = rest
+            .iter()
+            .position(|&b| b == sep || !allowed(b))
+            .unwrap_or(rest.len());
+        if len == 0 || rest.get(len) != Some(&sep) {
+            return None;
+        }
+        self.at = from + len + 1;
+        Some(Span {
+            from,
+            to: from + len,
+        })
+    }
+
+    /// A field of ASCII digits, then `sep`.
+    fn digits(&mut self, sep: u8) -> Option<Span> {
+        self.field(sep, |b| b.is_ascii_digit())
+    }
+
+    /// ASCII digits to the end of the serial.
+    fn last_digits(&mut self) -> Option<Span> {
+        let rest = self.rest();
+        if rest.is_empty() || !rest.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let from = self.at;
+        self.at = self.serial.len();
+        Some(Span { from, to: self.at })
+    }
+
+    /// A year (four ASCII digits), then `sep`.
+    fn year(&mut self, sep: u8) -> Option<u16> {
+        let &[a, b, c, d, s, ..] = self.rest() else {
+            return None;
+        };
+        let digits = [a, b, c, d];
+        if !(digits.iter().all(u8::is_ascii_digit) && s == sep) {
+            return None;
+        }
+        self.at += 5;
+        Some(year(digits))
+    }
+
+    /// An ISO 3166-1 alpha-2 field (two lowercase ASCII letters), then `sep`.
+    fn country(&mut self, sep: u8) -> Option<Span> {
+        let from = self.at;
+        let &[a, b, s, ..] = self.rest() else {
+            return None;
+        };
+        if !(a.is_ascii_lowercase() && b.is_ascii_lowercase() && s == sep) {
+            return None;
+        }
+        self.at = from + 3;
+        Some(Span { from, to: from + 2 })
+    }
+
+    /// The first of `tags` the bytes go on with.
+    fn one_of(&mut self, tags: &[&[u8]]) -> Option<()> {
+        let rest = self.rest();
+        let tag = tags.iter().find(|tag| rest.starts_with(tag))?;
+        self.at += tag.len();
+        Some(())
+    }
+}
+
+/// [`Scheme::Verra`]'s shape.
+fn verra(serial: &[u8]) -> Option<Shape> {
+    let mut at = Cursor { serial, at: 0 };
+    at.digits(b'-')?; // issuance
+    let start = at.digits(b'-')?;
+    let end = at.digits(b'-')?;
+    at.one_of(&[b"vcs-vcu-", b"vcu-"])?;
+    at.digits(b'-')?; // n
+    at.one_of(&[b"ver-", b"apx-", b"mer-"])?;
+    let country = at.country(b'-')?;
+    at.digits(b'-')?; // scope
+    let project = at.digits(b'-')?;
+    // The vintage's first and last days, DDMMYYYY: the vintage is the year
+    // of the last.
+    let first_day = at.digits(b'-')?;
+    let last_day = at.digits(b'-')?;
+    let &[a, b, c, d] = serial.get(last_day.from + 4..last_day.to)? else {
         return None;
-    }
-    let (left, end) = text.rsplit_once('-')?;
-    let (fields, start) = left.rsplit_once('-')?;
-    Some((fields, start, end))
-}
-
-fn verra(c: &str) -> Option<Shape<'_>> {
-    if !c.starts_with(|ch: char| ch.is_ascii_digit()) {
-        return None;
-    }
-    let (parts, count) = split_array::<13>(c, '-')?;
-    let (issuance, start, end, tail) = match parts.get(..count)? {
-        [i, s, e, "vcs", "vcu", tail @ ..] | [i, s, e, "vcu", tail @ ..] => (*i, *s, *e, tail),
-        _ => return None,
     };
-    let [n, methodology, cc, scope, project, from, to, flag] = tail else {
+    if first_day.to - first_day.from != 8 || last_day.to - last_day.from != 8 {
         return None;
-    };
-    let date = |s: &str| s.len() == 8 && digits(s);
-    let shaped = digits(issuance)
-        && digits(start)
-        && digits(end)
-        && digits(n)
-        && matches!(*methodology, "ver" | "apx" | "mer")
-        && country(cc)
-        && digits(scope)
-        && digits(project)
-        && date(from)
-        && date(to)
-        && matches!(*flag, "0" | "1");
-    if !shaped {
+    }
+    at.one_of(&[b"0", b"1"])?;
+    if at.at != serial.len() {
         return None;
     }
     Some(Shape {
@@ -300,131 +386,129 @@ fn verra(c: &str) -> Option<Shape<'_>> {
         start,
         end,
         project: Some(project),
-        vintage: to.get(4..),
-        country: Some(cc),
+        vintage: Some(year([a, b, c, d])),
+        country: Some(country),
     })
 }
 
-fn gold_standard(c: &str) -> Option<Shape<'_>> {
-    let rest = c.strip_prefix("gs1-1-")?;
-    let [cc, project, kind, vintage, batch, start, end] = split_exact::<7>(rest, '-')?;
-    let project = project.strip_prefix("gs").filter(|p| digits(p))?;
-    if !(country(cc)
-        && digits(kind)
-        && year(vintage)
-        && digits(batch)
-        && digits(start)
-        && digits(end))
-    {
-        return None;
-    }
+/// [`Scheme::GoldStandard`]'s shape (the dispatch has seen `gs1-1-`).
+fn gold_standard(serial: &[u8]) -> Option<Shape> {
+    let mut at = Cursor { serial, at: 6 }; // after `gs1-1-`
+    let country = at.country(b'-')?;
+    at.one_of(&[b"gs"])?;
+    let project = at.digits(b'-')?;
+    at.digits(b'-')?; // type
+    let vintage = at.year(b'-')?;
+    at.digits(b'-')?; // batch
+    let start = at.digits(b'-')?;
+    let end = at.last_digits()?;
     Some(Shape {
         scheme: Scheme::GoldStandard,
         start,
         end,
         project: Some(project),
         vintage: Some(vintage),
-        country: Some(cc),
+        country: Some(country),
     })
 }
 
-/// ACR, CAR and ART TREES: `{word}-{fields…}-{start} to {end}`.
-fn registry_with_to<'a>(
-    c: &'a str,
+/// ACR, CAR and ART TREES: the country, project and vintage read from the
+/// fields after the word, then `{start} to {end}` (or, when `dash`,
+/// `{start}-{end}`) to the end.
+fn with_range_to(
+    mut at: Cursor<'_>,
     scheme: Scheme,
-    words: &[&str],
-    checks: &[fn(&str) -> bool],
+    (country, project, vintage): (Span, Span, u16),
     dash: bool,
-    named: (usize, usize, usize),
-) -> Option<Shape<'a>> {
-    let (word, rest) = c.split_once('-')?;
-    if !words.contains(&word) {
-        return None;
-    }
-    let (fields, start, end) = range_at_end(rest, dash)?;
-    let (parts, count) = split_array::<8>(fields, '-')?;
-    let parts = parts.get(..count)?;
-    if !fields_are(parts, checks) || !digits(start) || !digits(end) {
-        return None;
-    }
-    let (country_at, project_at, vintage_at) = named;
+) -> Option<Shape> {
+    let start = match at.field(b' ', |b| b.is_ascii_digit()) {
+        Some(start) => {
+            at.one_of(&[b"to "])?;
+            start
+        }
+        None if dash => at.digits(b'-')?,
+        None => return None,
+    };
+    let end = at.last_digits()?;
     Some(Shape {
         scheme,
         start,
         end,
-        project: parts.get(project_at).copied(),
-        vintage: parts.get(vintage_at).copied(),
-        country: parts.get(country_at).copied(),
+        project: Some(project),
+        vintage: Some(vintage),
+        country: Some(country),
     })
 }
 
-fn acr(c: &str) -> Option<Shape<'_>> {
-    registry_with_to(
-        c,
-        Scheme::Acr,
-        &["acr"],
-        &[country, digits, year, digits],
-        true,
-        (0, 1, 2),
-    )
+/// [`Scheme::Acr`]'s shape (the dispatch has seen `acr-`).
+fn acr(serial: &[u8]) -> Option<Shape> {
+    let mut at = Cursor { serial, at: 4 }; // after `acr-`
+    let country = at.country(b'-')?;
+    let project = at.digits(b'-')?;
+    let vintage = at.year(b'-')?;
+    at.digits(b'-')?; // batch
+    with_range_to(at, Scheme::Acr, (country, project, vintage), true)
 }
 
-fn car(c: &str) -> Option<Shape<'_>> {
-    let kind = |s: &str| matches!(s, "1" | "roc");
-    registry_with_to(
-        c,
-        Scheme::Car,
-        &["car"],
-        &[kind, country, digits, digits, digits, country, year, digits],
-        false,
-        (1, 2, 6),
-    )
+/// [`Scheme::Car`]'s shape (the dispatch has seen `car-`).
+fn car(serial: &[u8]) -> Option<Shape> {
+    let mut at = Cursor { serial, at: 4 }; // after `car-`
+    at.one_of(&[b"1-", b"roc-"])?;
+    let country = at.country(b'-')?;
+    let project = at.digits(b'-')?;
+    at.digits(b'-')?; // type
+    at.digits(b'-')?; // developer
+    at.country(b'-')?; // state
+    let vintage = at.year(b'-')?;
+    at.digits(b'-')?; // batch
+    with_range_to(at, Scheme::Car, (country, project, vintage), false)
 }
 
-fn art_trees(c: &str) -> Option<Shape<'_>> {
-    registry_with_to(
-        c,
-        Scheme::ArtTrees,
-        &["art", "fcpf"],
-        &[country, digits, year, digits],
-        false,
-        (0, 1, 2),
-    )
+/// [`Scheme::ArtTrees`]'s shape, its fields from `at` on (the dispatch has
+/// seen `art-` or `fcpf-`).
+fn art_trees(serial: &[u8], at: usize) -> Option<Shape> {
+    let mut at = Cursor { serial, at };
+    let country = at.country(b'-')?;
+    let program = at.digits(b'-')?;
+    let vintage = at.year(b'-')?;
+    at.digits(b'-')?; // batch
+    with_range_to(at, Scheme::ArtTrees, (country, program, vintage), false)
 }
 
-fn puro(c: &str) -> Option<Shape<'_>> {
-    let rest = c.strip_prefix("puro_pr_")?;
-    let [kind, cc, facility, vintage, uuid, range] = split_exact::<6>(rest, '_')?;
-    let (start, end) = range.split_once('-')?;
-    let uuid_like = uuid
-        .bytes()
-        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f' | b'-'));
-    if kind.is_empty()
-        || facility.is_empty()
-        || uuid.is_empty()
-        || !(uuid_like && country(cc) && year(vintage) && digits(start) && digits(end))
-    {
-        return None;
-    }
+/// [`Scheme::Puro`]'s shape (the dispatch has seen `puro_pr_`).
+fn puro(serial: &[u8]) -> Option<Shape> {
+    let mut at = Cursor { serial, at: 8 }; // after `puro_pr_`
+    at.field(b'_', |_| true)?; // credit type
+    let country = at.country(b'_')?;
+    let facility = at.field(b'_', |_| true)?;
+    let vintage = at.year(b'_')?;
+    at.field(b'_', |b| matches!(b, b'0'..=b'9' | b'a'..=b'f' | b'-'))?; // issuance
+    let start = at.digits(b'-')?;
+    let end = at.last_digits()?;
     Some(Shape {
         scheme: Scheme::Puro,
         start,
         end,
         project: Some(facility),
         vintage: Some(vintage),
-        country: Some(cc),
+        country: Some(country),
     })
 }
 
-fn undp(c: &str) -> Option<Shape<'_>> {
-    let [id, cc, host, project, start, end, vintage] = split_exact::<7>(c, '-')?;
-    let id_like = !id.is_empty()
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    if !(id_like && country(cc) && country(host) && digits(project))
-        || !(digits(start) && digits(end) && year(vintage))
-    {
+/// [`Scheme::Undp`]'s shape.
+fn undp(serial: &[u8]) -> Option<Shape> {
+    let mut at = Cursor { serial, at: 0 };
+    at.field(b'-', |b| b.is_ascii_lowercase() || b.is_ascii_digit())?; // credit id
+    let country = at.country(b'-')?;
+    at.country(b'-')?; // host
+    let project = at.digits(b'-')?;
+    let start = at.digits(b'-')?;
+    let end = at.digits(b'-')?;
+    let &[a, b, c, d] = at.rest() else {
+        return None;
+    };
+    let vintage = [a, b, c, d];
+    if !vintage.iter().all(u8::is_ascii_digit) {
         return None;
     }
     Some(Shape {
@@ -432,41 +516,91 @@ fn undp(c: &str) -> Option<Shape<'_>> {
         start,
         end,
         project: Some(project),
-        vintage: Some(vintage),
-        country: Some(cc),
+        vintage: Some(year(vintage)),
+        country: Some(country),
     })
 }
 
-fn cdm(c: &str) -> Option<Shape<'_>> {
-    let (first, second) = c.split_once(" - ")?;
-    if second.contains(" - ") {
+/// Where ` - ` first stands in `serial` from `from` on.
+fn joint(serial: &[u8], from: usize) -> Option<usize> {
+    let at = serial
+        .get(from..)?
+        .windows(3)
+        .position(|w| matches!(w, [b' ', b'-', b' ']))?;
+    Some(from + at)
+}
+
+/// [`Scheme::Cdm`]'s shape: two unit serials joined by the first ` - `
+/// (there is no other), with as many fields (2 to 16) split at `-`, all
+/// equal but one, digits in both.
+fn cdm(serial: &[u8]) -> Option<Shape> {
+    let first_end = joint(serial, 0)?;
+    let second_from = first_end + 3;
+    if joint(serial, second_from).is_some() {
         return None;
     }
-    let (a, a_count) = split_array::<16>(first, '-')?;
-    let (b, b_count) = split_array::<16>(second, '-')?;
-    let (a, b) = (a.get(..a_count)?, b.get(..b_count)?);
-    if a.len() != b.len() || a.len() < 2 {
-        return None;
+    let dash = |b: &u8| *b == b'-';
+    let mut a = serial.get(..first_end)?.split(dash);
+    let mut b = serial.get(second_from..)?.split(dash);
+    // The two unit serials' fields side by side, with where each stands.
+    let (mut a_at, mut b_at, mut count) = (0, second_from, 0);
+    let mut country = None;
+    let mut differ = None;
+    loop {
+        let (x, y) = match (a.next(), b.next()) {
+            (None, None) => break,
+            (Some(x), Some(y)) => (x, y),
+            _ => return None,
+        };
+        count += 1;
+        if count > 16 {
+            return None;
+        }
+        if count == 1 && matches!(x, [p, q] if p.is_ascii_lowercase() && q.is_ascii_lowercase()) {
+            country = Some(Span { from: 0, to: 2 });
+        }
+        if x != y {
+            if differ.is_some() {
+                return None;
+            }
+            let span = |at: usize, field: &[u8]| Span {
+                from: at,
+                to: at + field.len(),
+            };
+            differ = Some((span(a_at, x), span(b_at, y)));
+        }
+        a_at += x.len() + 1;
+        b_at += y.len() + 1;
     }
-    let mut differ = a.iter().zip(b).filter(|(x, y)| x != y);
-    let (start, end) = differ.next()?;
-    if differ.next().is_some() || !digits(start) || !digits(end) {
+    let (start, end) = differ?;
+    let whole_digits = |span: Span| {
+        let field = serial.get(span.from..span.to)?;
+        (!field.is_empty() && field.iter().all(u8::is_ascii_digit)).then_some(span)
+    };
+    if count < 2 {
         return None;
     }
     Some(Shape {
         scheme: Scheme::Cdm,
-        start,
-        end,
+        start: whole_digits(start)?,
+        end: whole_digits(end)?,
         project: None,
         vintage: None,
-        country: a.first().copied().filter(|s| country(s)),
+        country,
     })
 }
 
-fn generic(c: &str) -> Option<Shape<'_>> {
-    let (head, range) = c.rsplit_once(':')?;
-    let (start, end) = range.split_once('-')?;
-    if head.is_empty() || head.contains('\n') || !digits(start) || !digits(end) {
+/// [`Scheme::Generic`]'s shape: `{start}-{end}` after the last `:`, with
+/// something before it on one line.
+fn generic(serial: &[u8]) -> Option<Shape> {
+    let colon = serial.iter().rposition(|&b| b == b':')?;
+    let mut at = Cursor {
+        serial,
+        at: colon + 1,
+    };
+    let start = at.digits(b'-')?;
+    let end = at.last_digits()?;
+    if colon == 0 || serial.get(..colon)?.contains(&b'\n') {
         return None;
     }
     Some(Shape {
