@@ -66,6 +66,21 @@ pub struct Cli {
     #[arg(long, env = "API_TOKEN", hide_env_values = true)]
     pub api_token: Option<String>,
 
+    /// The file holding the key that signs the log's checkpoints (SPEC §7),
+    /// in the C2SP signed-note private key form (`PRIVATE+KEY+…`). Without
+    /// it, the server uses the key kept beside the database (`<database
+    /// file>.log-key` for SQLite, `carbon-tracker-log.key` in the working
+    /// folder for PostgreSQL), creating it on first start and printing its
+    /// public key.
+    #[arg(long, env = "LOG_KEY_FILE", global = true)]
+    pub log_key: Option<PathBuf>,
+
+    /// The log's name (C2SP tlog-checkpoint origin), used when a key is
+    /// created: a schema-less URL such as `example.com/carbon-log`. A key
+    /// that exists keeps its own name; giving another one is refused.
+    #[arg(long, env = "LOG_ORIGIN", global = true)]
+    pub log_origin: Option<String>,
+
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -82,6 +97,27 @@ pub enum Command {
         /// The file: `.json` or `.csv`.
         file: PathBuf,
     },
+    /// Verifies a record's certificate (from `GET /records/{id}/certificate`)
+    /// offline, with the core's verifier: the checkpoint's signature by the
+    /// key, every inclusion proof, the replay of every history, every id.
+    /// Exits 0 when it is valid, 1 with the reason when it is not. Opens no
+    /// database.
+    Verify {
+        /// The certificate (JSON).
+        certificate: PathBuf,
+        /// The log's public key (the text of `GET /log/key`), or a file holding it.
+        #[arg(long)]
+        key: String,
+        /// A checkpoint you trust from earlier (a signed note file) and the
+        /// consistency proof from it to the certificate's (a JSON array of
+        /// hex hashes from `GET /log/consistency`), as `NOTE_FILE:PROOF_FILE`.
+        #[arg(long)]
+        checkpoint: Option<String>,
+    },
+    /// Recomputes the whole log from the database's events and compares it
+    /// with the stored leaves and every stored checkpoint; reports the first
+    /// leaf that differs. Exits 1 if anything differs.
+    Audit,
     /// Lists the stored blocks that share credits with an earlier block
     /// (SPEC §6 forbids it; databases from before that rule may hold some).
     /// They are kept as they are; exits with status 1 if there are any.
@@ -101,6 +137,10 @@ pub struct Settings {
     pub port: u16,
     /// `--api-token`, `API_TOKEN`.
     pub api_token: Option<ApiToken>,
+    /// `--log-key`, `LOG_KEY_FILE`.
+    pub log_key: Option<PathBuf>,
+    /// `--log-origin`, `LOG_ORIGIN`.
+    pub log_origin: Option<String>,
 }
 
 impl Cli {
@@ -135,7 +175,34 @@ impl Cli {
                     })
                 })
                 .transpose()?,
+            log_key: self
+                .log_key
+                .as_deref()
+                .map(|p| {
+                    setting("LOG_KEY_FILE (--log-key)", &p.to_string_lossy(), |raw| {
+                        Ok::<_, String>(PathBuf::from(raw))
+                    })
+                })
+                .transpose()?,
+            log_origin: self
+                .log_origin
+                .as_deref()
+                .map(|raw| setting("LOG_ORIGIN (--log-origin)", raw, parse_origin))
+                .transpose()?,
         })
+    }
+}
+
+/// A log origin (C2SP tlog-checkpoint): one line of visible ASCII without
+/// spaces or `+`, which the signed-note key name cannot hold.
+fn parse_origin(raw: &str) -> Result<String, String> {
+    if raw.bytes().all(|b| b.is_ascii_graphic() && b != b'+') {
+        Ok(raw.to_owned())
+    } else {
+        Err(
+            "a log origin is one word of visible ASCII without '+', such as example.com/carbon-log"
+                .to_owned(),
+        )
     }
 }
 
@@ -333,6 +400,21 @@ pub enum Database {
     Sqlite(PathBuf),
     /// A PostgreSQL connection URL.
     Postgres(String),
+}
+
+impl Database {
+    /// Where the log's signing key is kept when no `--log-key` is given:
+    /// beside a SQLite file, in the working folder for PostgreSQL.
+    pub fn log_key_path(&self) -> PathBuf {
+        match self {
+            Self::Sqlite(path) => {
+                let mut name = path.clone().into_os_string();
+                name.push(".log-key");
+                PathBuf::from(name)
+            }
+            Self::Postgres(_) => PathBuf::from("carbon-tracker-log.key"),
+        }
+    }
 }
 
 /// A `DATABASE_URL` that cannot be used.

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod config;
 pub(crate) mod create;
 pub mod import;
@@ -8,3 +9,4 @@ pub(crate) mod openapi;
 pub(crate) mod problem;
 pub mod routes;
 pub mod store;
+pub mod tlog;

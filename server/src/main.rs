@@ -11,7 +11,7 @@ use carbon_tracker_server::config::{log_filter, Cli, Command, Database, Settings
 use carbon_tracker_server::store::postgres::PostgresStore;
 use carbon_tracker_server::store::sqlite::SqliteStore;
 use carbon_tracker_server::store::Store;
-use carbon_tracker_server::{import, routes};
+use carbon_tracker_server::{audit, import, routes, tlog};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -64,8 +64,19 @@ fn main() -> ExitCode {
     reason = "the overlaps command prints its list on stdout and its count on stderr"
 )]
 async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, BoxError> {
+    if let Some(Command::Verify {
+        certificate,
+        key,
+        checkpoint,
+    }) = &command
+    {
+        // Offline: no database is opened.
+        return Ok(audit::verify(certificate, key, checkpoint.as_deref()));
+    }
     let store = open(&settings).await?;
     let result = match &command {
+        Some(Command::Verify { .. }) => Ok(ExitCode::SUCCESS),
+        Some(Command::Audit) => audit::audit(Arc::clone(&store)).await,
         Some(Command::Import { file }) => {
             let summary = import::import(store.as_ref(), file).await?;
             import::report(file, &summary);
@@ -116,14 +127,31 @@ async fn serve(settings: Settings, store: Arc<dyn Store>) -> Result<(), BoxError
     let address = listener.local_addr()?;
     tracing::info!("configuration: {}", settings.command_line());
     report_overlaps(store.as_ref()).await?;
+    let (signer, created) = tlog::signing_key(
+        settings.log_key.as_deref(),
+        settings.database.log_key_path(),
+        settings.log_origin.as_deref(),
+    )?;
+    if let Some(path) = created {
+        tracing::info!(
+            "created the log's signing key in {}; its public key (pin it to verify certificates): {}",
+            path.display(),
+            signer.verifier().to_vkey()
+        );
+    }
+    let log = Arc::new(tlog::Log::open(Arc::clone(&store), signer).await?);
+    tracing::info!("log key: {}", log.key().to_vkey());
+    let sequencer = tokio::spawn(Arc::clone(&log).run());
     let state = routes::AppState {
         store,
         api_token: settings.api_token.map(Arc::new),
+        log,
     };
     tracing::info!("listening on http://{address} (docs at http://{address}/docs)");
     axum::serve(listener, routes::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    sequencer.abort();
     tracing::info!("stopped; every acknowledged write is committed");
     Ok(())
 }

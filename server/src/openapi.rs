@@ -18,7 +18,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 use crate::problem::Problem;
-use crate::routes::{events, health, ids, lineage, records};
+use crate::routes::{events, health, ids, lineage, log, records};
 
 /// Text or a number: how quantities, vintages and prices may be sent.
 fn text_or_number(description: String) -> Schema {
@@ -151,19 +151,21 @@ payload!(
     ),
     paths(
         records::create, records::get, records::list, records::events, records::batch, lineage::lineage,
+        log::checkpoint, log::key, log::proof, log::consistency, log::certificate,
         events::sell, events::retire, events::cancel, events::feed,
         ids::derive, health::health,
     ),
     components(schemas(
         RecordInput, SellPayload, RetirePayload, CancelPayload,
         records::RecordBody, records::RecordPage, records::BatchItem, records::BatchResult, records::Outcome,
-        events::FeedPage, events::ActedBody, lineage::LineageBody, lineage::Node, health::Health, Problem,
+        events::FeedPage, events::ActedBody, lineage::LineageBody, lineage::Node, log::InclusionBody, log::ConsistencyBody, health::Health, Problem,
         CanonicalRecord, DerivedId, Event, EventType, Status, Split, Child, FieldError, ErrorCode, TransitionCode, Block<'static>, Scheme,
     )),
     tags(
         (name = "records", description = "Create and read records"),
         (name = "lifecycle", description = "Sell, retire, cancel, and the event feed"),
         (name = "ids", description = "Compute ids without storing"),
+        (name = "log", description = "The verifiable log: checkpoints, proofs, certificates (SPEC §7)"),
         (name = "health", description = "Liveness"),
     ),
 )]

@@ -259,12 +259,18 @@ def test_store_rejects_update_and_delete(backend: Backend, tmp_path: Path) -> No
         "DELETE FROM records",
         "UPDATE events SET event_type = 'SOLD'",
         "DELETE FROM events",
+        # The log is append-only too (SPEC §7).
+        "UPDATE log_leaves SET hash = hash",
+        "DELETE FROM log_leaves",
+        "UPDATE log_checkpoints SET note = note",
+        "DELETE FROM log_checkpoints",
         # A second final event, and a duplicate (record_id, seq).
         f"INSERT INTO events (id, record_id, seq, event_type, created_at) VALUES ('{uuid.uuid4()}', '{rid}', 3, 'CANCELLED', '2026-01-01T00:00:00Z')",
         f"INSERT INTO events (id, record_id, seq, event_type, created_at) VALUES ('{uuid.uuid4()}', '{rid}', 2, 'SOLD', '2026-01-01T00:00:00Z')",
     ]
     if backend.name == "postgres":
-        statements += ["TRUNCATE events", "TRUNCATE records CASCADE"]
+        # CASCADE: the log's leaves reference events, which a plain TRUNCATE refuses anyway.
+        statements += ["TRUNCATE events CASCADE", "TRUNCATE records CASCADE", "TRUNCATE log_leaves", "TRUNCATE log_checkpoints"]
     for sql in statements:
         with pytest.raises(Refused):
             backend.execute(url, sql)

@@ -6,6 +6,7 @@ pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod ids;
 pub(crate) mod lineage;
+pub(crate) mod log;
 #[cfg(feature = "page")]
 pub(crate) mod page;
 pub(crate) mod records;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// When set, POSTs other than `/ids` need `Authorization: Bearer <token>`.
     pub api_token: Option<Arc<ApiToken>>,
+    /// The Merkle log of every event (SPEC §7).
+    pub log: Arc<crate::tlog::Log>,
 }
 
 /// The whole application.
@@ -60,6 +63,11 @@ pub fn router(state: AppState) -> Router {
         .route("/records/{id}", get(records::get))
         .route("/records/{id}/events", get(records::events))
         .route("/records/{id}/lineage", get(lineage::lineage))
+        .route("/records/{id}/certificate", get(log::certificate))
+        .route("/events/{id}/proof", get(log::proof))
+        .route("/log/checkpoint", get(log::checkpoint))
+        .route("/log/key", get(log::key))
+        .route("/log/consistency", get(log::consistency))
         .route("/records/{id}/sell", post(events::sell))
         .route("/records/{id}/retire", post(events::retire))
         .route("/records/{id}/cancel", post(events::cancel))

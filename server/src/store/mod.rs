@@ -143,6 +143,27 @@ impl StoreError {
     }
 }
 
+/// A leaf of the Merkle log (SPEC §7): the event it commits to, and its
+/// RFC 9162 leaf hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leaf {
+    /// The event.
+    pub event: Uuid,
+    /// `SHA-256(0x00 ‖ leaf bytes)`.
+    pub hash: [u8; 32],
+}
+
+/// A checkpoint the server signed, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// The tree size it commits to.
+    pub size: u64,
+    /// The root hash of the first `size` leaves.
+    pub root: [u8; 32],
+    /// The signed note (C2SP signed-note text).
+    pub note: String,
+}
+
 /// Filters and position of one page of `GET /records`.
 #[derive(Clone, Debug, Default)]
 pub struct ListQuery {
@@ -211,6 +232,20 @@ pub trait Store: Send + Sync {
     /// The stored blocks left out of the overlap index because they share
     /// credits with an earlier block (possible before SPEC §6's rule).
     async fn overlaps(&self) -> Result<Vec<(RecordId, RecordId)>, StoreError>;
+
+    /// Every leaf of the log, in order.
+    async fn leaves(&self) -> Result<Vec<Leaf>, StoreError>;
+
+    /// Appends `leaves` as the leaves `first`, `first + 1`, …; leaves already
+    /// stored with the same contents are kept (several processes may append
+    /// the same ones); different contents are a conflict.
+    async fn append_leaves(&self, first: u64, leaves: Vec<Leaf>) -> Result<(), StoreError>;
+
+    /// Keeps a signed checkpoint (one per size; the same again is a no-op).
+    async fn add_checkpoint(&self, checkpoint: StoredCheckpoint) -> Result<(), StoreError>;
+
+    /// Every checkpoint kept, smallest size first.
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError>;
 
     /// Whether the database answers.
     async fn check(&self) -> Result<(), StoreError>;

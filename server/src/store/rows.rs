@@ -164,3 +164,40 @@ pub(crate) fn uuid(text: &str) -> Result<Uuid, StoreError> {
 pub(crate) fn json(text: &str) -> Result<Value, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::corrupt(None, "event payload", e))
 }
+
+/// A stored leaf of the log, checked: its index is the next one, its hash 32 bytes.
+pub(crate) fn log_leaf(
+    idx: i64,
+    expected: i64,
+    event: Uuid,
+    hash: &[u8],
+) -> Result<super::Leaf, StoreError> {
+    if idx != expected {
+        return Err(StoreError::corrupt(
+            None,
+            "log",
+            format!("the leaves jump from {} to {idx}", expected - 1),
+        ));
+    }
+    let hash = <[u8; 32]>::try_from(hash).map_err(|_| {
+        StoreError::corrupt(None, "log", format!("leaf {idx}'s hash is not 32 bytes"))
+    })?;
+    Ok(super::Leaf { event, hash })
+}
+
+/// A stored checkpoint, checked.
+pub(crate) fn log_checkpoint(
+    size: i64,
+    root: &[u8],
+    note: String,
+) -> Result<super::StoredCheckpoint, StoreError> {
+    let size = u64::try_from(size).map_err(|e| StoreError::corrupt(None, "checkpoint size", e))?;
+    let root = <[u8; 32]>::try_from(root).map_err(|_| {
+        StoreError::corrupt(
+            None,
+            "log",
+            format!("checkpoint {size}'s root is not 32 bytes"),
+        )
+    })?;
+    Ok(super::StoredCheckpoint { size, root, note })
+}

@@ -27,14 +27,19 @@ use uuid::Uuid;
 use super::blocks::{self, sortable, LiveBlock};
 use super::list::{self, Arg, Cut, Dialect};
 use super::rows::{self, Columns, EventRow, RecordRow, EVENT_COLUMNS};
+use super::rows::{log_checkpoint, log_leaf};
 use super::write::Step;
-use super::{migrate, write, Append, Created, ListQuery, Page, Store, StoreError, StoredRecord};
+use super::{
+    migrate, write, Append, Created, Leaf, ListQuery, Page, Store, StoreError, StoredCheckpoint,
+    StoredRecord,
+};
 
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version`
 /// records how many have been applied.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_blocks.sql"),
+    include_str!("../../migrations/sqlite/0003_log.sql"),
 ];
 
 /// Most requests one transaction commits together.
@@ -50,17 +55,22 @@ pub struct OpenError {
 
 type CreateReply = oneshot::Sender<Result<Vec<Result<Created, StoreError>>, StoreError>>;
 type AppendReply = oneshot::Sender<Result<Acted, StoreError>>;
+type ExecReply = oneshot::Sender<Result<(), StoreError>>;
+/// A write of the log's own tables, run by the writer thread.
+type Exec = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
 
 /// A unit of work for the writer thread.
 enum Job {
     Create(Vec<CanonicalRecord>, CreateReply),
     Append(Append, AppendReply),
+    Exec(Exec, ExecReply),
 }
 
 /// A job's outcome, held until the transaction has committed.
 enum Done {
     Create(Vec<Result<Created, StoreError>>, CreateReply),
     Append(Result<Acted, StoreError>, AppendReply),
+    Exec(Result<(), StoreError>, ExecReply),
 }
 
 /// A SQLite database.
@@ -117,6 +127,13 @@ impl SqliteStore {
             .as_ref()
             .and_then(|w| w.send(job).ok())
             .ok_or_else(|| StoreError::stopped("the server is shutting down"))
+    }
+
+    /// Runs `exec` on the writer thread, in the next group's transaction.
+    async fn exec(&self, exec: Exec) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::Exec(exec, reply))?;
+        answer(rx).await
     }
 
     /// Runs `f` with a pooled read connection.
@@ -228,6 +245,94 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn leaves(&self) -> Result<Vec<Leaf>, StoreError> {
+        self.read(|conn| {
+            select(
+                conn,
+                "SELECT idx, event_id, hash FROM log_leaves ORDER BY idx",
+                [],
+                |r| {
+                    let row = SqliteRow(r);
+                    Ok((row.int(0)?, row.uuid(1)?, row.get::<Vec<u8>>(2)?))
+                },
+            )?
+            .into_iter()
+            .zip(0_i64..)
+            .map(|((idx, event, hash), expected)| log_leaf(idx, expected, event, &hash))
+            .collect()
+        })
+    }
+
+    async fn append_leaves(&self, first: u64, leaves: Vec<Leaf>) -> Result<(), StoreError> {
+        self.exec(Box::new(move |conn| {
+            let mut insert = conn
+                .prepare_cached(
+                    "INSERT INTO log_leaves (idx, event_id, hash) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .map_err(failed)?;
+            let mut stored = conn
+                .prepare_cached("SELECT event_id, hash FROM log_leaves WHERE idx = ?1")
+                .map_err(failed)?;
+            for (idx, leaf) in (first..).zip(&leaves) {
+                let idx =
+                    i64::try_from(idx).map_err(|e| StoreError::corrupt(None, "leaf index", e))?;
+                let event = leaf.event.to_string();
+                if insert
+                    .execute(params![idx, event, leaf.hash.as_slice()])
+                    .map_err(failed)?
+                    == 0
+                {
+                    let (held, hash): (String, Vec<u8>) = stored
+                        .query_row([idx], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .map_err(failed)?;
+                    if held != event || hash != leaf.hash {
+                        return Err(StoreError::corrupt(
+                            None,
+                            "log",
+                            format!("leaf {idx} is stored with other contents"),
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        }))
+        .await
+    }
+
+    async fn add_checkpoint(&self, checkpoint: StoredCheckpoint) -> Result<(), StoreError> {
+        self.exec(Box::new(move |conn| {
+            let size = i64::try_from(checkpoint.size)
+                .map_err(|e| StoreError::corrupt(None, "checkpoint size", e))?;
+            let now = rows::timestamp_text(OffsetDateTime::now_utc())?;
+            conn.prepare_cached(
+                "INSERT INTO log_checkpoints (size, root, note, signed_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![size, checkpoint.root.as_slice(), checkpoint.note, now]))
+            .map_err(failed)?;
+            Ok(())
+        }))
+        .await
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        self.read(|conn| {
+            select(
+                conn,
+                "SELECT size, root, note FROM log_checkpoints ORDER BY size",
+                [],
+                |r| {
+                    let row = SqliteRow(r);
+                    Ok((row.int(0)?, row.get::<Vec<u8>>(1)?, row.text(2)?))
+                },
+            )?
+            .into_iter()
+            .map(|(size, root, note)| log_checkpoint(size, &root, note))
+            .collect()
+        })
+    }
+
     async fn check(&self) -> Result<(), StoreError> {
         self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(failed))
     }
@@ -312,6 +417,7 @@ fn write_loop(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
             let _ = match d {
                 Done::Create(result, reply) => reply.send(Ok(result)).is_ok(),
                 Done::Append(result, reply) => reply.send(result).is_ok(),
+                Done::Exec(result, reply) => reply.send(result).is_ok(),
             };
         }
     }
@@ -321,6 +427,7 @@ fn write_loop(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
 enum Reply {
     Create(CreateReply),
     Append(AppendReply),
+    Exec(ExecReply),
 }
 
 impl Reply {
@@ -329,6 +436,7 @@ impl Reply {
         let _ = match self {
             Self::Create(r) => r.send(Err(err())).is_ok(),
             Self::Append(r) => r.send(Err(err())).is_ok(),
+            Self::Exec(r) => r.send(Err(err())).is_ok(),
         };
     }
 }
@@ -338,6 +446,7 @@ impl Done {
         match self {
             Self::Create(_, r) => Reply::Create(r),
             Self::Append(_, r) => Reply::Append(r),
+            Self::Exec(_, r) => Reply::Exec(r),
         }
     }
 }
@@ -357,6 +466,7 @@ fn commit_group(
                 .map(|job| match job {
                     Job::Create(_, r) => Reply::Create(r),
                     Job::Append(_, reply) => Reply::Append(reply),
+                    Job::Exec(_, reply) => Reply::Exec(reply),
                 })
                 .collect();
             return Err((e, replies));
@@ -381,6 +491,7 @@ fn run_job(tx: &mut Transaction<'_>, job: Job, now: OffsetDateTime) -> Done {
                 .collect();
             Done::Create(outcomes, reply)
         }
+        Job::Exec(exec, reply) => Done::Exec(in_savepoint(tx, |sp| exec(sp)), reply),
         Job::Append(request, reply) => {
             Done::Append(in_savepoint(tx, |sp| append_one(sp, &request, now)), reply)
         }

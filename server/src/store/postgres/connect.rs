@@ -18,6 +18,7 @@ use crate::store::migrate;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_blocks.sql"),
+    include_str!("../../../migrations/postgres/0003_log.sql"),
 ];
 
 /// The advisory lock that makes processes starting at once migrate one after

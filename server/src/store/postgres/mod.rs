@@ -47,8 +47,12 @@ pub use connect::{parse_url, OpenError};
 use retry::{run, Failed};
 use sql::{get, now, EVENT_COLUMNS, SETTLED};
 
+use super::rows::{log_checkpoint, log_leaf};
 use super::write::Step;
-use super::{write, Append, Created, ListQuery, Page, Position, Store, StoreError, StoredRecord};
+use super::{
+    write, Append, Created, Leaf, ListQuery, Page, Position, Store, StoreError, StoredCheckpoint,
+    StoredRecord,
+};
 
 /// A PostgreSQL database.
 pub struct PostgresStore {
@@ -202,6 +206,99 @@ impl Store for PostgresStore {
             Ok(rows
                 .iter()
                 .map(|row| Ok((id(row, 0)?, id(row, 1)?)))
+                .collect::<Result<_, StoreError>>()?)
+        })
+        .await
+    }
+
+    async fn leaves(&self) -> Result<Vec<Leaf>, StoreError> {
+        self.run(|client| async move {
+            let rows = client
+                .query(
+                    "SELECT idx, event_id, hash FROM log_leaves ORDER BY idx",
+                    &[],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .zip(0_i64..)
+                .map(|(row, expected)| {
+                    log_leaf(
+                        get(row, 0)?,
+                        expected,
+                        get(row, 1)?,
+                        &get::<Vec<u8>>(row, 2)?,
+                    )
+                })
+                .collect::<Result<_, StoreError>>()?)
+        })
+        .await
+    }
+
+    async fn append_leaves(&self, first: u64, leaves: Vec<Leaf>) -> Result<(), StoreError> {
+        let leaves = &leaves;
+        self.run(|mut client| async move {
+            let tx = client.transaction().await?;
+            let insert = tx
+                .prepare_cached(
+                    "INSERT INTO log_leaves (idx, event_id, hash) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .await?;
+            let stored = tx
+                .prepare_cached("SELECT event_id, hash FROM log_leaves WHERE idx = $1")
+                .await?;
+            for (idx, leaf) in (first..).zip(leaves) {
+                let idx =
+                    i64::try_from(idx).map_err(|e| StoreError::corrupt(None, "leaf index", e))?;
+                let hash = leaf.hash.as_slice();
+                if tx.execute(&insert, &[&idx, &leaf.event, &hash]).await? == 0 {
+                    let row = tx.query_one(&stored, &[&idx]).await?;
+                    let (held, held_hash): (uuid::Uuid, Vec<u8>) = (get(&row, 0)?, get(&row, 1)?);
+                    if held != leaf.event || held_hash != leaf.hash {
+                        return Err(StoreError::corrupt(
+                            None,
+                            "log",
+                            format!("leaf {idx} is stored with other contents"),
+                        )
+                        .into());
+                    }
+                }
+            }
+            tx.commit().await.map_err(Failed::at_commit)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn add_checkpoint(&self, checkpoint: StoredCheckpoint) -> Result<(), StoreError> {
+        let checkpoint = &checkpoint;
+        self.run(|client| async move {
+            let size = i64::try_from(checkpoint.size)
+                .map_err(|e| StoreError::corrupt(None, "checkpoint size", e))?;
+            client
+                .execute(
+                    "INSERT INTO log_checkpoints (size, root, note, signed_at) \
+                     VALUES ($1, $2, $3, now()) ON CONFLICT DO NOTHING",
+                    &[&size, &checkpoint.root.as_slice(), &checkpoint.note],
+                )
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        self.run(|client| async move {
+            let rows = client
+                .query(
+                    "SELECT size, root, note FROM log_checkpoints ORDER BY size",
+                    &[],
+                )
+                .await?;
+            Ok(rows
+                .iter()
+                .map(|row| log_checkpoint(get(row, 0)?, &get::<Vec<u8>>(row, 1)?, get(row, 2)?))
                 .collect::<Result<_, StoreError>>()?)
         })
         .await

@@ -1,0 +1,159 @@
+"""SPEC §7 over HTTP, on both backends: every event becomes a leaf of the
+Merkle log, checkpoints are signed with the server's key, a record's
+certificate proves its story offline (`carbon-tracker-server verify`), and
+tampering with the database is caught (`verify`, `audit`).
+
+Certificates and proofs are checked by the core's verifier through the CLI
+and by the independent Python reference (`tests/reference/log_v1.py`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from conftest import SERVER_BIN, Backend, Server, new_record
+
+
+def cli(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SERVER_BIN), *args], env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+        cwd=cwd, capture_output=True, text=True, timeout=60,
+    )
+
+
+def certificate(server: Server, rid: str) -> dict[str, Any]:
+    """The record's certificate, once every event of it is a leaf."""
+    deadline = time.monotonic() + 10
+    while True:
+        r = server.get(f"/records/{rid}/certificate")
+        if r.status == 200 or time.monotonic() > deadline:
+            assert r.status == 200, r.raw
+            return dict(r.json)
+        time.sleep(0.1)
+
+
+def verify(server: Server, cert: dict[str, Any], tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / f"cert-{time.monotonic_ns()}.json"
+    path.write_text(json.dumps(cert))
+    key = server.get("/log/key").raw.decode().strip()
+    return cli("verify", str(path), "--key", key, *extra, url=server.database_url, cwd=tmp_path)
+
+
+def checkpoint_size(note: str) -> int:
+    """The tree size of a C2SP checkpoint note (its second line)."""
+    return int(note.split("\n")[1])
+
+
+def test_a_certificate_verifies_offline(server: Server, tmp_path: Path) -> None:
+    rid = server.post("/records", new_record()).json["id"]
+    assert server.post(f"/records/{rid}/sell", {"buyer": "Acme", "price": "12.50", "currency": "USD"}).status == 200
+    assert server.post(f"/records/{rid}/retire", {"beneficiary": "Acme", "purpose": "corporate_target"}).status == 200
+    cert = certificate(server, rid)
+    assert cert["record_id"] == rid
+    assert [e["event"]["event_type"] for e in cert["records"][-1]["events"]] == ["CREATED", "SOLD", "RETIRED"]
+    done = verify(server, cert, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith(f"valid: record {rid} is RETIRED"), done.stdout
+
+
+def test_a_split_child_s_certificate_covers_its_ancestors(server: Server, tmp_path: Path) -> None:
+    from test_blocks import fresh_issuance, register, verra
+
+    parent = register(server, verra(fresh_issuance(), 1, 187), 187)
+    front = server.post(f"/records/{parent['id']}/retire", {"quantity": 37}).json["record_id"]
+    cert = certificate(server, front)
+    assert [r["events"][0]["event"]["record_id"] for r in cert["records"]] == [parent["id"], front]
+    done = verify(server, cert, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_tampered_certificate_fails(server: Server, tmp_path: Path) -> None:
+    rid = server.post("/records", new_record()).json["id"]
+    assert server.post(f"/records/{rid}/sell", {"buyer": "Acme"}).status == 200
+    cert = certificate(server, rid)
+    cert["records"][-1]["events"][1]["event"]["payload"]["buyer"] = "Mallory"
+    done = verify(server, cert, tmp_path)
+    assert done.returncode == 1 and done.stdout.startswith("invalid:"), done.stdout
+    # A checkpoint signed by another key.
+    other = certificate(server, rid)
+    other["checkpoint"] = other["checkpoint"].replace(other["checkpoint"].split("\n")[0], "other.example/log", 1)
+    done = verify(server, other, tmp_path)
+    assert done.returncode == 1 and done.stdout.startswith("invalid:"), done.stdout
+
+
+def test_the_log_serves_its_checkpoint_key_and_proofs(server: Server) -> None:
+    rid = server.post("/records", new_record()).json["id"]
+    cert = certificate(server, rid)
+    note = server.get("/log/checkpoint")
+    assert note.status == 200 and note.content_type.startswith("text/plain")
+    key = server.get("/log/key").raw.decode().strip()
+    origin = note.raw.decode().split("\n")[0]
+    assert key.startswith(origin + "+"), (key, origin)
+    size = checkpoint_size(note.raw.decode())
+    event = cert["records"][-1]["events"][0]
+    proof = server.get(f"/events/{event['event']['id']}/proof?size={size}")
+    assert proof.status == 200, proof.raw
+    assert proof.json["index"] == event["index"] and proof.json["size"] == size
+    assert server.get(f"/events/{event['event']['id']}/proof?size={event['index']}").status == 422
+    assert server.get("/events/00000000-0000-7000-8000-000000000000/proof").status == 404
+    consistency = server.get(f"/log/consistency?from=1&to={size}")
+    assert consistency.status == 200 and consistency.json["from"] == 1
+    assert server.get(f"/log/consistency?from={size + 1}&to={size}").status == 422
+    assert server.get(f"/log/consistency?from=1&to={size + 10**6}").status == 422
+
+
+def test_the_key_and_the_log_survive_a_restart(backend: Backend, tmp_path: Path) -> None:
+    url = backend.new_url(tmp_path)
+    s = Server(url, tmp_path).start()
+    rid = s.post("/records", new_record()).json["id"]
+    old_cert = certificate(s, rid)
+    old_note = old_cert["checkpoint"]
+    key = s.get("/log/key").raw
+    assert s.stop() == 0
+    s.start()
+    try:
+        assert s.get("/log/key").raw == key
+        rid2 = s.post("/records", new_record()).json["id"]
+        cert = certificate(s, rid2)
+        old_size, new_size = checkpoint_size(old_note), checkpoint_size(cert["checkpoint"])
+        assert new_size > old_size
+        proof = s.get(f"/log/consistency?from={old_size}&to={new_size}").json
+        note_file, proof_file = tmp_path / "old.note", tmp_path / "proof.json"
+        note_file.write_text(old_note)
+        proof_file.write_text(json.dumps(proof))
+        done = verify(s, cert, tmp_path, "--checkpoint", f"{note_file}:{proof_file}")
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        s.stop()
+    audited = cli("audit", url=url, cwd=tmp_path)
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+    assert "the log matches the events" in audited.stdout
+
+
+def test_tampering_with_a_stored_event_is_caught(backend: Backend, tmp_path: Path) -> None:
+    url = backend.new_url(tmp_path)
+    s = Server(url, tmp_path).start()
+    try:
+        rid = s.post("/records", new_record()).json["id"]
+        event = s.post(f"/records/{rid}/sell", {"buyer": "Acme"}).json
+        certificate(s, rid)
+    finally:
+        s.stop()
+    if backend.name == "sqlite":
+        backend.execute(url, "DROP TRIGGER events_no_update")
+    else:
+        backend.execute(url, "ALTER TABLE events DISABLE TRIGGER events_no_update")
+    backend.execute(url, f"UPDATE events SET payload = '{{\"buyer\": \"Mallory\"}}' WHERE id = '{event['id']}'")
+    audited = cli("audit", url=url, cwd=tmp_path)
+    assert audited.returncode == 1, audited.stdout
+    assert "first difference: leaf" in audited.stdout and event["id"] in audited.stdout, audited.stdout
+    s.start()
+    try:
+        cert = certificate(s, rid)
+        done = verify(s, cert, tmp_path)
+        assert done.returncode == 1 and done.stdout.startswith("invalid:"), done.stdout
+    finally:
+        s.stop()
