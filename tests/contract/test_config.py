@@ -253,6 +253,8 @@ def test_store_rejects_update_and_delete(backend: Backend, tmp_path: Path) -> No
     s = Server(url, tmp_path).start()
     rid = s.post("/records", new_record()).json["id"]
     s.post(f"/records/{rid}/retire")
+    # A certificate puts the events in the log and signs a checkpoint.
+    assert s.get(f"/records/{rid}/certificate").status == 200
     s.stop()
     statements = [
         "UPDATE records SET quantity = '1.0000'",
