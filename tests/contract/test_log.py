@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from conftest import SERVER_BIN, Backend, Server, new_record
+from conftest import ROOT, SERVER_BIN, Backend, Server, new_record
+
+sys.path.insert(0, str(ROOT / "tests" / "reference"))
+import log_v1  # noqa: E402
 
 
 def cli(*args: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -42,6 +46,15 @@ def verify(server: Server, cert: dict[str, Any], tmp_path: Path, *extra: str) ->
     return cli("verify", str(path), "--key", key, *extra, url=server.database_url, cwd=tmp_path)
 
 
+def key_of(server: Server) -> str:
+    return server.get("/log/key").raw.decode().strip()
+
+
+def reference_checkpoint(server: Server, note: str) -> dict[str, Any]:
+    """The checkpoint of a signed note, opened by the reference with the server's key."""
+    return dict(log_v1.open_checkpoint(note, log_v1.parse_vkey(key_of(server))))
+
+
 def checkpoint_size(note: str) -> int:
     """The tree size of a C2SP checkpoint note (its second line)."""
     return int(note.split("\n")[1])
@@ -57,6 +70,9 @@ def test_a_certificate_verifies_offline(server: Server, tmp_path: Path) -> None:
     done = verify(server, cert, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith(f"valid: record {rid} is RETIRED"), done.stdout
+    # The independent reference agrees.
+    verified = log_v1.verify_certificate(cert, key_of(server))
+    assert verified["state"]["status"] == "RETIRED"
 
 
 def test_a_split_child_s_certificate_covers_its_ancestors(server: Server, tmp_path: Path) -> None:
@@ -97,10 +113,19 @@ def test_the_log_serves_its_checkpoint_key_and_proofs(server: Server) -> None:
     proof = server.get(f"/events/{event['event']['id']}/proof?size={size}")
     assert proof.status == 200, proof.raw
     assert proof.json["index"] == event["index"] and proof.json["size"] == size
+    # The leaf is the reference's leaf of the event, and the proof leads to the signed root.
+    checkpoint = reference_checkpoint(server, note.raw.decode())
+    record = cert["records"][-1]["record"]
+    leaf = log_v1.leaf_hash(log_v1.leaf_bytes(event["event"], record))
+    assert proof.json["leaf_hash"] == leaf.hex()
+    log_v1.verify_inclusion(leaf, event["index"], size, [bytes.fromhex(h) for h in proof.json["proof"]], bytes.fromhex(checkpoint["root"]))
     assert server.get(f"/events/{event['event']['id']}/proof?size={event['index']}").status == 422
     assert server.get("/events/00000000-0000-7000-8000-000000000000/proof").status == 404
     consistency = server.get(f"/log/consistency?from=1&to={size}")
     assert consistency.status == 200 and consistency.json["from"] == 1
+    first = server.get("/events?limit=1").json["items"][0]
+    first_leaf = bytes.fromhex(server.get(f"/events/{first['id']}/proof?size=1").json["leaf_hash"])
+    log_v1.verify_consistency(1, size, first_leaf, bytes.fromhex(checkpoint["root"]), [bytes.fromhex(h) for h in consistency.json["proof"]])
     assert server.get(f"/log/consistency?from={size + 1}&to={size}").status == 422
     assert server.get(f"/log/consistency?from=1&to={size + 10**6}").status == 422
 
@@ -155,5 +180,62 @@ def test_tampering_with_a_stored_event_is_caught(backend: Backend, tmp_path: Pat
         cert = certificate(s, rid)
         done = verify(s, cert, tmp_path)
         assert done.returncode == 1 and done.stdout.startswith("invalid:"), done.stdout
+    finally:
+        s.stop()
+
+
+def test_every_acknowledged_event_is_a_leaf_after_a_crash(backend: Backend, tmp_path: Path) -> None:
+    """kill -9 under a create load, restart: every acknowledged event is a
+    leaf, and the new checkpoint is consistent with every checkpoint signed
+    before the crash."""
+    import threading
+
+    url = backend.new_url(tmp_path)
+    s = Server(url, tmp_path).start()
+    acknowledged: list[str] = []
+    notes: list[str] = []
+    stop = threading.Event()
+
+    def create() -> None:
+        while not stop.is_set():
+            try:
+                r = s.post("/records", new_record())
+            except OSError:
+                return
+            if r.status == 201:
+                acknowledged.append(r.json["id"])
+
+    def watch() -> None:
+        while not stop.is_set():
+            try:
+                notes.append(s.get("/log/checkpoint").raw.decode())
+            except OSError:
+                return
+            time.sleep(0.1)
+
+    threads = [threading.Thread(target=create) for _ in range(4)] + [threading.Thread(target=watch)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    assert s.process is not None
+    s.process.kill()
+    s.process.wait()
+    stop.set()
+    for t in threads:
+        t.join()
+    s.process = None
+    assert acknowledged and notes
+    s.start()
+    try:
+        key = log_v1.parse_vkey(key_of(s))
+        for rid in acknowledged:
+            certificate(s, rid)  # each CREATED is a leaf under a signed checkpoint
+        latest = log_v1.open_checkpoint(certificate(s, acknowledged[-1])["checkpoint"], key)
+        for note in notes:
+            old = log_v1.open_checkpoint(note, key)
+            if old["size"] == 0:
+                continue
+            proof = s.get(f"/log/consistency?from={old['size']}&to={latest['size']}").json["proof"]
+            log_v1.verify_consistency(old["size"], latest["size"], bytes.fromhex(old["root"]), bytes.fromhex(latest["root"]), [bytes.fromhex(h) for h in proof])
     finally:
         s.stop()

@@ -27,6 +27,7 @@ import binascii
 import hashlib
 import json
 import math
+import re
 import struct
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -127,11 +128,17 @@ def read_json(text: str) -> Any:
 
 def utc_rfc3339(text: str) -> str:
     """RFC 3339 in UTC as the core writes it: ``Z``, a fraction only when
-    non-zero and without trailing zeros (microseconds at most here)."""
-    t = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    non-zero, without trailing zeros, up to nanoseconds (SQLite keeps them;
+    ``datetime`` cannot, so the fraction is carried as text)."""
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})", text)
+    if m is None:
+        raise Refused("malformed_time")
+    offset = "+00:00" if m.group(4) in ("Z", "z") else m.group(4)
+    t = datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}{offset}").astimezone(timezone.utc)
     out = t.strftime("%Y-%m-%dT%H:%M:%S")
-    if t.microsecond:
-        out += "." + f"{t.microsecond:06d}".rstrip("0")
+    fraction = (m.group(3) or "").rstrip("0")
+    if fraction:
+        out += "." + fraction
     return out + "Z"
 
 
