@@ -7,6 +7,9 @@
 //! here, so that users catch one `ValidationError` whatever raised it.
 
 use carbon_tracker_core::api::{self, ApiError};
+use carbon_tracker_core::log::{
+    self as tlog, Certificate, CertificateError, Checkpoint, VerifierKey,
+};
 use carbon_tracker_core::time::format_description::well_known::Rfc3339;
 use carbon_tracker_core::time::OffsetDateTime;
 use carbon_tracker_core::{
@@ -366,6 +369,128 @@ fn act(
     serde_json::to_string(&acted).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
+/// The package's `CertificateError(message, code, detail)`.
+fn certificate_error(py: Python<'_>, message: String, code: &str, detail: Option<&str>) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let exception = py
+            .import("carbon_tracker._errors")?
+            .getattr("CertificateError")?
+            .call1((message, code, detail))?;
+        Ok(PyErr::from_value(exception))
+    };
+    build().unwrap_or_else(|err| err)
+}
+
+fn core_certificate_error(py: Python<'_>, e: &CertificateError) -> PyErr {
+    certificate_error(py, e.to_string(), e.code(), e.detail())
+}
+
+/// A pinned verifier key (`GET /log/key`; surrounding whitespace ignored).
+fn verifier_key(key: &str) -> PyResult<VerifierKey> {
+    VerifierKey::parse(key.trim())
+        .map_err(|e| PyValueError::new_err(format!("invalid log key ({}): {e}", e.code())))
+}
+
+/// A trusted checkpoint the caller already holds: a signed note (opened with
+/// the key) or a mapping `{origin, size, root}`.
+enum Trusted {
+    Note(String),
+    Checkpoint(Checkpoint),
+}
+
+fn trusted_checkpoint(obj: &Bound<'_, PyAny>) -> PyResult<Trusted> {
+    if let Ok(note) = obj.cast::<PyString>() {
+        return Ok(Trusted::Note(note.to_cow()?.into_owned()));
+    }
+    pythonize::depythonize(obj)
+        .map(Trusted::Checkpoint)
+        .map_err(|e| {
+            PyValueError::new_err(format!(
+                "invalid trusted checkpoint (a signed note, or {{origin, size, root}}): {e}"
+            ))
+        })
+}
+
+/// Verifies a certificate (JSON text) against a pinned key, optionally
+/// against a trusted older checkpoint and the consistency proof to the
+/// certificate's: `{checkpoint, state, lineage}`, or `CertificateError`.
+#[pyfunction]
+#[pyo3(signature = (bundle, key, trusted = None))]
+fn verify_certificate(
+    py: Python<'_>,
+    bundle: &str,
+    key: &str,
+    trusted: Option<(Bound<'_, PyAny>, Vec<String>)>,
+) -> PyResult<Py<PyAny>> {
+    let certificate: Certificate = serde_json::from_str(bundle)
+        .map_err(|e| PyValueError::new_err(format!("not a certificate: {e}")))?;
+    let key = verifier_key(key)?;
+    let trusted = trusted
+        .map(|(checkpoint, proof)| trusted_checkpoint(&checkpoint).map(|c| (c, proof)))
+        .transpose()?;
+    let outcome = py.detach(
+        || -> Result<_, (String, &'static str, Option<&'static str>)> {
+            let from_core = |e: CertificateError| (e.to_string(), e.code(), e.detail());
+            let trusted = match trusted {
+                None => None,
+                Some((checkpoint, proof)) => {
+                    let checkpoint =
+                        match checkpoint {
+                            Trusted::Checkpoint(c) => c,
+                            Trusted::Note(note) => match tlog::open_checkpoint(&note, &key) {
+                                Ok(c) => c,
+                                Err(e) => {
+                                    // The certificate's own signature is checked first, as the core does.
+                                    tlog::open_checkpoint(&certificate.checkpoint, &key)
+                                        .map_err(|e| from_core(CertificateError::Signature(e)))?;
+                                    return Err((
+                                format!("the trusted checkpoint does not open with the key: {e}"),
+                                "consistency",
+                                Some(e.code()),
+                            ));
+                                }
+                            },
+                        };
+                    let proof = proof
+                        .iter()
+                        .map(|h| tlog::parse_hash(h))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| from_core(CertificateError::Consistency(e)))?;
+                    Some((checkpoint, proof))
+                }
+            };
+            tlog::verify_certificate(
+                &certificate,
+                &key,
+                trusted.as_ref().map(|(c, p)| (c, p.as_slice())),
+            )
+            .map_err(from_core)
+        },
+    );
+    match outcome {
+        Ok(verified) => to_py(py, &verified),
+        Err((message, code, detail)) => Err(certificate_error(py, message, code, detail)),
+    }
+}
+
+/// The checkpoint a signed note carries, once its signature by the pinned
+/// key is verified: `{origin, size, root}`, or `CertificateError` with code
+/// `signature`.
+#[pyfunction]
+fn open_checkpoint(py: Python<'_>, note: &str, key: &str) -> PyResult<Py<PyAny>> {
+    let key = verifier_key(key)?;
+    let checkpoint = tlog::open_checkpoint(note, &key)
+        .map_err(|e| core_certificate_error(py, &CertificateError::Signature(e)))?;
+    to_py(py, &checkpoint)
+}
+
+/// The fingerprint of a verifier key people compare: the SHA-256 of its
+/// type byte and public key, 64 hex digits.
+#[pyfunction]
+fn key_fingerprint(key: &str) -> PyResult<String> {
+    Ok(verifier_key(key)?.fingerprint())
+}
+
 /// A core value as plain Python data (dicts, lists, str, int).
 fn to_py<T: serde::Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
     Ok(pythonize::pythonize(py, value)
@@ -398,5 +523,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(state_at, m)?)?;
     m.add_function(wrap_pyfunction!(parse_serial, m)?)?;
     m.add_function(wrap_pyfunction!(act, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_certificate, m)?)?;
+    m.add_function(wrap_pyfunction!(open_checkpoint, m)?)?;
+    m.add_function(wrap_pyfunction!(key_fingerprint, m)?)?;
     Ok(())
 }

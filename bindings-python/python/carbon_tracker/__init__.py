@@ -1,5 +1,6 @@
 """Carbon Credit Tracker for Python: v1 record ids, validation and the credit
-lifecycle, computed by the same Rust core as the REST server and the browser.
+lifecycle, and certificates of the verifiable log checked offline, computed by
+the same Rust core as the REST server and the browser.
 
 >>> import carbon_tracker
 >>> carbon_tracker.record_id(project_name="Solar Farm", registry="VCS", vintage=2023,
@@ -14,11 +15,11 @@ import math
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union, overload
+from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, TypedDict, Union, overload
 
 from . import _native
 from ._native import record_id
-from ._errors import FieldError, TransitionError, ValidationError
+from ._errors import CertificateError, FieldError, TransitionError, ValidationError
 
 __all__ = [
     "ERROR_CODES",
@@ -27,14 +28,19 @@ __all__ = [
     "RETIREMENT_PURPOSES",
     "TRANSITION_CODES",
     "CanonicalRecord",
+    "CertificateError",
+    "Checkpoint",
     "DerivedId",
     "FieldError",
     "RecordState",
     "TransitionError",
     "ValidationError",
+    "VerifiedCertificate",
     "apply",
     "canonicalize",
     "derive_id",
+    "key_fingerprint",
+    "open_checkpoint",
     "record_id",
     "parse_serial",
     "record_ids",
@@ -42,6 +48,7 @@ __all__ = [
     "split_block",
     "state_at",
     "validate",
+    "verify_certificate",
 ]
 
 #: The id scheme this package computes.
@@ -261,3 +268,96 @@ def split_block(
     text = _native.act(record, [_event_data(e) for e in events], action, data or None, _rfc3339(at))
     result: dict[str, Any] = json.loads(text)
     return result
+
+
+class Checkpoint(TypedDict):
+    """A signed checkpoint's body (C2SP tlog-checkpoint): the log's name, its
+    number of leaves and its root hash (64 lowercase hex digits)."""
+
+    origin: str
+    size: int
+    root: str
+
+
+class VerifiedCertificate(TypedDict):
+    """What a valid certificate proves: the checkpoint its proofs lead to
+    (signed by the pinned key), the certified record's state (the replay of
+    its events) and the ids from the registered block down to the record."""
+
+    checkpoint: Checkpoint
+    state: RecordState
+    lineage: list[str]
+
+
+def _checkpoint(data: Mapping[str, Any]) -> Checkpoint:
+    return Checkpoint(origin=data["origin"], size=data["size"], root=data["root"])
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # RFC 8785 reads every number as an IEEE double, so the leaf is the
+        # same; pass the JSON text to keep a number's exact spelling.
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def verify_certificate(
+    bundle: Union[str, bytes, Mapping[str, Any]],
+    key: str,
+    trusted: Optional[tuple[Union[str, Mapping[str, Any]], Sequence[str]]] = None,
+) -> VerifiedCertificate:
+    """Verifies a record's certificate offline (SPEC §7) against the log key
+    you pinned, recomputing everything: the checkpoint's signature, every
+    event's inclusion proof, the replay of each history by the lifecycle
+    rules, every v1 id and the lineage back to the registered block.
+
+    ``bundle`` is the certificate ``GET /records/{id}/certificate`` serves: its
+    JSON text (``str`` or ``bytes``; numbers keep their exact spelling) or the
+    ``dict`` ``json.loads`` gives. ``key`` is the log's verifier key text
+    (``GET /log/key``). ``trusted`` is ``(checkpoint, proof)``: a checkpoint
+    you hold from before (its signed note text, opened with ``key``, or a
+    ``{origin, size, root}`` mapping such as an earlier result's
+    ``"checkpoint"``) and the consistency proof from it to the certificate's
+    checkpoint (``GET /log/consistency?from=OLD&to=NEW``'s ``proof``, hex
+    hashes); the certificate's log must extend it.
+
+    Returns ``{"checkpoint": {origin, size, root}, "state": RecordState,
+    "lineage": [ids]}``. Raises :class:`CertificateError` saying what failed
+    (``code``: ``signature``, ``proof``, ``replay``, ``id``, ``lineage`` or
+    ``consistency``; ``detail``: the inner code), or ``ValueError`` for a
+    bundle that is not a certificate or a key that is not a verifier key.
+    """
+    if isinstance(bundle, bytes):
+        text = bundle.decode("utf-8")
+    elif isinstance(bundle, str):
+        text = bundle
+    else:
+        text = json.dumps(bundle, ensure_ascii=False, default=_json_number)
+    native_trusted = None
+    if trusted is not None:
+        checkpoint, proof = trusted
+        if isinstance(proof, str):
+            raise TypeError("the consistency proof is a sequence of hex hashes, not one string")
+        native_trusted = (checkpoint if isinstance(checkpoint, str) else dict(checkpoint), list(proof))
+    data = _native.verify_certificate(text, key, native_trusted)
+    return VerifiedCertificate(
+        checkpoint=_checkpoint(data["checkpoint"]),
+        state=_state(data["state"]),
+        lineage=list(data["lineage"]),
+    )
+
+
+def open_checkpoint(note: str, key: str) -> Checkpoint:
+    """The checkpoint a signed note carries (``GET /log/checkpoint``), once its
+    signature by the pinned ``key`` is verified and its origin found to be the
+    key's name: ``{origin, size, root}``. Raises :class:`CertificateError`
+    with ``code`` ``"signature"`` (``detail``: ``unverified_note``,
+    ``invalid_signature``, ``malformed_note``, ``wrong_origin``…)."""
+    return _checkpoint(_native.open_checkpoint(note, key))
+
+
+def key_fingerprint(key: str) -> str:
+    """The fingerprint of a verifier key, to compare a pinned key with the one
+    its operator publishes (and with the certificate page's): the SHA-256 of
+    its type byte and public key, 64 hex digits."""
+    return _native.key_fingerprint(key)

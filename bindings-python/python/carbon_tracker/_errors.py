@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional, Tuple
 
-__all__ = ["FieldError", "ValidationError", "TransitionError"]
+__all__ = ["CertificateError", "FieldError", "ValidationError", "TransitionError"]
 
 
 @dataclass(frozen=True)
@@ -51,3 +51,30 @@ class TransitionError(Exception):
         super().__init__(message)
         self.code = code
         self.errors = _field_errors(errors)
+
+
+class CertificateError(ValueError):
+    """A certificate (or a checkpoint) does not verify against the pinned key.
+
+    ``code`` says what failed, the core's ``CertificateError::code()``:
+    ``"signature"`` (the checkpoint is not signed by the key, or is not a
+    checkpoint of its log), ``"proof"`` (an event is not in the log as shown:
+    a tampered event, record or proof), ``"replay"`` (the history breaks the
+    lifecycle rules), ``"id"`` (an id is not the one the fields give),
+    ``"lineage"`` (the records are not one line of descent) or
+    ``"consistency"`` (the checkpoint does not extend the trusted one).
+    ``detail`` is the code of what failed inside (``"root_mismatch"``,
+    ``"unverified_note"``, ``"out_of_sequence"``, ``"missing_ancestor"``…), or
+    ``None`` for ``"id"``. The message names the record and event.
+
+    A subclass of ``ValueError``, as are the errors for input that is not a
+    certificate or a key at all, so ``except ValueError`` catches every refusal.
+    """
+
+    code: str
+    detail: Optional[str]
+
+    def __init__(self, message: str, code: str, detail: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.detail = detail

@@ -54,3 +54,14 @@ def parse_serial(serial: str) -> Optional[dict[str, Any]]:
 
 def act(record: Mapping[str, Any], events: list[dict[str, Any]], action: str, payload: Optional[dict[str, Any]], now: str) -> str:
     """``{"whole": event}`` or ``{"split": ...}`` as JSON text; raises ``TransitionError``."""
+
+def verify_certificate(
+    bundle: str, key: str, trusted: Optional[tuple[Union[str, Mapping[str, Any]], list[str]]] = None
+) -> dict[str, Any]:
+    """``{checkpoint, state, lineage}`` of a certificate's JSON text; raises ``CertificateError``."""
+
+def open_checkpoint(note: str, key: str) -> dict[str, Any]:
+    """``{origin, size, root}`` of a signed checkpoint note; raises ``CertificateError``."""
+
+def key_fingerprint(key: str) -> str:
+    """The SHA-256 of a verifier key's type byte and public key, as hex."""
