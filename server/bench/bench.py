@@ -190,11 +190,11 @@ def measure(target: Target, script: str, seconds: int, connections: int, env: di
     )
 
 
-def start_server(url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_server(url: str, workdir: Path, args: tuple[str, ...] = ()) -> tuple[subprocess.Popen[bytes], int]:
     log_path = workdir / f"server-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
-            [str(BINARY), "--port", "0"], cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
+            [str(BINARY), "--port", "0", *args], cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, "DATABASE_URL": url, "RUST_LOG": "warn,carbon_tracker_server=info"},
         )
     for _ in range(600):

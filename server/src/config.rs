@@ -81,6 +81,13 @@ pub struct Cli {
     #[arg(long, env = "LOG_ORIGIN", global = true)]
     pub log_origin: Option<String>,
 
+    /// Serve without the verifiable log: no leaves or checkpoints are
+    /// written and the log's endpoints answer 404 `log_off`. For measuring
+    /// what the log costs (BENCHMARKS.md); a log with gaps cannot be
+    /// verified, so a server that ran with it cannot be audited.
+    #[arg(long)]
+    pub no_log: bool,
+
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -141,6 +148,8 @@ pub struct Settings {
     pub log_key: Option<PathBuf>,
     /// `--log-origin`, `LOG_ORIGIN`.
     pub log_origin: Option<String>,
+    /// `--no-log`.
+    pub no_log: bool,
 }
 
 impl Cli {
@@ -189,6 +198,7 @@ impl Cli {
                 .as_deref()
                 .map(|raw| setting("LOG_ORIGIN (--log-origin)", raw, parse_origin))
                 .transpose()?,
+            no_log: self.no_log,
         })
     }
 }
@@ -218,6 +228,9 @@ impl Settings {
             self.port,
             self.pool_size
         );
+        if self.no_log {
+            line.push_str(" --no-log");
+        }
         if self.api_token.is_some() {
             line.push_str(" (API_TOKEN set, not shown)");
         }

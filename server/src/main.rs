@@ -127,21 +127,27 @@ async fn serve(settings: Settings, store: Arc<dyn Store>) -> Result<(), BoxError
     let address = listener.local_addr()?;
     tracing::info!("configuration: {}", settings.command_line());
     report_overlaps(store.as_ref()).await?;
-    let (signer, created) = tlog::signing_key(
-        settings.log_key.as_deref(),
-        settings.database.log_key_path(),
-        settings.log_origin.as_deref(),
-    )?;
-    if let Some(path) = created {
-        tracing::info!(
-            "created the log's signing key in {}; its public key (pin it to verify certificates): {}",
-            path.display(),
-            signer.verifier().to_vkey()
-        );
-    }
-    let log = Arc::new(tlog::Log::open(Arc::clone(&store), signer).await?);
-    tracing::info!("log key: {}", log.key().to_vkey());
-    let sequencer = tokio::spawn(Arc::clone(&log).run());
+    let log = if settings.no_log {
+        tracing::warn!("running without the verifiable log (--no-log)");
+        None
+    } else {
+        let (signer, created) = tlog::signing_key(
+            settings.log_key.as_deref(),
+            settings.database.log_key_path(),
+            settings.log_origin.as_deref(),
+        )?;
+        if let Some(path) = created {
+            tracing::info!(
+                "created the log's signing key in {}; its public key (pin it to verify certificates): {}",
+                path.display(),
+                signer.verifier().to_vkey()
+            );
+        }
+        let log = Arc::new(tlog::Log::open(Arc::clone(&store), signer).await?);
+        tracing::info!("log key: {}", log.key().to_vkey());
+        Some(log)
+    };
+    let sequencer = log.clone().map(|log| tokio::spawn(log.run()));
     let state = routes::AppState {
         store,
         api_token: settings.api_token.map(Arc::new),
@@ -151,7 +157,9 @@ async fn serve(settings: Settings, store: Arc<dyn Store>) -> Result<(), BoxError
     axum::serve(listener, routes::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    sequencer.abort();
+    if let Some(sequencer) = sequencer {
+        sequencer.abort();
+    }
     tracing::info!("stopped; every acknowledged write is committed");
     Ok(())
 }

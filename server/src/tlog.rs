@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use carbon_tracker_core::lifecycle::{Event, EventType};
 use carbon_tracker_core::log::{self, Checkpoint, Hash, MerkleTree, SignerKey, VerifierKey};
+use carbon_tracker_core::{CanonicalRecord, RecordId};
 use uuid::Uuid;
 
 use crate::store::{Leaf, Store, StoreError, StoredCheckpoint};
@@ -234,23 +235,36 @@ impl Log {
 /// The leaves of `events` (a page of the feed), in order: each event's leaf
 /// hash, with the record's canonical fields read for a `CREATED` (SPEC §7).
 pub async fn leaves_of(store: &dyn Store, events: &[Event]) -> Result<Vec<Leaf>, LogFault> {
+    let created: Vec<RecordId> = events
+        .iter()
+        .filter(|e| e.event_type == EventType::Created)
+        .map(|e| e.record_id)
+        .collect();
+    let records: HashMap<RecordId, CanonicalRecord> = if created.is_empty() {
+        HashMap::new()
+    } else {
+        store
+            .canonical_records(created)
+            .await?
+            .into_iter()
+            .collect()
+    };
     let mut leaves = Vec::with_capacity(events.len());
     for event in events {
         let record = if event.event_type == EventType::Created {
-            let stored = store.get(event.record_id).await?.ok_or_else(|| {
+            Some(records.get(&event.record_id).ok_or_else(|| {
                 StoreError::corrupt(
                     Some(event.record_id),
                     "log",
                     "a CREATED event's record is not stored",
                 )
-            })?;
-            Some(stored.canonical)
+            })?)
         } else {
             None
         };
         leaves.push(Leaf {
             event: event.id,
-            hash: log::leaf_hash(&log::leaf_bytes(event, record.as_ref())?),
+            hash: log::leaf_hash(&log::leaf_bytes(event, record)?),
         });
     }
     Ok(leaves)

@@ -17,10 +17,21 @@ use super::records::{record_id, stored};
 use super::{bad_param, AppState, Params};
 use crate::problem::Problem;
 use crate::store::StoreError;
-use crate::tlog::{LogFault, Signed};
+use crate::tlog::{Log, LogFault, Signed};
 
 /// Most records a certificate covers (the record and its ancestors).
 const MAX_LINEAGE: usize = 10_000;
+
+/// The server's log, or a 404 when it runs with `--no-log`.
+fn the_log(app: &AppState) -> Result<&Arc<Log>, Problem> {
+    app.log.as_ref().ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "log_off",
+            "this server runs without the verifiable log (--no-log)",
+        )
+    })
+}
 
 fn hex_list(hashes: &[Hash]) -> Vec<String> {
     hashes.iter().map(hex::encode).collect()
@@ -55,12 +66,12 @@ pub(crate) async fn checkpoint(State(app): State<AppState>) -> Result<Response, 
     get, path = "/log/key", tag = "log",
     responses((status = 200, description = "The verifier key", content_type = "text/plain", body = String))
 )]
-pub(crate) async fn key(State(app): State<AppState>) -> Response {
-    text(format!("{}\n", app.log.key().to_vkey()))
+pub(crate) async fn key(State(app): State<AppState>) -> Result<Response, Problem> {
+    Ok(text(format!("{}\n", the_log(&app)?.key().to_vkey())))
 }
 
 fn latest(app: &AppState) -> Result<Arc<Signed>, Problem> {
-    app.log
+    the_log(app)?
         .latest()
         .ok_or_else(|| StoreError::stopped("the log has no checkpoint yet").into())
 }
@@ -126,7 +137,7 @@ pub(crate) async fn proof(
         Some(raw) => parse_size("size", raw)?,
         None => latest(&app)?.checkpoint.size,
     };
-    let index = app.log.index_of(event_id).ok_or_else(not_found)?;
+    let index = the_log(&app)?.index_of(event_id).ok_or_else(not_found)?;
     if index >= size {
         return Err(bad_param(
             "size",
@@ -134,7 +145,7 @@ pub(crate) async fn proof(
             format!("the event is leaf {index}: size must be more than that"),
         ));
     }
-    let (leaf, proof) = app.log.inclusion(index, size).ok_or_else(|| {
+    let (leaf, proof) = the_log(&app)?.inclusion(index, size).ok_or_else(|| {
         bad_param(
             "size",
             ErrorCode::OutOfRange,
@@ -197,7 +208,7 @@ pub(crate) async fn consistency(
             format!("from ({from}) must be at most to ({to})"),
         ));
     }
-    let proof = app.log.consistency(from, to).ok_or_else(|| {
+    let proof = the_log(&app)?.consistency(from, to).ok_or_else(|| {
         bad_param(
             "to",
             ErrorCode::OutOfRange,
@@ -240,14 +251,14 @@ pub(crate) async fn certificate(
         chain.push(record);
     }
     chain.reverse();
-    let signed = app.log.sequence().await?;
+    let log = the_log(&app)?;
+    let signed = log.sequence().await?;
     let size = signed.checkpoint.size;
     let mut records = Vec::with_capacity(chain.len());
     for record in chain {
         let mut events = Vec::with_capacity(record.events.len());
         for event in record.events {
-            let index = app
-                .log
+            let index = log
                 .index_of(event.id)
                 .filter(|&i| i < size)
                 .ok_or_else(|| {
@@ -256,7 +267,7 @@ pub(crate) async fn certificate(
                         event.id
                     )))
                 })?;
-            let (_, proof) = app.log.inclusion(index, size).ok_or_else(|| {
+            let (_, proof) = log.inclusion(index, size).ok_or_else(|| {
                 StoreError::corrupt(None, "log", "a leaf is past the checkpoint")
             })??;
             events.push(CertifiedEvent {

@@ -48,8 +48,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// When set, POSTs other than `/ids` need `Authorization: Bearer <token>`.
     pub api_token: Option<Arc<ApiToken>>,
-    /// The Merkle log of every event (SPEC §7).
-    pub log: Arc<crate::tlog::Log>,
+    /// The Merkle log of every event (SPEC §7); `None` with `--no-log`.
+    pub log: Option<Arc<crate::tlog::Log>>,
 }
 
 /// The whole application.

@@ -233,6 +233,13 @@ pub trait Store: Send + Sync {
     /// credits with an earlier block (possible before SPEC §6's rule).
     async fn overlaps(&self) -> Result<Vec<(RecordId, RecordId)>, StoreError>;
 
+    /// The canonical fields of the stored records among `ids` (without
+    /// their events), in no particular order.
+    async fn canonical_records(
+        &self,
+        ids: Vec<RecordId>,
+    ) -> Result<Vec<(RecordId, CanonicalRecord)>, StoreError>;
+
     /// Every leaf of the log, in order.
     async fn leaves(&self) -> Result<Vec<Leaf>, StoreError>;
 

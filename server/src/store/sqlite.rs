@@ -245,6 +245,28 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn canonical_records(
+        &self,
+        ids: Vec<RecordId>,
+    ) -> Result<Vec<(RecordId, CanonicalRecord)>, StoreError> {
+        let list =
+            serde_json::to_string(&ids).map_err(|e| StoreError::corrupt(None, "record ids", e))?;
+        self.read(|conn| {
+            select(
+                conn,
+                &format!(
+                    "SELECT {RECORD_COLUMNS} FROM records r \
+                     WHERE r.id IN (SELECT value FROM json_each(?1))"
+                ),
+                [list],
+                record_row,
+            )?
+            .into_iter()
+            .map(|row| row.decode(Vec::new()).map(|(_, r)| (r.id, r.canonical)))
+            .collect()
+        })
+    }
+
     async fn leaves(&self) -> Result<Vec<Leaf>, StoreError> {
         self.read(|conn| {
             select(

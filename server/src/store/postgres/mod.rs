@@ -211,6 +211,16 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn canonical_records(
+        &self,
+        ids: Vec<RecordId>,
+    ) -> Result<Vec<(RecordId, CanonicalRecord)>, StoreError> {
+        let ids: Vec<String> = ids.iter().map(RecordId::to_string).collect();
+        let ids = &ids;
+        self.run(|client| async move { sql::canonical_records(&client, ids).await })
+            .await
+    }
+
     async fn leaves(&self) -> Result<Vec<Leaf>, StoreError> {
         self.run(|client| async move {
             let rows = client

@@ -140,6 +140,27 @@ pub(super) async fn load_record<C: GenericClient + Sync>(
         .transpose()?)
 }
 
+/// The canonical fields of the stored records among `ids`.
+pub(super) async fn canonical_records<C: GenericClient + Sync>(
+    client: &C,
+    ids: &[String],
+) -> Result<Vec<(RecordId, CanonicalRecord)>, Failed> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records r WHERE r.id = ANY($1)"
+        ))
+        .await?;
+    let rows = client.query(&stmt, &[&ids]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            record_row(row)?
+                .decode(Vec::new())
+                .map(|(_, r)| (r.id, r.canonical))
+        })
+        .collect::<Result<_, StoreError>>()?)
+}
+
 /// Inserts a record and its CREATED event, or finds the record already there.
 pub(super) async fn create_one<C: GenericClient + Sync>(
     client: &C,
