@@ -62,7 +62,10 @@ fn check(certificate: &Path, key: &str, trusted: Option<&str>) -> Result<String,
         &key,
         trusted.as_ref().map(|(c, p)| (c, p.as_slice())),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| match e.detail() {
+        Some(detail) => format!("{}/{detail}: {e}", e.code()),
+        None => format!("{}: {e}", e.code()),
+    })?;
     Ok(format!(
         "record {} is {} (checked through {} record(s), against the checkpoint of {} leaves of {})",
         certificate.record_id,
