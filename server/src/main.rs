@@ -153,9 +153,10 @@ async fn serve(settings: Settings, store: Arc<dyn Store>) -> Result<(), BoxError
         api_token: settings.api_token.map(Arc::new),
         log,
     };
+    let shutdown = shutdown_signal()?;
     tracing::info!("listening on http://{address} (docs at http://{address}/docs)");
     axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await?;
     if let Some(sequencer) = sequencer {
         sequencer.abort();
@@ -178,27 +179,29 @@ async fn report_overlaps(store: &dyn Store) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM; in-flight requests then finish.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// A future that resolves on SIGINT or SIGTERM; in-flight requests then
+/// finish. The handlers are installed here, before the server says it
+/// listens, so a signal sent as soon as it does is never the default one
+/// (which would end the process without finishing anything).
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, BoxError> {
     #[cfg(unix)]
     {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            () = terminate => {}
-        }
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

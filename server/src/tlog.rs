@@ -69,6 +69,9 @@ pub enum LogFault {
     /// The core refused an event's leaf bytes or a key.
     #[error("the log: {0}")]
     Core(#[from] log::LogError),
+    /// The stored checkpoints were signed with another key.
+    #[error("{0}")]
+    WrongKey(String),
 }
 
 impl Log {
@@ -85,7 +88,14 @@ impl Log {
         let verifier = signer.verifier();
         let stored = store.checkpoints().await?;
         if let Some(last) = stored.last() {
-            let checkpoint = log::open_checkpoint(&last.note, &verifier)?;
+            let checkpoint = log::open_checkpoint(&last.note, &verifier).map_err(|e| {
+                LogFault::WrongKey(format!(
+                    "the latest stored checkpoint (size {}) does not open with the log key {} ({e}): \
+                     was the key file replaced? A log keeps its key",
+                    last.size,
+                    verifier.to_vkey()
+                ))
+            })?;
             tree.latest = Some(Arc::new(Signed {
                 checkpoint,
                 note: last.note.clone(),

@@ -294,3 +294,23 @@ def test_a_rewritten_history_fails_against_an_older_checkpoint(backend: Backend,
         s.stop()
     audited = cli("audit", url=url, cwd=tmp_path)
     assert audited.returncode == 1 and f"checkpoint of size {old_size} does not match" in audited.stdout, audited.stdout
+
+
+def test_another_key_for_an_existing_log_is_refused_at_start(backend: Backend, tmp_path: Path) -> None:
+    url = backend.new_url(tmp_path)
+    s = Server(url, tmp_path).start()
+    rid = s.post("/records", new_record()).json["id"]
+    certificate(s, rid)
+    assert s.stop() == 0
+    # Another log's key: made by a server on a database of its own.
+    other = tmp_path / "other"
+    other.mkdir()
+    o = Server("sqlite://other.db", other, env={"LOG_ORIGIN": "other.example/log"}).start()
+    assert o.stop() == 0
+    p = subprocess.run(
+        [str(SERVER_BIN), "--port", "0", "--log-key", str(other / "other.db.log-key")],
+        env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"}, cwd=tmp_path, capture_output=True, text=True, timeout=30,
+    )
+    assert p.returncode == 2, p.stderr
+    last = p.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the latest stored checkpoint") and "was the key file replaced?" in last, last

@@ -46,6 +46,7 @@ impl From<LogFault> for Problem {
         match e {
             LogFault::Store(e) => e.into(),
             LogFault::Core(e) => StoreError::corrupt(None, "log", e).into(),
+            LogFault::WrongKey(e) => StoreError::corrupt(None, "log key", e).into(),
         }
     }
 }
