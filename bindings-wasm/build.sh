@@ -6,6 +6,11 @@
 #   bindings-wasm/pkg-bundler   webpack, Vite and other bundlers
 #   bindings-wasm/pkg-node      Node.js (CommonJS)
 #
+# Each folder holds two modules of the crate: the main one (feature `ids`,
+# the package's root `carbon-tracker`) and the certificate verifier (feature
+# `verify`) in `verify/`, the subpath `carbon-tracker/verify`, a `.wasm` of
+# its own with a budget of its own (size.sh; README.md says why).
+#
 #   bindings-wasm/build.sh                 # all three
 #   bindings-wasm/build.sh web nodejs      # some of them
 #   OPT_LEVEL=z bindings-wasm/build.sh     # another opt-level than the profile's "s"
@@ -51,6 +56,19 @@ sync_dir() {
   done
 }
 
+# wasm-opt -Oz over a module, in place. The features are those Rust enables
+# by default for wasm32-unknown-unknown, which the module uses (reference
+# types for wasm-bindgen's externref table), and SIMD, which
+# .cargo/config.toml turns on for the batch hashing. --converge runs the
+# passes again while they still shrink the module (0.6 KB gzipped, a few
+# seconds).
+optimize() {
+  "$WASM_OPT" -Oz --converge --strip-debug --strip-producers \
+    --enable-bulk-memory --enable-multivalue --enable-mutable-globals \
+    --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext --enable-simd ${WASM_OPT_FEATURES:-} \
+    "$1" -o "$1"
+}
+
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -63,25 +81,37 @@ for target in "${targets[@]}"; do
   echo "==> carbon-tracker for $target${OPT_LEVEL:+ (opt-level $OPT_LEVEL)} in $out"
   fresh="$work/$target"
   wasm-pack --log-level warn build --profile wasm-release --target "$target" \
-    --out-dir "$fresh" --out-name carbon_tracker
-  wasm="$fresh/carbon_tracker_bg.wasm"
-  # The features Rust enables by default for wasm32-unknown-unknown, which
-  # the module uses (reference types for wasm-bindgen's externref table),
-  # and SIMD, which .cargo/config.toml turns on for the batch hashing.
-  # --converge runs the passes again while they still shrink the module
-  # (0.6 KB gzipped, a few seconds).
-  "$WASM_OPT" -Oz --converge --strip-debug --strip-producers \
-    --enable-bulk-memory --enable-multivalue --enable-mutable-globals \
-    --enable-nontrapping-float-to-int --enable-reference-types --enable-sign-ext --enable-simd ${WASM_OPT_FEATURES:-} \
-    "$wasm" -o "$wasm"
-  # The npm name is `carbon-tracker`; wasm-pack names packages after the crate.
+    --out-dir "$fresh" --out-name carbon_tracker -- --no-default-features --features ids
+  optimize "$fresh/carbon_tracker_bg.wasm"
+  # The verifier: the same crate with only the feature `verify`, in verify/.
+  # Its own profile (the workspace Cargo.toml: opt-level s throughout).
+  wasm-pack --log-level warn build --profile wasm-verify --target "$target" \
+    --out-dir "$work/$target-verify" --out-name carbon_tracker_verify -- --no-default-features --features verify
+  optimize "$work/$target-verify/carbon_tracker_verify_bg.wasm"
+  mkdir -p "$fresh/verify"
+  (cd "$work/$target-verify" && cp -R carbon_tracker_verify* snippets "$fresh/verify/")
+  # The npm name is `carbon-tracker`; wasm-pack names packages after the
+  # crate. The verifier is the subpath export `carbon-tracker/verify`.
   node -e '
     const fs = require("fs");
-    const file = process.argv[1];
+    const [file, verifyFile] = process.argv.slice(1);
     const pkg = JSON.parse(fs.readFileSync(file, "utf8"));
+    const verify = JSON.parse(fs.readFileSync(verifyFile, "utf8"));
     pkg.name = "carbon-tracker";
+    pkg.files = [...pkg.files, "verify"];
+    const main = pkg.module ?? pkg.main;
+    const entry = (types, js) => ({ types: `./${types}`, default: `./${js}` });
+    pkg.exports = {
+      ".": entry(pkg.types, main),
+      "./verify": entry(`verify/${verify.types}`, `verify/${verify.module ?? verify.main}`),
+      "./package.json": "./package.json",
+    };
+    if (Array.isArray(pkg.sideEffects)) {
+      pkg.sideEffects = [...pkg.sideEffects,
+        ...(verify.sideEffects ?? []).map((p) => p.replace(/^\.\//, "./verify/"))];
+    }
     fs.writeFileSync(file, JSON.stringify(pkg, null, 2) + "\n");
-  ' "$fresh/package.json"
+  ' "$fresh/package.json" "$work/$target-verify/package.json"
   sync_dir "$fresh" "$out"
 done
 [ -n "${OUT_PREFIX:-}" ] || "$HERE/size.sh" "${targets[@]}"

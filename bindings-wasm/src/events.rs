@@ -22,20 +22,38 @@
 use std::fmt;
 use std::str::FromStr;
 
+#[cfg(feature = "ids")]
 use carbon_tracker_core::api;
-use carbon_tracker_core::lifecycle::{utc_rfc3339, Event, EventType, RecordState, Status};
+use carbon_tracker_core::lifecycle::{utc_rfc3339, Event, EventType};
+#[cfg(feature = "ids")]
+use carbon_tracker_core::lifecycle::{RecordState, Status};
 use carbon_tracker_core::time::OffsetDateTime;
 use carbon_tracker_core::RecordId;
-use js_sys::{Array, Date, Object, Reflect};
+use js_sys::{Array, Date, JsString, Object, Reflect};
+#[cfg(feature = "ids")]
 use serde::Serialize;
 use serde_json::{Map, Number, Value};
 use uuid::Uuid;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::errors::{api_error, type_error};
-use crate::input::well_formed;
+#[cfg(feature = "ids")]
+use crate::errors::api_error;
+use crate::errors::type_error;
+#[cfg(feature = "ids")]
 use crate::output::to_js;
 use crate::rfc3339;
+
+/// The text of a JavaScript string; `None` when it holds a lone surrogate.
+///
+/// wasm-bindgen's conversion replaces lone surrogates with U+FFFD; only a
+/// result holding U+FFFD needs the (slower) check of the original string.
+pub(crate) fn well_formed(value: &JsValue, text: String) -> Option<String> {
+    if text.contains('\u{FFFD}') && !value.unchecked_ref::<JsString>().is_valid_utf16() {
+        None
+    } else {
+        Some(text)
+    }
+}
 
 /// Deeper payloads are refused: it also stops a payload that contains itself.
 const MAX_DEPTH: u32 = 64;
@@ -82,7 +100,7 @@ impl<'a> At<'a> {
     }
 }
 
-fn is_plain_object(value: &JsValue) -> bool {
+pub(crate) fn is_plain_object(value: &JsValue) -> bool {
     value.is_object() && !Array::is_array(value)
 }
 
@@ -241,6 +259,7 @@ fn event(value: &JsValue, at: At<'_>) -> Result<Event, JsValue> {
     })
 }
 
+#[cfg(feature = "ids")]
 /// The events argument: an array of events.
 pub(crate) fn events(value: &JsValue) -> Result<Vec<Event>, JsValue> {
     let array = value
@@ -258,11 +277,32 @@ pub(crate) fn events(value: &JsValue) -> Result<Vec<Event>, JsValue> {
         .collect()
 }
 
+#[cfg(feature = "ids")]
 /// The event argument of `apply`.
 pub(crate) fn single_event(value: &JsValue) -> Result<Event, JsValue> {
     event(value, At::top("event"))
 }
 
+/// A certificate's event, named by its place in the certificate
+/// (`records[0].events[2].event`) when it is not an event.
+#[cfg(feature = "verify")]
+pub(crate) fn event_at(value: &JsValue, what: &str) -> Result<Event, JsValue> {
+    event(value, At::top(what))
+}
+
+/// A string property of a certificate's object at `what` (lone surrogates refused).
+#[cfg(feature = "verify")]
+pub(crate) fn text_at(object: &JsValue, what: &str, field: &str) -> Result<String, JsValue> {
+    text(object, At::top(what).field(field))
+}
+
+/// The `TypeError` for a property of the object at `what` that is not what it should be.
+#[cfg(feature = "verify")]
+pub(crate) fn error_at(what: &str, field: &str, problem: &str) -> JsValue {
+    At::top(what).field(field).error(problem)
+}
+
+#[cfg(feature = "ids")]
 /// The state argument of `apply`: `null`/`undefined` for "no events yet".
 pub(crate) fn state(value: &JsValue) -> Result<Option<RecordState>, JsValue> {
     if value.is_null() || value.is_undefined() {
@@ -296,11 +336,13 @@ pub(crate) fn state(value: &JsValue) -> Result<Option<RecordState>, JsValue> {
     }))
 }
 
+#[cfg(feature = "ids")]
 /// An instant: a `Date` or RFC 3339 text.
 pub(crate) fn instant(value: &JsValue) -> Result<OffsetDateTime, JsValue> {
     instant_at(value, At::top("at"))
 }
 
+#[cfg(feature = "ids")]
 /// What a record's history adds up to, given either its events (replayed,
 /// checking every one) or a state as `replay`/`stateAt` return it.
 pub(crate) fn history_state(value: &JsValue) -> Result<RecordState, JsValue> {
@@ -315,6 +357,7 @@ pub(crate) fn history_state(value: &JsValue) -> Result<RecordState, JsValue> {
     state(value)?.ok_or_else(|| type_error("history must be the record's events or its state"))
 }
 
+#[cfg(feature = "ids")]
 /// An action's payload: an object, or `null`/`undefined` for none.
 pub(crate) fn payload(value: &JsValue) -> Result<Option<Map<String, Value>>, JsValue> {
     let at = At::top("payload");
@@ -327,16 +370,19 @@ pub(crate) fn payload(value: &JsValue) -> Result<Option<Map<String, Value>>, JsV
     }
 }
 
+#[cfg(feature = "ids")]
 /// The current time, from the JavaScript clock.
 pub(crate) fn now() -> Result<OffsetDateTime, JsValue> {
     instant_at(&Date::new_0().into(), At::top("now"))
 }
 
+#[cfg(feature = "ids")]
 /// `now` given as an argument: a `Date` or RFC 3339 text.
 pub(crate) fn now_from(value: &JsValue) -> Result<OffsetDateTime, JsValue> {
     instant_at(value, At::top("now"))
 }
 
+#[cfg(feature = "ids")]
 /// Sets one property of a fresh plain object, which cannot refuse it. (The
 /// keys are the core's: payload keys are checked against its lists, so no
 /// `__proto__` reaches here.)
@@ -344,6 +390,7 @@ pub(crate) fn set(object: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(object, &JsValue::from_str(key), value);
 }
 
+#[cfg(feature = "ids")]
 /// A JSON value as `JSON.parse` would give it; a number as the double its
 /// digits name (as `JSON.parse` reads them).
 fn value_out(value: &Value) -> JsValue {
@@ -357,6 +404,7 @@ fn value_out(value: &Value) -> JsValue {
     }
 }
 
+#[cfg(feature = "ids")]
 fn map_out(map: &Map<String, Value>) -> Object {
     let object = Object::new();
     for (key, value) in map {
@@ -365,11 +413,13 @@ fn map_out(map: &Map<String, Value>) -> Object {
     object
 }
 
+#[cfg(feature = "ids")]
 /// A timestamp as the core writes it (through the serializer a state's
 /// timestamps already take).
 #[derive(Serialize)]
 struct Timestamp(#[serde(with = "utc_rfc3339")] OffsetDateTime);
 
+#[cfg(feature = "ids")]
 /// An event as a plain object, in the shape of the REST bodies: `id`,
 /// `record_id`, `seq`, `event_type`, `payload` (`null` for none) and
 /// `created_at` (RFC 3339 in UTC, as the core writes it).

@@ -15,7 +15,7 @@
 use std::cell::{Cell, RefCell};
 
 use carbon_tracker_core::{FieldValue, RecordInput};
-use js_sys::{Array, JsString};
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 use crate::errors::type_error;
@@ -63,18 +63,6 @@ thread_local! {
     static RECORD: RefCell<RecordInput> = RefCell::new(RecordInput::default());
     /// Whether `js/convert.js` has this module's memory yet.
     static MEMORY_GIVEN: Cell<bool> = const { Cell::new(false) };
-}
-
-/// The text of a JavaScript string; `None` when it holds a lone surrogate.
-///
-/// wasm-bindgen's conversion replaces lone surrogates with U+FFFD; only a
-/// result holding U+FFFD needs the (slower) check of the original string.
-pub(crate) fn well_formed(value: &JsValue, text: String) -> Option<String> {
-    if text.contains('\u{FFFD}') && !value.unchecked_ref::<JsString>().is_valid_utf16() {
-        None
-    } else {
-        Some(text)
-    }
 }
 
 fn malformed() -> JsValue {

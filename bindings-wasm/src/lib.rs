@@ -6,22 +6,41 @@
 //! (canonical form, id, validation, lifecycle) is the core's, so a browser
 //! computes the ids the server and the Python package compute.
 
+//!
+//! The crate builds two modules (build.sh): with the feature `ids`, the main
+//! module, the package's root `carbon-tracker` (everything below); with
+//! `verify`, the certificate verifier `carbon-tracker/verify` (`verify.rs`),
+//! a `.wasm` of its own so that the main one stays within its size budget.
+//! Both are on by default, for tests and lints.
+
 mod errors;
 mod events;
+#[cfg(feature = "ids")]
 mod input;
 mod output;
 mod rfc3339;
 mod types;
+#[cfg(feature = "verify")]
+mod verify;
 
+#[cfg(feature = "verify")]
+pub use verify::{key_fingerprint, open_checkpoint, verify_certificate};
+
+#[cfg(feature = "ids")]
 use carbon_tracker_core::api;
+#[cfg(feature = "ids")]
 use carbon_tracker_core::{
     Acted, Action, CanonicalRecord, Child, IdBatch, RecordInput, ValidationError,
 };
+#[cfg(feature = "ids")]
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "ids")]
 use crate::errors::{api_error, type_error, validation_error};
+#[cfg(feature = "ids")]
 use crate::input::{for_each_record_input, with_record_input};
 
+#[cfg(feature = "ids")]
 /// Runs `f` on the record a call names; a value that is not an object is a
 /// `ValidationError` on the field `body`, as over HTTP.
 fn with_required_input<T>(
@@ -34,6 +53,7 @@ fn with_required_input<T>(
     })
 }
 
+#[cfg(feature = "ids")]
 /// The v1 id of one record: 64 lowercase hex digits.
 ///
 /// Throws a `ValidationError` listing every problem when the record is invalid.
@@ -49,6 +69,7 @@ pub fn record_id(
     })
 }
 
+#[cfg(feature = "ids")]
 /// The v1 ids of many records, in order (types in `types.rs`: two overloads).
 ///
 /// By default the first invalid record throws its `ValidationError`, with
@@ -99,6 +120,7 @@ pub fn record_ids(inputs: &JsValue, options: &JsValue) -> Result<js_sys::Array, 
     Ok(ids)
 }
 
+#[cfg(feature = "ids")]
 /// `true` for `{ errors: "collect" }`, `false` for no options or
 /// `{ errors: "throw" }`.
 fn collect_errors(options: &JsValue) -> Result<bool, JsValue> {
@@ -116,6 +138,7 @@ fn collect_errors(options: &JsValue) -> Result<bool, JsValue> {
     }
 }
 
+#[cfg(feature = "ids")]
 /// The canonical fields of one record (what its id is computed from).
 ///
 /// Throws a `ValidationError` listing every problem when the record is invalid.
@@ -126,6 +149,7 @@ pub fn canonicalize(
     output::to_js(&canonical(input)?)
 }
 
+#[cfg(feature = "ids")]
 /// The canonical fields of the record a call names: one instance of the
 /// record reading for `canonicalize` and `splitBlock`.
 fn canonical(input: &JsValue) -> Result<CanonicalRecord, JsValue> {
@@ -134,6 +158,7 @@ fn canonical(input: &JsValue) -> Result<CanonicalRecord, JsValue> {
     })
 }
 
+#[cfg(feature = "ids")]
 /// The id and the canonical fields of one record: the body `POST /ids` answers.
 ///
 /// Throws a `ValidationError` listing every problem when the record is invalid.
@@ -147,6 +172,7 @@ pub fn derive_id(
     })
 }
 
+#[cfg(feature = "ids")]
 /// Every problem of a record, in field order; empty when it is valid.
 ///
 /// Never throws for a bad record: anything that is not an object gives the
@@ -164,6 +190,7 @@ pub fn validate(
     })
 }
 
+#[cfg(feature = "ids")]
 /// The state a record's history adds up to, checking every event.
 ///
 /// Throws a `TransitionError` (`.code`) when an event cannot follow the
@@ -177,6 +204,7 @@ pub fn replay(
     output::to_js(&state)
 }
 
+#[cfg(feature = "ids")]
 /// The state after `event`, from the state before it (`null`: no events yet).
 ///
 /// Throws a `TransitionError` (`.code`) when the event cannot follow.
@@ -191,6 +219,7 @@ pub fn apply(
     output::to_js(&next)
 }
 
+#[cfg(feature = "ids")]
 /// The state as of `at` (a `Date` or RFC 3339 text), or `null` if the record
 /// did not exist yet. Only the events up to `at` are checked.
 #[wasm_bindgen(js_name = stateAt, unchecked_return_type = "RecordState | null")]
@@ -204,6 +233,7 @@ pub fn state_at(
     output::to_js(&state)
 }
 
+#[cfg(feature = "ids")]
 /// The block a registry serial names (SPEC §6), or `null` when it is not a
 /// block. The serial is canonicalized first, as a record's is.
 #[wasm_bindgen(js_name = parseSerial, unchecked_return_type = "Block | null")]
@@ -214,6 +244,7 @@ pub fn parse_serial(serial: &str) -> Result<JsValue, JsValue> {
     }
 }
 
+#[cfg(feature = "ids")]
 #[wasm_bindgen]
 extern "C" {
     /// The Web Crypto API's random bytes (browsers; Node from 19 on).
@@ -221,6 +252,7 @@ extern "C" {
     fn get_random_values(bytes: &mut [u8]) -> Result<JsValue, JsValue>;
 }
 
+#[cfg(feature = "ids")]
 /// What an action on a record does (SPEC §6), computed offline by the core's
 /// `act`: `{ whole: event }`, or `{ split: { parent, front, back } }` when a
 /// `quantity` below the record's splits a block (the parent's `SPLIT` event,
@@ -278,6 +310,7 @@ pub fn split_block(
     Ok(out.into())
 }
 
+#[cfg(feature = "ids")]
 /// A split's child as `{ record, id, events }`.
 fn child(child: &Child) -> Result<JsValue, JsValue> {
     let out = js_sys::Object::new();
@@ -295,6 +328,7 @@ fn child(child: &Child) -> Result<JsValue, JsValue> {
     Ok(out.into())
 }
 
+#[cfg(feature = "ids")]
 /// The scheme the snippet exports, for the test that it is the core's.
 #[doc(hidden)]
 pub fn exported_id_scheme() -> String {

@@ -1,16 +1,19 @@
 //! The TypeScript declarations that are not core shapes: the constant, the
-//! error classes (JavaScript classes in `js/errors.js`) and the overloads of
-//! `recordIds`.
+//! error classes (JavaScript classes in `js/errors.js` and `js/verify.js`)
+//! and the overloads of `recordIds`.
 //!
 //! The shapes themselves (`RecordInput`, `CanonicalRecord`, `DerivedId`,
 //! `FieldError`, `ErrorCode`, `Event`, `EventType`, `RecordState`, `Status`,
 //! `TransitionCode`) are derived from the core's types by tsify (the core's
 //! `typescript` feature), never hand-kept; the functions in `lib.rs` name them
 //! with `unchecked_param_type`/`unchecked_return_type`. Everything is checked
-//! by `tsc --noEmit` on `tests/node/usage.ts` in `tests/run`.
+//! by `tsc --noEmit` on `tests/node/usage.ts` in `tests/run`. The
+//! verifier's shapes (`Certificate`, `CertifiedRecord`, `CertifiedEvent`,
+//! `Checkpoint`, `Verified`) are the core's too, with its `log-small` feature.
 
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "ids")]
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &str = r#"
 /** The record id scheme this package computes. */
@@ -45,4 +48,26 @@ export function recordIds(inputs: RecordInput[], options?: { errors?: "throw" })
 /** The v1 ids of many records, in order; each invalid record gets its `ValidationError` in its place. */
 export function recordIds(inputs: unknown[], options: { errors: "collect" }): (string | ValidationError)[];
 export function recordIds(inputs: unknown[], options?: RecordIdsOptions): (string | ValidationError)[];
+"#;
+
+#[cfg(feature = "verify")]
+#[wasm_bindgen(typescript_custom_section)]
+const VERIFY_TYPES: &str = r#"
+/**
+ * A certificate does not verify against the pinned key. `code` says what
+ * failed (the core's codes): `"signature"` (the checkpoint is not signed by the
+ * key, or is not a checkpoint of its log), `"proof"` (an event is not in the
+ * log as shown: a tampered event, record or proof), `"replay"` (the history
+ * breaks the lifecycle rules), `"id"` (an id is not the one the fields give),
+ * `"lineage"` (the records are not one line of descent from a registered
+ * block) or `"consistency"` (the checkpoint does not extend the trusted one).
+ * `detail` is the code of what failed inside (`"root_mismatch"`,
+ * `"unverified_note"`, `"out_of_sequence"`, `"missing_ancestor"`…), `null`
+ * for `"id"`.
+ */
+export class CertificateError extends Error {
+  readonly name: "CertificateError";
+  readonly code: "signature" | "proof" | "replay" | "id" | "lineage" | "consistency";
+  readonly detail: string | null;
+}
 "#;

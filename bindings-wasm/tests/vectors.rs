@@ -3,7 +3,8 @@
 //! --headless --chrome`). Expected values come from `tests/vectors/`, never
 //! from the code under test. The full vector sets run through the built npm
 //! package in `tests/node/vectors.test.mjs`; this checks the same binding
-//! inside each engine.
+//! inside each engine: the main module's exports and the certificate
+//! verifier's (the crate's default features build both).
 #![cfg(target_arch = "wasm32")]
 #![allow(
     clippy::unwrap_used,
@@ -13,7 +14,8 @@
 )]
 
 use carbon_tracker_wasm::{
-    canonicalize, record_id, record_ids, replay, split_block, state_at, validate,
+    canonicalize, key_fingerprint, record_id, record_ids, replay, split_block, state_at, validate,
+    verify_certificate,
 };
 use js_sys::{Array, Reflect, JSON};
 use serde_json::Value;
@@ -24,6 +26,7 @@ const IDS: &str = include_str!("../../tests/vectors/ids.json");
 const REJECTS: &str = include_str!("../../tests/vectors/rejects.json");
 const LIFECYCLE: &str = include_str!("../../tests/vectors/lifecycle.json");
 const SPLITS: &str = include_str!("../../tests/vectors/splits.json");
+const LOG: &str = include_str!("../../tests/vectors/log.json");
 
 fn cases(text: &str) -> Vec<Value> {
     let file: Value = serde_json::from_str(text).unwrap();
@@ -268,4 +271,67 @@ fn id_scheme_is_the_cores() {
         carbon_tracker_wasm::exported_id_scheme(),
         carbon_tracker_core::ID_SCHEME
     );
+}
+
+#[wasm_bindgen_test]
+fn certificate_vectors() {
+    let file: Value = serde_json::from_str(LOG).unwrap();
+    let cases = file["certificates"].as_array().unwrap();
+    assert!(cases.len() >= 20);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let certificate = JSON::parse(&case["certificate"].to_string()).unwrap();
+        let key = JsValue::from_str(case["vkey"].as_str().unwrap());
+        let trusted = case
+            .get("trusted")
+            .map(|t| JSON::parse(&t.to_string()).unwrap());
+        let outcome = verify_certificate(&certificate, &key, trusted);
+        let expect = &case["expect"];
+        if let Some(verified) = expect.get("verified") {
+            let got = JSON::stringify(&outcome.expect(name)).unwrap();
+            let got: Value = serde_json::from_str(&String::from(got)).unwrap();
+            assert_eq!(&got, verified, "{name}");
+        } else {
+            let thrown = outcome.expect_err(name);
+            assert!(thrown.is_instance_of::<js_sys::Error>(), "{name}");
+            assert_eq!(
+                get(&thrown, "name").as_string().as_deref(),
+                Some("CertificateError"),
+                "{name}"
+            );
+            assert_eq!(
+                get(&thrown, "code").as_string().as_deref(),
+                expect["error"]["code"].as_str(),
+                "{name}"
+            );
+            assert_eq!(
+                get(&thrown, "detail").as_string().as_deref(),
+                expect["error"]["detail"].as_str(),
+                "{name}"
+            );
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn key_fingerprints() {
+    let file: Value = serde_json::from_str(LOG).unwrap();
+    let mut checked = 0;
+    for case in file["keys"].as_array().unwrap() {
+        let (Some(vkey), Some(expect)) = (case["vkey"].as_str(), case.get("expect")) else {
+            continue;
+        };
+        let got = key_fingerprint(&JsValue::from_str(vkey));
+        if let Some(fingerprint) = expect.get("fingerprint") {
+            assert_eq!(got.ok().as_deref(), fingerprint.as_str(), "{vkey}");
+            checked += 1;
+        } else if let Some(code) = expect.get("error").and_then(Value::as_str) {
+            let thrown = got.expect_err(vkey);
+            assert!(thrown.is_instance_of::<js_sys::TypeError>(), "{vkey}");
+            let message = get(&thrown, "message").as_string().unwrap();
+            assert!(message.contains(&format!("({code})")), "{vkey}: {message}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 50);
 }

@@ -7,7 +7,7 @@ mod canonical;
 mod error;
 mod id;
 pub mod lifecycle;
-#[cfg(feature = "log")]
+#[cfg(feature = "log-small")]
 pub mod log;
 mod number;
 mod payload;

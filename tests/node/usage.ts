@@ -1,6 +1,7 @@
 // Type-checked (tsc --noEmit, by tests/run), never run: every function and
 // shape of the package's TypeScript declarations used as a user would, for
 // the nodejs, bundler and web targets, plus lines that must NOT type-check.
+// The certificate verifier (`carbon-tracker/verify`) at the end.
 
 import * as node from "carbon-tracker";
 import * as bundler from "carbon-tracker/bundler";
@@ -149,3 +150,78 @@ async function browser(): Promise<void> {
   });
 }
 void browser;
+
+// The certificate verifier: `carbon-tracker/verify`, a module of its own.
+import * as nodeVerify from "carbon-tracker/verify";
+import * as bundlerVerify from "carbon-tracker/bundler/verify";
+import initVerify, * as webVerify from "carbon-tracker/web/verify";
+import type {
+  Certificate,
+  CertifiedEvent,
+  CertifiedRecord,
+  Checkpoint,
+  Verified,
+} from "carbon-tracker/verify";
+
+type Verifier = typeof nodeVerify;
+
+function verifying(v: Verifier, certificate: Certificate, key: string): void {
+  const verified: Verified = v.verifyCertificate(certificate, key);
+  const checkpoint: Checkpoint = verified.checkpoint;
+  const origin: string = checkpoint.origin;
+  const size: number = checkpoint.size;
+  const root: string = checkpoint.root;
+  const state: RecordState = verified.state;
+  const status: Status = verified.state.status;
+  const lineage: string[] = verified.lineage;
+  // From its JSON text, and against a trusted older checkpoint (an earlier
+  // result, or its signed note) with the consistency proof from it.
+  v.verifyCertificate(JSON.stringify(certificate), key, { checkpoint, proof: ["ab".repeat(32)] });
+  v.verifyCertificate(certificate, key, { checkpoint: certificate.checkpoint, proof: [] });
+  v.verifyCertificate(certificate, key, null);
+
+  const record: CertifiedRecord = certificate.records[0];
+  const fields: CanonicalRecord = record.record;
+  const entry: CertifiedEvent = record.events[0];
+  const event: Event = entry.event;
+  const index: number = entry.index;
+  const proof: string[] = entry.proof;
+  const note: string = certificate.checkpoint;
+  const fingerprint: string = v.keyFingerprint(key);
+  const opened: Checkpoint = v.openCheckpoint(note, key);
+
+  try {
+    v.verifyCertificate(certificate, key);
+  } catch (e) {
+    if (e instanceof v.CertificateError) {
+      const code: "signature" | "proof" | "replay" | "id" | "lineage" | "consistency" = e.code;
+      const detail: string | null = e.detail;
+      const message: string = e.message;
+      const name: "CertificateError" = e.name;
+      // @ts-expect-error: the codes are a closed set
+      const other: typeof e.code = "tampered";
+    }
+  }
+
+  // @ts-expect-error: a certificate is a Certificate or its JSON text
+  v.verifyCertificate({ record_id: "x" }, key);
+  // @ts-expect-error: the key is its text
+  v.verifyCertificate(certificate, { key });
+  // @ts-expect-error: a trusted checkpoint comes with its consistency proof
+  v.verifyCertificate(certificate, key, { checkpoint });
+  // @ts-expect-error: the result is not a state
+  const notAState: RecordState = v.verifyCertificate(certificate, key);
+  // @ts-expect-error: the main module has no verifier
+  node.verifyCertificate(certificate, key);
+}
+
+declare const certificate: Certificate;
+verifying(nodeVerify, certificate, "log+01234567+AQ==");
+verifying(bundlerVerify, certificate, "log+01234567+AQ==");
+verifying(webVerify, certificate, "log+01234567+AQ==");
+
+async function browserVerify(): Promise<void> {
+  await initVerify({ module_or_path: "/pkg/verify/carbon_tracker_verify_bg.wasm" });
+  const fingerprint: string = webVerify.keyFingerprint("log+01234567+AQ==");
+}
+void browserVerify;

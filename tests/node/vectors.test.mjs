@@ -1,5 +1,7 @@
 // Every case of tests/vectors/ through the built Node package
-// (bindings-wasm/pkg-node, CommonJS, loaded as a user's require() would).
+// (bindings-wasm/pkg-node, CommonJS, loaded as a user's require() would):
+// the main module, and the certificate verifier (`carbon-tracker/verify`,
+// pkg-node/verify/) for log.json.
 // Expected values come from the vectors, which the pure-Python reference
 // wrote; never from the code under test.
 //
@@ -12,10 +14,12 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { describe, it } from "node:test";
+import { soldAndRetired } from "./certificate_builder.mjs";
 
 const ROOT = new URL("../../", import.meta.url);
 const require = createRequire(import.meta.url);
 const ct = require(new URL("bindings-wasm/pkg-node/carbon_tracker.js", ROOT).pathname);
+const verifier = require(new URL("bindings-wasm/pkg-node/verify/carbon_tracker_verify.js", ROOT).pathname);
 
 const vectors = (name) => JSON.parse(readFileSync(new URL(`tests/vectors/${name}`, ROOT), "utf8"));
 const IDS = vectors("ids.json");
@@ -350,5 +354,144 @@ describe("splits.json", () => {
     assert.throws(call(4, "yesterday"), TypeError);
     assert.throws(call(0, null), ct.ValidationError);
     assert.throws(call(1, []), (e) => e instanceof ct.TransitionError && e.code === "no_events");
+  });
+});
+
+describe("log.json: certificates through carbon-tracker/verify", () => {
+  const LOG = vectors("log.json");
+  const { verifyCertificate, keyFingerprint, openCheckpoint, CertificateError } = verifier;
+
+  /** What verifying gives, in the vectors' terms: `{verified}` or `{error: {code, detail}}`. */
+  const outcome = (run) => {
+    try {
+      return { verified: run() };
+    } catch (e) {
+      assert.ok(e instanceof CertificateError, e);
+      assert.ok(e instanceof Error);
+      assert.equal(e.name, "CertificateError");
+      assert.ok(e.message.length > 0);
+      return { error: { code: e.code, detail: e.detail } };
+    }
+  };
+
+  it("is complete", () => {
+    assert.ok(LOG.certificates.length >= 20);
+    const codes = new Set(LOG.certificates.map((c) => c.expect.error?.code).filter(Boolean));
+    for (const code of ["signature", "proof", "replay", "id", "lineage", "consistency"]) {
+      assert.ok(codes.has(code), code);
+    }
+    // The main module stays without the verifier (its size budget).
+    assert.equal(ct.verifyCertificate, undefined);
+  });
+
+  for (const c of LOG.certificates) {
+    it(c.name, () => {
+      assert.deepEqual(outcome(() => verifyCertificate(c.certificate, c.vkey, c.trusted)), c.expect);
+      // The same from the certificate's JSON text, and with the key as GET /log/key serves it.
+      assert.deepEqual(outcome(() => verifyCertificate(JSON.stringify(c.certificate), `${c.vkey}\n`, c.trusted ?? null)),
+        c.expect);
+    });
+  }
+
+  const valid = LOG.certificates.find((c) => c.name === "the retired front child of a split block, with its parent");
+  const key = valid.vkey;
+  /** The certificate's JSON text with the first `from` after `after` replaced by `to`. */
+  const tampered = (after, from, to) => {
+    const text = JSON.stringify(valid.certificate);
+    const at = text.indexOf(from, text.indexOf(after));
+    assert.ok(at > 0, `${from} after ${after}`);
+    return text.slice(0, at) + to + text.slice(at + from.length);
+  };
+  const codeOf = (bundle, trusted) => outcome(() => verifyCertificate(bundle, key, trusted)).error;
+
+  it("a tampered byte is named: proof, signature, id, replay", () => {
+    assert.deepEqual(outcome(() => verifyCertificate(valid.certificate, key)), valid.expect);
+    // The retirement's beneficiary, one letter changed: its leaf is not in the log.
+    assert.deepEqual(codeOf(tampered('"RETIRED"', "Oslo", "Oslp")), { code: "proof", detail: "root_mismatch" });
+    // A proof hash, one hex digit flipped.
+    const proof = valid.certificate.records[1].events[1].proof[0];
+    const flipped = proof.slice(0, 10) + (proof[10] === "0" ? "1" : "0") + proof.slice(11);
+    assert.deepEqual(codeOf(tampered('"RETIRED"', proof, flipped)), { code: "proof", detail: "root_mismatch" });
+    // The checkpoint's tree size: its signature no longer verifies.
+    const size = valid.expect.verified.checkpoint.size;
+    assert.deepEqual(codeOf(tampered('"checkpoint"', `\\n${size}\\n`, `\\n${size + 1}\\n`)),
+      { code: "signature", detail: "invalid_signature" });
+    // The block's quantity: its id is no longer the one its events name.
+    assert.deepEqual(codeOf(tampered('"records"', '"187.0000"', '"188.0000"')), { code: "id", detail: null });
+    // A seq: the history no longer replays.
+    // A seq: the event's leaf changes with it (the proofs are checked first).
+    assert.deepEqual(codeOf(tampered(`"record_id":"${valid.certificate.record_id}","seq":2`, '"seq":2', '"seq":3')).code,
+      "proof");
+    // The events in another order: the proofs hold, the history does not replay.
+    const reordered = structuredClone(valid.certificate);
+    reordered.records[1].events.reverse();
+    assert.equal(codeOf(reordered).code, "replay");
+  });
+
+  it("a trusted checkpoint may be the signed note itself", () => {
+    const note = valid.certificate.checkpoint;
+    assert.deepEqual(outcome(() => verifyCertificate(valid.certificate, key, { checkpoint: note, proof: [] })),
+      valid.expect);
+    const other = LOG.checkpoints.find((c) => c.expect.error === "unverified_note");
+    assert.deepEqual(codeOf(valid.certificate, { checkpoint: other.note, proof: [] }),
+      { code: "consistency", detail: "unverified_note" });
+    assert.deepEqual(codeOf(valid.certificate, { checkpoint: note, proof: ["not a hash"] }),
+      { code: "consistency", detail: "invalid_hash" });
+  });
+
+  it("keyFingerprint: the keys' fingerprints; malformed keys are a TypeError naming the code", () => {
+    for (const k of LOG.keys.filter((k) => k.vkey && k.expect.fingerprint)) {
+      assert.equal(keyFingerprint(k.vkey), k.expect.fingerprint, k.name);
+      assert.equal(keyFingerprint(` ${k.vkey}\n`), k.expect.fingerprint, k.name);
+    }
+    const bad = LOG.keys.filter((k) => typeof k.vkey === "string" && typeof k.expect.error === "string");
+    assert.ok(bad.length > 10);
+    for (const k of bad) {
+      assert.throws(() => keyFingerprint(k.vkey), (e) => e instanceof TypeError
+        && e.message.includes(`(${k.expect.error})`), k.name);
+      assert.throws(() => verifyCertificate(valid.certificate, k.vkey), TypeError, k.name);
+    }
+  });
+
+  it("openCheckpoint: the checkpoints", () => {
+    for (const c of LOG.checkpoints) {
+      if (c.expect.checkpoint?.size > Number.MAX_SAFE_INTEGER) {
+        // A size no JavaScript number holds (2^64 - 1) is refused, never rounded.
+        assert.throws(() => openCheckpoint(c.note, c.vkey), TypeError, c.name);
+        continue;
+      }
+      const got = outcome(() => openCheckpoint(c.note, c.vkey));
+      if ("checkpoint" in c.expect) {
+        assert.deepEqual(got, { verified: c.expect.checkpoint }, c.name);
+      } else {
+        assert.deepEqual(got, { error: { code: "signature", detail: c.expect.error } }, c.name);
+      }
+    }
+  });
+
+  it("arguments of the wrong shape are a TypeError naming the place", () => {
+    const broken = structuredClone(valid.certificate);
+    broken.records[1].events[0].index = -1;
+    assert.throws(() => verifyCertificate(broken, key), /certificate\.records\[1\]\.events\[0\]\.index/);
+    delete broken.records[1].events[0].event.created_at;
+    assert.throws(() => verifyCertificate(broken, key), TypeError);
+    for (const bundle of [null, 3, [], "{", "[]"]) {
+      assert.throws(() => verifyCertificate(bundle, key), TypeError, String(bundle));
+    }
+    assert.throws(() => verifyCertificate(valid.certificate, 7), TypeError);
+    assert.throws(() => verifyCertificate(valid.certificate, key, { checkpoint: { origin: "x" }, proof: [] }), TypeError);
+    assert.throws(() => verifyCertificate(valid.certificate, key, "trusted"), TypeError);
+  });
+
+  it("a 10-event certificate built here (certificate_builder.mjs) verifies, and fails tampered", () => {
+    const certificate = soldAndRetired(ct, { skey: LOG.log_key.skey });
+    assert.equal(certificate.records[0].events.length, 10);
+    const verified = verifyCertificate(certificate, LOG.log_key.vkey);
+    assert.equal(verified.state.status, "RETIRED");
+    assert.equal(verified.state.last_seq, 10);
+    assert.deepEqual(verified.lineage, [certificate.record_id]);
+    certificate.records[0].events[4].event.payload.price = 1;
+    assert.deepEqual(outcome(() => verifyCertificate(certificate, LOG.log_key.vkey)).error,
+      { code: "proof", detail: "root_mismatch" });
   });
 });
