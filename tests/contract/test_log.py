@@ -46,6 +46,25 @@ def verify(server: Server, cert: dict[str, Any], tmp_path: Path, *extra: str) ->
     return cli("verify", str(path), "--key", key, *extra, url=server.database_url, cwd=tmp_path)
 
 
+NODE_PACKAGE = ROOT / "bindings-wasm" / "pkg-node" / "verify" / "carbon_tracker_verify.js"
+
+
+def wasm_verify(cert: dict[str, Any], key: str, tmp_path: Path) -> str:
+    """The WASM package's verifyCertificate on `cert`, in Node: "valid", or
+    the error's class and code."""
+    path = tmp_path / f"wasm-cert-{time.monotonic_ns()}.json"
+    path.write_text(json.dumps(cert))
+    script = (
+        f"const v = require({json.dumps(str(NODE_PACKAGE))});"
+        f"const fs = require('fs');"
+        f"try {{ v.verifyCertificate(JSON.parse(fs.readFileSync({json.dumps(str(path))}, 'utf8')), {json.dumps(key)}); console.log('valid'); }}"
+        f"catch (e) {{ console.log(e.constructor.name + ' ' + e.code); }}"
+    )
+    done = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 def key_of(server: Server) -> str:
     return server.get("/log/key").raw.decode().strip()
 
@@ -70,6 +89,7 @@ def test_a_certificate_verifies_offline(server: Server, tmp_path: Path) -> None:
     done = verify(server, cert, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith(f"valid: record {rid} is RETIRED"), done.stdout
+    assert wasm_verify(cert, key_of(server), tmp_path) == "valid"
     # The independent reference agrees.
     verified = log_v1.verify_certificate(cert, key_of(server))
     assert verified["state"]["status"] == "RETIRED"
@@ -193,6 +213,8 @@ def test_tampering_with_a_stored_event_is_caught(backend: Backend, tmp_path: Pat
             raise AssertionError("the reference accepted a tampered certificate")
         except log_v1.Refused as e:
             assert e.code == "proof", e
+        # And the WASM package, in Node.
+        assert wasm_verify(cert, key_of(s), tmp_path) == "CertificateError proof"
     finally:
         s.stop()
 
