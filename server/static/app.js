@@ -1,10 +1,12 @@
 // The page at `/`: ids computed in the browser by the WASM package (the same
 // core as the server), registration with POST /records, lookup with
 // GET /records/{id}: a record's block, holder and lineage tree
-// (GET /records/{id}/lineage), and a partial retirement whose two children
-// the package derives before anything is sent (SPEC §6). The page decides
-// nothing itself: the package computes and validates, the server stores;
-// this file only moves values between the form, the package and the server.
+// (GET /records/{id}/lineage), a partial retirement whose two children
+// the package derives before anything is sent (SPEC §6), and a link to the
+// record's certificate page (/certificates/{id}, certificate.js; SPEC §7).
+// The page decides nothing itself: the package computes and validates, the
+// server stores; this file only moves values between the form, the package
+// and the server.
 // Text is only ever set with textContent.
 
 import init, {
@@ -195,6 +197,12 @@ async function lookup(event) {
   }
   const status = say(`Status: ${record.status}`);
   status.id = "lookup-status";
+  // Its certificate (SPEC §7): the record's story, verified in the browser against the log's key.
+  const certificate = say("");
+  const link = element("a", record.status === "RETIRED" ? "Retirement certificate" : "Certificate of its history",
+    "lookup-certificate");
+  link.href = `/certificates/${record.id ?? id}`;
+  certificate.append(link, " (verified in your browser against the log's key; printable)");
   say(`${record.project_name} | ${record.registry} | ${record.vintage} | ${record.quantity} | ${record.serial_number}`);
   const block = say(record.block ? `Block: ${blockText(record.block)}` : "Block: none (its serial names no range of "
     + "credits, or its quantity is not the range's count)");

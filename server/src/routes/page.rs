@@ -1,5 +1,7 @@
 //! `GET /`: a page that computes record ids in the browser with the WASM
-//! package, registers records and looks them up.
+//! package, registers records and looks them up; `GET /certificates/{id}`:
+//! a record's certificate (SPEC §7) verified in the browser by the package's
+//! verifier module (`pkg-web/verify/`) against the key the user pins.
 //!
 //! Everything it loads is in the binary: the page (`server/static/`) and the
 //! browser build of the package (`bindings-wasm/pkg-web/`, located by
@@ -19,6 +21,8 @@ include!(concat!(env!("OUT_DIR"), "/web_pkg.rs"));
 const INDEX_HTML: &str = include_str!("../../static/index.html");
 const APP_JS: &str = include_str!("../../static/app.js");
 const APP_CSS: &str = include_str!("../../static/app.css");
+const CERTIFICATE_HTML: &str = include_str!("../../static/certificate.html");
+const CERTIFICATE_JS: &str = include_str!("../../static/certificate.js");
 
 /// Scripts only from this server; `wasm-unsafe-eval` is what compiling a
 /// WebAssembly module needs under a script policy (not `eval` itself).
@@ -39,10 +43,23 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
             get(|| async { asset("text/css", APP_CSS.as_bytes()) }),
         )
         .route("/pkg/{*path}", get(package_file))
+        .route(
+            "/certificates/{id}",
+            get(|| async { html(CERTIFICATE_HTML) }),
+        )
+        .route(
+            "/certificate.js",
+            get(|| async { asset("text/javascript", CERTIFICATE_JS.as_bytes()) }),
+        )
 }
 
 async fn index() -> Response {
-    let mut response = asset("text/html; charset=utf-8", INDEX_HTML.as_bytes());
+    html(INDEX_HTML)
+}
+
+/// A page, with its script policy.
+fn html(page: &'static str) -> Response {
+    let mut response = asset("text/html; charset=utf-8", page.as_bytes());
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
