@@ -274,6 +274,9 @@ def test_every_acknowledged_event_is_a_leaf_after_a_crash(backend: Backend, tmp_
             log_v1.verify_consistency(old["size"], latest["size"], bytes.fromhex(old["root"]), bytes.fromhex(latest["root"]), [bytes.fromhex(h) for h in proof])
     finally:
         s.stop()
+    # Every checkpoint stored, signed before the crash or after, is a prefix of the recomputed log.
+    audited = cli("audit", url=url, cwd=tmp_path)
+    assert audited.returncode == 0 and "(0 not matching)" in audited.stdout, audited.stdout
 
 
 def test_a_rewritten_history_fails_against_an_older_checkpoint(backend: Backend, tmp_path: Path) -> None:
