@@ -51,6 +51,19 @@ struct Tree {
     latest: Option<Arc<Signed>>,
 }
 
+impl Tree {
+    /// Appends `leaves` after those held.
+    fn extend(&mut self, leaves: &[Leaf]) {
+        for leaf in leaves {
+            self.index.insert(leaf.event, self.leaves.len());
+            self.leaves.push(leaf.hash);
+        }
+        if let Some(last) = leaves.last() {
+            self.last_event = Some(last.event);
+        }
+    }
+}
+
 /// A checkpoint with its signed note.
 #[derive(Debug)]
 pub struct Signed {
@@ -80,11 +93,7 @@ impl Log {
     pub async fn open(store: Arc<dyn Store>, signer: SignerKey) -> Result<Self, LogFault> {
         let leaves = store.leaves().await?;
         let mut tree = Tree::default();
-        for (idx, leaf) in (0_u64..).zip(&leaves) {
-            tree.index.insert(leaf.event, idx);
-            tree.leaves.push(leaf.hash);
-        }
-        tree.last_event = leaves.last().map(|l| l.event);
+        tree.extend(&leaves);
         let verifier = signer.verifier();
         let stored = store.checkpoints().await?;
         if let Some(last) = stored.last() {
@@ -138,18 +147,13 @@ impl Log {
                 )
                 .into());
             };
-            let Some(last) = events.last().map(|e| e.id) else {
+            if events.is_empty() {
                 break;
-            };
+            }
             let leaves = leaves_of(self.store.as_ref(), &events).await?;
             let first = self.read().leaves.len();
             self.store.append_leaves(first, leaves.clone()).await?;
-            let mut tree = self.write();
-            for (idx, leaf) in (first..).zip(&leaves) {
-                tree.index.insert(leaf.event, idx);
-                tree.leaves.push(leaf.hash);
-            }
-            tree.last_event = Some(last);
+            self.write().extend(&leaves);
         }
         let grown = {
             let tree = self.read();

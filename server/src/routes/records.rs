@@ -91,7 +91,11 @@ impl RecordBody {
             }
         };
         let block = canonical.block().map(Block::into_owned);
-        let warnings = canonical.block_warning().into_iter().collect();
+        // A block has nothing to warn of: its serial need not be read again.
+        let warnings = match block {
+            Some(_) => Vec::new(),
+            None => canonical.block_warning().into_iter().collect(),
+        };
         let lineage = Lineage::of(&events);
         Ok(state.map(|state| Self {
             id,
