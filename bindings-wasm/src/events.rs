@@ -27,6 +27,7 @@ use carbon_tracker_core::api;
 use carbon_tracker_core::lifecycle::{utc_rfc3339, Event, EventType};
 #[cfg(feature = "ids")]
 use carbon_tracker_core::lifecycle::{RecordState, Status};
+use carbon_tracker_core::rfc3339;
 use carbon_tracker_core::time::OffsetDateTime;
 use carbon_tracker_core::RecordId;
 use js_sys::{Array, Date, JsString, Object, Reflect};
@@ -41,7 +42,6 @@ use crate::errors::api_error;
 use crate::errors::type_error;
 #[cfg(feature = "ids")]
 use crate::output::to_js;
-use crate::rfc3339;
 
 /// The text of a JavaScript string; `None` when it holds a lone surrogate.
 ///

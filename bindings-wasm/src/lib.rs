@@ -18,7 +18,6 @@ mod events;
 #[cfg(feature = "ids")]
 mod input;
 mod output;
-mod rfc3339;
 mod types;
 #[cfg(feature = "verify")]
 mod verify;

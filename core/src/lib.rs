@@ -12,6 +12,7 @@ pub mod log;
 mod number;
 mod payload;
 mod quantity;
+pub mod rfc3339;
 mod serial;
 mod split;
 mod text;

@@ -51,6 +51,10 @@ pub enum PayloadRule {
     /// An officially assigned ISO 3166-1 alpha-2 country code, in uppercase
     /// (`"KE"`; `"ke"`, `"KEN"` and the user-assigned `"XX"` are refused).
     Country,
+    /// A UTC instant in RFC 3339's `date-time` form with `T` and `Z`,
+    /// `YYYY-MM-DDThh:mm:ss[.fraction]Z`, a real date and time (no leap
+    /// second): when a registry says an action took effect (`effective_at`).
+    Timestamp,
 }
 
 impl PayloadRule {
@@ -72,6 +76,9 @@ impl PayloadRule {
             Self::OneOf(values) => format!("one of {}", quoted_list(values)),
             Self::Country => {
                 "an ISO 3166-1 alpha-2 country code, officially assigned, in uppercase, such as \"KE\"".to_owned()
+            }
+            Self::Timestamp => {
+                "a UTC time in RFC 3339 form, such as \"2026-04-03T00:00:00Z\"".to_owned()
             }
         }
     }
@@ -110,8 +117,15 @@ const RETIRED: &[PayloadField] = &[
     field("purpose", false, PayloadRule::OneOf(&RETIREMENT_PURPOSES)),
     field("beneficiary_country", false, PayloadRule::Country),
     field("note", false, PayloadRule::Note(MAX_PUBLIC_NOTE_CHARS)),
+    field("effective_at", false, PayloadRule::Timestamp),
 ];
-const CANCELLED: &[PayloadField] = &[field("reason", false, PayloadRule::Note(MAX_NOTE_CHARS))];
+/// `effective_at`: when the registry says the retirement or cancellation took
+/// effect, where it differs from when the tracker recorded it (an import of a
+/// registry's export, issue 16).
+const CANCELLED: &[PayloadField] = &[
+    field("reason", false, PayloadRule::Note(MAX_NOTE_CHARS)),
+    field("effective_at", false, PayloadRule::Timestamp),
+];
 /// A split's child names its parent and inherits its holder (SPEC §6); a
 /// record registered by a client has no payload.
 const CREATED: &[PayloadField] = &[
@@ -214,13 +228,17 @@ fn check(rule: PayloadRule, value: &Value) -> Option<ErrorCode> {
         (PayloadRule::Country, Value::String(s)) => {
             (!is_country_code(s)).then_some(ErrorCode::InvalidCountry)
         }
+        (PayloadRule::Timestamp, Value::String(s)) => {
+            (!is_utc_timestamp(s)).then_some(ErrorCode::InvalidFormat)
+        }
         (
             PayloadRule::Name(_)
             | PayloadRule::Note(_)
             | PayloadRule::Currency
             | PayloadRule::RecordId
             | PayloadRule::OneOf(_)
-            | PayloadRule::Country,
+            | PayloadRule::Country
+            | PayloadRule::Timestamp,
             _,
         ) => Some(ErrorCode::NotAString),
         (PayloadRule::Credits, value) => credits(value).err(),
@@ -327,6 +345,17 @@ fn is_country_code(code: &str) -> bool {
     }
 }
 
+/// Whether `text` is a UTC instant written `YYYY-MM-DDThh:mm:ss[.f…]Z`
+/// (RFC 3339 with the `T` and `Z` it allows in lowercase taken in capitals
+/// only), naming a real date from year 1 and a time without a leap second.
+fn is_utc_timestamp(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.get(10) == Some(&b'T')
+        && bytes.last() == Some(&b'Z')
+        && bytes.get(17..19) != Some(b"60")
+        && crate::rfc3339::parse(text).is_some_and(|t| t.year() >= 1)
+}
+
 /// `"a", "b" or "c"`: the allowed values, for messages and docs.
 fn quoted_list(values: &[&str]) -> String {
     let mut out = String::new();
@@ -354,6 +383,9 @@ fn describe(name: &str, rule: PayloadRule, code: ErrorCode) -> FieldError {
                 code,
                 format!("{name} must be at most {max} characters"),
             )
+        }
+        (PayloadRule::Timestamp, ErrorCode::InvalidFormat) => {
+            FieldError::with_message(name, code, format!("{name} must be {}", rule.describe()))
         }
         _ => FieldError::new(name, code),
     }

@@ -56,8 +56,9 @@ SCHEMA: dict[str, dict[str, tuple[bool, str]]] = {
     "CREATED": {"parent": (False, "record_id"), "holder": (False, "name")},
     "SOLD": {"buyer": (True, "name"), "price": (False, "price"), "currency": (False, "currency"), "note": (False, "note")},
     "RETIRED": {"beneficiary": (False, "name"), "reason": (False, "note"), "purpose": (False, "purpose"),
-                "beneficiary_country": (False, "country"), "note": (False, "public_note")},
-    "CANCELLED": {"reason": (False, "note")},
+                "beneficiary_country": (False, "country"), "note": (False, "public_note"),
+                "effective_at": (False, "timestamp")},
+    "CANCELLED": {"reason": (False, "note"), "effective_at": (False, "timestamp")},
     "SPLIT": {"front": (True, "record_id"), "back": (True, "record_id"), "quantity": (True, "credits")},
 }
 
@@ -98,8 +99,18 @@ def credits(value: Any) -> tuple[Optional[int], Optional[str]]:
 
 
 def _check(rule: str, value: Any) -> Optional[str]:
-    if rule in ("name", "note", "public_note", "currency", "record_id", "purpose", "country") and not isinstance(value, str):
+    if rule in ("name", "note", "public_note", "currency", "record_id", "purpose", "country", "timestamp") and not isinstance(value, str):
         return "not_a_string"
+    if rule == "timestamp":
+        # A UTC instant, YYYY-MM-DDThh:mm:ss[.f]Z, naming a real date and time.
+        m = re.fullmatch(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?Z", value)
+        if m is None:
+            return "invalid_format"
+        try:
+            datetime(*(int(g) for g in m.groups()[:6]))
+        except ValueError:
+            return "invalid_format"
+        return None
     if rule == "record_id":
         return None if re.fullmatch(r"[0-9a-f]{64}", value) else "invalid_format"
     if rule == "credits":

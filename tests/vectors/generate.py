@@ -425,6 +425,21 @@ def lifecycle_vectors() -> dict[str, Any]:
         "RETIRED with numeric note": ("RETIRED", {"note": 1}),
         "RETIRED with every new field wrong": ("RETIRED", {"note": "n" * 257, "beneficiary_country": "kenya", "purpose": "other "}),
         "CANCELLED with beneficiary": ("CANCELLED", {"beneficiary": "A"}),
+        # effective_at: a registry's date of the retirement or cancellation.
+        "RETIRED with a date only": ("RETIRED", {"effective_at": "2026-04-03"}),
+        "RETIRED with an offset": ("RETIRED", {"effective_at": "2026-04-03T10:00:00+02:00"}),
+        "RETIRED with lowercase t and z": ("RETIRED", {"effective_at": "2026-04-03t10:00:00z"}),
+        "RETIRED with a space for T": ("RETIRED", {"effective_at": "2026-04-03 10:00:00Z"}),
+        "RETIRED with February 30": ("RETIRED", {"effective_at": "2026-02-30T00:00:00Z"}),
+        "RETIRED with February 29 of a common year": ("RETIRED", {"effective_at": "2025-02-29T00:00:00Z"}),
+        "RETIRED with hour 24": ("RETIRED", {"effective_at": "2026-04-03T24:00:00Z"}),
+        "RETIRED with a leap second": ("RETIRED", {"effective_at": "2016-12-31T23:59:60Z"}),
+        "RETIRED with year 0": ("RETIRED", {"effective_at": "0000-01-01T00:00:00Z"}),
+        "RETIRED with an empty fraction": ("RETIRED", {"effective_at": "2026-04-03T10:00:00.Z"}),
+        "RETIRED with a US date": ("RETIRED", {"effective_at": "11/3/2025 7:10:41 PM"}),
+        "RETIRED with a numeric effective_at": ("RETIRED", {"effective_at": 1775174400}),
+        "CANCELLED with an empty effective_at": ("CANCELLED", {"effective_at": ""}),
+        "CANCELLED with a trailing space": ("CANCELLED", {"effective_at": "2026-04-03T00:00:00Z "}),
     }
     for name, (etype, payload) in bad_payloads.items():
         cases.append(lifecycle_case(name, [c, event(2, etype, payload)]))
@@ -451,6 +466,10 @@ def lifecycle_vectors() -> dict[str, Any]:
         "RETIRED with every field": {"beneficiary": "Acme Corp", "reason": "r" * 1000, "purpose": "corporate_target",
                                      "beneficiary_country": "KE", "note": "Retired for Acme's 2025 target"},
         "RETIRED with null new fields": {"purpose": None, "beneficiary_country": None, "note": None},
+        "RETIRED effective at a registry's date": {"effective_at": "2026-04-03T00:00:00Z"},
+        "RETIRED effective at a time with microseconds": {"effective_at": "2026-04-13T12:35:58.842275Z"},
+        "RETIRED effective on February 29 of a leap year": {"effective_at": "2024-02-29T23:59:59Z"},
+        "RETIRED effective in year 1": {"effective_at": "0001-01-01T00:00:00Z"},
     })
     for name, payload in good_retirements.items():
         cases.append(lifecycle_case(name, [c, event(2, "RETIRED", payload)]))
@@ -459,6 +478,8 @@ def lifecycle_vectors() -> dict[str, Any]:
     cases += [
         lifecycle_case("RETIRED with empty payload object", [c, event(2, "RETIRED", {})]),
         lifecycle_case("CANCELLED with reason", [c, event(2, "CANCELLED", {"reason": "issued in error"})]),
+        lifecycle_case("CANCELLED effective at a registry's date",
+                       [c, event(2, "CANCELLED", {"reason": "Buffer Pool", "effective_at": "2025-11-03T19:10:41Z"})]),
         lifecycle_case("CREATED with empty payload object", [event(1, "CREATED", {})]),
         lifecycle_case("CREATED with a payload", [event(1, "CREATED", {"note": "x"})]),
         # SPEC §6: a split ends a block; its children name it and inherit its holder.

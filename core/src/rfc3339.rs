@@ -1,11 +1,13 @@
 //! RFC 3339 timestamps read by hand, exactly as `time`'s
-//! `OffsetDateTime::parse(text, &Rfc3339)` reads them (the server's and the
-//! core's reader): the same texts accepted, the same instants.
+//! `OffsetDateTime::parse(text, &Rfc3339)` reads them (the server's reader):
+//! the same texts accepted, the same instants.
 //!
 //! `time`'s parser, its `Parsed` machinery and its error messages were 5 KB
-//! of the gzipped `.wasm`; this reader is a few hundred bytes, and it is what
-//! made room for `splitBlock` within the 150 KB budget. The test below holds
-//! it to `time`'s parser on every spelling it can think of.
+//! of the WASM package's gzipped `.wasm`; this reader is a few hundred bytes,
+//! and it is what made room for `splitBlock` within the 150 KB budget. The
+//! WASM binding reads event times with it, and the core checks a payload's
+//! `effective_at` with it. The test below holds it to `time`'s parser on
+//! every spelling it can think of.
 //!
 //! The grammar, as `time` 0.3 implements it: `YYYY-MM-DD`, any one byte as
 //! the separator, `hh:mm:ss`, an optional `.` and one or more digits (those
@@ -14,10 +16,10 @@
 //! last nanosecond before it, and only where one can be: 23:59:60 in UTC on
 //! the last day of a month.
 
-use carbon_tracker_core::time::{Date, Month, OffsetDateTime, Time, UtcOffset};
+use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
 
 /// Reads `text`; `None` when `time`'s parser would refuse it.
-pub(crate) fn parse(text: &str) -> Option<OffsetDateTime> {
+pub fn parse(text: &str) -> Option<OffsetDateTime> {
     let mut reader = Reader(text.as_bytes());
     let year = reader.digits(4)?;
     reader.byte(b'-')?;
@@ -121,7 +123,7 @@ impl Reader<'_> {
 
 #[cfg(test)]
 mod tests {
-    use carbon_tracker_core::time::format_description::well_known::Rfc3339;
+    use time::format_description::well_known::Rfc3339;
 
     use super::*;
 
