@@ -96,13 +96,41 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Loads records from a JSON array or a CSV file (header row with
-    /// project_name, registry, vintage, quantity, serial_number). Idempotent:
-    /// records already there are counted as existing and left alone. Exits
-    /// with status 1 if any row was rejected.
+    /// Loads a file: records (a JSON array, or a CSV naming project_name,
+    /// registry, vintage, quantity, serial_number), a registry's own export
+    /// (CSV or XLSX from Verra, Gold Standard, ACR, CAR or ART TREES), or
+    /// this tracker's export (CSV, JSON lines or XLSX). Every row is checked
+    /// before anything is written; a file with a rejected row writes nothing
+    /// (see --skip-rejected). Idempotent: rows already there are counted and
+    /// left alone. Exits with status 1 if any row was rejected.
     Import {
-        /// The file: `.json` or `.csv`.
+        /// The file: `.json`, `.csv`, `.xlsx` or `.jsonl`.
         file: PathBuf,
+        /// The file's format: auto, records, tracker, verra, gold-standard,
+        /// acr, car or art-trees.
+        #[arg(long, default_value = "auto")]
+        from: String,
+        /// Read and check every row and look up what is stored; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the rows that pass even when others are rejected.
+        #[arg(long)]
+        skip_rejected: bool,
+        /// Also write the rejected and skipped rows to this CSV file (row,
+        /// column, code, message).
+        #[arg(long, value_name = "FILE.csv")]
+        report: Option<PathBuf>,
+    },
+    /// Writes every record, with its block, status, holder, lineage and
+    /// retirement fields, one row per record; `import` reads it back into
+    /// the same ids, statuses, holders and lineage.
+    Export {
+        /// csv, jsonl or xlsx.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: crate::export::ExportFormat,
+        /// The file to write (standard output when absent; required for xlsx).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// Verifies a record's certificate (from `GET /records/{id}/certificate`)
     /// offline, with the core's verifier: the checkpoint's signature by the

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod export;
 pub(crate) mod create;
 pub mod import;
 pub(crate) mod openapi;

@@ -11,7 +11,7 @@ use carbon_tracker_server::config::{log_filter, Cli, Command, Database, Settings
 use carbon_tracker_server::store::postgres::PostgresStore;
 use carbon_tracker_server::store::sqlite::SqliteStore;
 use carbon_tracker_server::store::Store;
-use carbon_tracker_server::{audit, import, routes, tlog};
+use carbon_tracker_server::{audit, export, import, routes, tlog};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -77,14 +77,33 @@ async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, B
     let result = match &command {
         Some(Command::Verify { .. }) => Ok(ExitCode::SUCCESS),
         Some(Command::Audit) => audit::audit(Arc::clone(&store)).await,
-        Some(Command::Import { file }) => {
-            let summary = import::import(store.as_ref(), file).await?;
-            import::report(file, &summary);
+        Some(Command::Import {
+            file,
+            from,
+            dry_run,
+            skip_rejected,
+            report,
+        }) => {
+            let options = import::Options {
+                from: Some(from.clone()),
+                dry_run: *dry_run,
+                skip_rejected: *skip_rejected,
+            };
+            let summary = import::import(store.as_ref(), file, &options).await?;
+            import::report(&file.display().to_string(), &summary);
+            if let Some(path) = report {
+                import::write_report(path, &summary)?;
+            }
             Ok(if summary.rejected.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Some(Command::Export { format, output }) => {
+            let count = export::export(Arc::clone(&store), *format, output.as_deref()).await?;
+            eprintln!("exported {count} records");
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Overlaps) => {
             let overlaps = store.overlaps().await?;

@@ -18,7 +18,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 use crate::problem::Problem;
-use crate::routes::{events, health, ids, lineage, log, records};
+use crate::routes::{events, health, ids, imports, lineage, log, records};
 
 /// Text or a number: how quantities, vintages and prices may be sent.
 fn text_or_number(description: String) -> Schema {
@@ -101,6 +101,13 @@ fn payload_schema(event_type: EventType) -> RefOr<Schema> {
                 .pattern(Some("^[A-Z]{2}$"))
                 .description(Some(description))
                 .into(),
+            PayloadRule::Timestamp => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(
+                    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$",
+                ))
+                .description(Some(description))
+                .into(),
         };
         object = object.property(field.name, schema);
         if field.required {
@@ -153,12 +160,13 @@ payload!(
         records::create, records::get, records::list, records::events, records::batch, lineage::lineage,
         log::checkpoint, log::key, log::proof, log::consistency, log::certificate,
         events::sell, events::retire, events::cancel, events::feed,
-        ids::derive, health::health,
+        ids::derive, health::health, imports::create,
     ),
     components(schemas(
         RecordInput, SellPayload, RetirePayload, CancelPayload,
         records::RecordBody, records::RecordPage, records::BatchItem, records::BatchResult, records::Outcome,
         events::FeedPage, events::ActedBody, lineage::LineageBody, lineage::Node, log::InclusionBody, log::ConsistencyBody, health::Health, Problem,
+        crate::import::Summary, crate::import::Rejected, crate::import::Skipped,
         CanonicalRecord, DerivedId, Event, EventType, Status, Split, Child, FieldError, ErrorCode, TransitionCode, Block<'static>, Scheme,
     )),
     tags(

@@ -7,8 +7,6 @@
 //! what was found (the encoding, the header, the delimiter), never a list of
 //! "field missing" on every row.
 
-use std::path::Path;
-
 use carbon_tracker_core::RECORD_FIELDS;
 use serde_json::{Map, Value};
 
@@ -28,35 +26,26 @@ pub(super) enum Row {
 /// Delimiters a CSV header is tried with, the first winning ties.
 const DELIMITERS: [u8; 3] = [b',', b';', b'\t'];
 
-/// Reads the rows of a `.json` or `.csv` file.
-pub(super) fn read_rows(path: &Path) -> Result<Vec<Row>, ImportError> {
-    let name = path.display().to_string();
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    if !matches!(extension.as_deref(), Some("json" | "csv")) {
-        return Err(ImportError::UnknownType(name));
-    }
-    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
-        path: name.clone(),
-        source,
-    })?;
-    let text = decode(&bytes).map_err(|detail| ImportError::Encoding {
-        path: name.clone(),
+/// Reads the rows of a file of records: a JSON array (`json`) or a CSV file
+/// with a header row naming the five fields; `name` is the file's name for
+/// messages.
+pub(super) fn read_rows(name: &str, bytes: &[u8], json: bool) -> Result<Vec<Row>, ImportError> {
+    let path = name.to_owned();
+    let text = decode(bytes).map_err(|detail| ImportError::Encoding {
+        path: path.clone(),
         detail,
     })?;
-    if extension.as_deref() == Some("json") {
-        json_rows(&text).map_err(|detail| ImportError::Json { path: name, detail })
+    if json {
+        json_rows(&text).map_err(|detail| ImportError::Json { path, detail })
     } else {
-        csv_rows(&text).map_err(|detail| ImportError::Csv { path: name, detail })
+        csv_rows(&text).map_err(|detail| ImportError::Csv { path, detail })
     }
 }
 
 /// The file's text: UTF-8 (a byte-order mark is dropped), or UTF-16 when a
 /// byte-order mark says so (Excel's "Unicode Text"). Anything else is refused
 /// with where the first byte that is not UTF-8 stands.
-fn decode(bytes: &[u8]) -> Result<String, String> {
+pub(super) fn decode(bytes: &[u8]) -> Result<String, String> {
     let utf16 = |bytes: &[u8], read: fn([u8; 2]) -> u16| {
         let units = bytes.chunks(2).map(|pair| match pair {
             [a, b] => read([*a, *b]),

@@ -1,12 +1,35 @@
-//! `carbon-tracker-server import FILE`: idempotent bulk loading.
+//! `carbon-tracker-server import FILE` and `POST /imports`: idempotent bulk
+//! loading of three kinds of file, told apart by `--from` (default `auto`):
+//!
+//! - **records**: a JSON array, or a CSV file naming the five fields of
+//!   SPEC §2 (`files`);
+//! - **a registry's own export** (`verra`, `gold-standard`, `acr`, `car`,
+//!   `art-trees`; CSV or XLSX): each row a block (SPEC §6), a retirement row
+//!   inside a tracked block a partial retirement of it (`registry`, `apply`);
+//! - **the tracker's own export** (`tracker`; CSV, JSON lines or XLSX): the
+//!   same ids, statuses, holders and lineage (`tracker`).
+//!
+//! Every row is read and checked before anything is written: a file with a
+//! rejected row writes nothing (unless rejected rows are to be skipped), and
+//! a dry run stops there. Nothing already stored is changed: importing the
+//! same file again finds every row already there.
 
+mod apply;
 mod files;
+pub(crate) mod registry;
+mod tracker;
 
 use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use carbon_tracker_core::lifecycle::{self, Status};
+use carbon_tracker_core::{api, validate_payload, RecordId};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use files::{read_rows, Row};
+use files::Row;
+use registry::{Format, Item};
 
 use crate::create::{create_all, Outcome};
 use crate::problem::Problem;
@@ -14,8 +37,10 @@ use crate::store::{Created, Store, StoreError};
 
 /// Rows sent to the store per transaction.
 const CHUNK: usize = 1000;
+/// Files with more rows than this show a progress bar on a terminal.
+const PROGRESS_ROWS: usize = 2000;
 
-/// Why a file could not be imported at all.
+/// Why a file could not be imported at all. Nothing was written.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The file could not be opened or read.
@@ -50,133 +75,614 @@ pub enum ImportError {
         /// Why.
         detail: String,
     },
-    /// Neither `.json` nor `.csv`.
-    #[error("{0}: unknown file type; use a .json array or a .csv file with a header row")]
-    UnknownType(String),
+    /// A registry export or a tracker export that cannot be read as the
+    /// format given (or any, for `auto`).
+    #[error("{path}: {detail}")]
+    Format {
+        /// The file.
+        path: String,
+        /// What was found.
+        detail: String,
+    },
+    /// `--from` names no format.
+    #[error("unknown format {0:?}: use {FORMATS}")]
+    UnknownFormat(String),
     /// The database failed; rows imported before stay imported.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// A rejected row: its number in the file (from 1) and why.
-#[derive(Debug)]
+impl From<ImportError> for Problem {
+    fn from(e: ImportError) -> Self {
+        match e {
+            ImportError::Store(e) => e.into(),
+            ImportError::UnknownFormat(_) => Problem::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_parameter",
+                e.to_string(),
+            )
+            .with_help(format!("name the file's format in `from`: {FORMATS}")),
+            other => Problem::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "unreadable_file",
+                other.to_string(),
+            )
+            .with_help("nothing was written; see the README's \"Importing\" section for the formats read"),
+        }
+    }
+}
+
+/// The names `--from` takes.
+pub const FORMATS: &str = "auto, records, tracker, verra, gold-standard, acr, car or art-trees";
+
+/// What kind of file an import reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// The five fields of SPEC §2, as JSON or CSV.
+    Records,
+    /// The tracker's own export.
+    Tracker,
+    /// A registry's export.
+    Registry(Format),
+}
+
+impl Source {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Records => "records",
+            Self::Tracker => "tracker",
+            Self::Registry(f) => f.name(),
+        }
+    }
+}
+
+/// How to import.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The file's format: `auto` (or `None`), `records`, `tracker`, or a
+    /// registry's name.
+    pub from: Option<String>,
+    /// Read and check every row, look up what is already stored, write
+    /// nothing.
+    pub dry_run: bool,
+    /// Write the rows that pass even when others are rejected.
+    pub skip_rejected: bool,
+}
+
+/// A row not imported: its number in the file, the column, a code and why.
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Rejected {
-    /// The row: the array index + 1, or the CSV record number after the header.
+    /// The file's own row number (a CSV or XLSX header is row 1; a JSON
+    /// array's first element is row 1).
     pub row: usize,
-    /// Why it was not imported.
+    /// The column (or field) at fault, as the file names it, when one is.
+    pub column: Option<String>,
+    /// A stable code: a field error's (`too_long`, `invalid_format`, …), a
+    /// transition's (`already_final`, …) or the import's own
+    /// (`serial_mismatch`, `invalid_date`, `serial_overlap`, `not_at_front`,
+    /// `id_mismatch`, `lineage_differs`, …).
+    pub code: String,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+/// A row left out on purpose, and why.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Skipped {
+    /// The file's own row number.
+    pub row: usize,
+    /// Why it was left out.
     pub reason: String,
 }
 
-/// What an import did.
-#[derive(Debug, Default)]
+/// What an import did (or, for a dry run, would do).
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct Summary {
-    /// Rows read.
+    /// The format the file was read as.
+    pub format: String,
+    /// Whether this was a dry run (nothing written).
+    pub dry_run: bool,
+    /// Whether anything was written: false for a dry run, and for a file
+    /// with rejected rows unless they were to be skipped.
+    pub written: bool,
+    /// Data rows read.
     pub rows: usize,
-    /// Records created.
+    /// Records (blocks) created.
     pub created: usize,
-    /// Records that were already there.
+    /// Rows already there as the file has them.
     pub existing: usize,
-    /// Rows with nothing in them (what spreadsheets leave of cleared rows).
-    pub skipped: usize,
+    /// Retirements and cancellations applied (whole or partial).
+    pub retired: usize,
+    /// Sales applied (a tracker export's holders).
+    pub sold: usize,
+    /// Rows left out: empty rows, rows without a serial.
+    pub skipped: Vec<Skipped>,
     /// Rows not imported.
     pub rejected: Vec<Rejected>,
     /// Rows imported with something to say: a serial naming a range of
     /// another count than the quantity (a plain record, not a block, SPEC §6).
-    pub warnings: Vec<Rejected>,
+    pub warnings: Vec<Skipped>,
 }
 
-/// Imports `path` into `store`, showing progress on a terminal.
-pub async fn import(store: &dyn Store, path: &Path) -> Result<Summary, ImportError> {
-    let rows = read_rows(path)?;
-    let bar = ProgressBar::new(rows.len() as u64);
+/// Imports the file at `path`, showing progress on a terminal.
+pub async fn import(
+    store: &dyn Store,
+    path: &Path,
+    options: &Options,
+) -> Result<Summary, ImportError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+        path: name.clone(),
+        source,
+    })?;
+    import_bytes(store, &name, &bytes, options, true).await
+}
+
+/// Imports a file's bytes; `name` (its file name) gives its type by
+/// extension where its content does not. `progress`: a bar on a terminal.
+pub async fn import_bytes(
+    store: &dyn Store,
+    name: &str,
+    bytes: &[u8],
+    options: &Options,
+    progress: bool,
+) -> Result<Summary, ImportError> {
+    let format_error = |detail: String| ImportError::Format {
+        path: name.to_owned(),
+        detail,
+    };
+    let extension = Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let requested = match options.from.as_deref().map(str::trim) {
+        None | Some("" | "auto") => None,
+        Some("records") => Some(Source::Records),
+        Some("tracker") => Some(Source::Tracker),
+        Some(other) => Some(Source::Registry(
+            Format::parse(other).ok_or_else(|| ImportError::UnknownFormat(other.to_owned()))?,
+        )),
+    };
+    let mut summary = Summary {
+        dry_run: options.dry_run,
+        ..Summary::default()
+    };
+    // JSON: records (an array) or a tracker export (JSON lines).
+    if extension == "json" || (extension == "jsonl" && requested != Some(Source::Tracker)) {
+        if matches!(requested, Some(Source::Registry(_))) {
+            return Err(format_error(
+                "registry exports are read from .csv or .xlsx files".to_owned(),
+            ));
+        }
+        if extension == "json" && requested != Some(Source::Tracker) {
+            summary.format = Source::Records.name().to_owned();
+            let rows = files::read_rows(name, bytes, true)?;
+            return records(store, rows, summary, options, progress).await;
+        }
+    }
+    if extension == "jsonl" || (extension == "json" && requested == Some(Source::Tracker)) {
+        summary.format = Source::Tracker.name().to_owned();
+        let rows = json_lines(name, bytes)?;
+        let nodes = tracker::plan(rows, &mut summary);
+        summary.rows = nodes.len() + summary.rejected.len();
+        return finish_tracker(store, nodes, summary, options, progress).await;
+    }
+    if !matches!(extension.as_str(), "csv" | "xlsx") && !bytes.starts_with(b"PK\x03\x04") && !extension.is_empty() {
+        return Err(ImportError::Format {
+            path: name.to_owned(),
+            detail: "unknown file type; use .csv, .xlsx, .json (records) or .jsonl (a tracker export)".to_owned(),
+        });
+    }
+    let sheet = registry::read_sheet(name, bytes).map_err(|e| format_error(e.to_string()))?;
+    let headers: Vec<String> = sheet
+        .headers
+        .iter()
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    let has = |column: &str| headers.iter().any(|h| h == column);
+    let source = match requested {
+        Some(source) => source,
+        None if has("id") && has("status") && has("serial_number") => Source::Tracker,
+        None if carbon_tracker_core::RECORD_FIELDS.iter().all(|f| has(f)) => Source::Records,
+        None => Source::Registry(registry::detect(&sheet).map_err(|e| format_error(e.to_string()))?),
+    };
+    summary.format = source.name().to_owned();
+    match source {
+        Source::Records => {
+            if extension == "xlsx" || bytes.starts_with(b"PK\x03\x04") {
+                return Err(format_error(
+                    "records are read from .json or .csv files".to_owned(),
+                ));
+            }
+            let rows = files::read_rows(name, bytes, false)?;
+            records(store, rows, summary, options, progress).await
+        }
+        Source::Tracker => {
+            let rows = sheet
+                .rows
+                .iter()
+                .map(|r| {
+                    let cells = headers
+                        .iter()
+                        .zip(&r.cells)
+                        .map(|(h, c)| (h.clone(), Value::String(c.clone())))
+                        .collect();
+                    (r.row, cells)
+                })
+                .collect();
+            let nodes = tracker::plan(rows, &mut summary);
+            summary.rows = sheet.rows.len();
+            finish_tracker(store, nodes, summary, options, progress).await
+        }
+        Source::Registry(format) => {
+            let rows = registry::read_rows(format, &sheet).map_err(|e| format_error(e.to_string()))?;
+            summary.rows = rows.len();
+            let planned = plan_registry(rows, &mut summary);
+            if stop_before_writing(&mut summary, options) {
+                if options.dry_run {
+                    dry_run_blocks(store, &planned, &mut summary).await?;
+                }
+                return Ok(sorted(summary));
+            }
+            let bar = bar(planned.len(), progress);
+            apply::apply(store, planned, &mut summary, &bar).await?;
+            bar.finish_and_clear();
+            summary.written = true;
+            Ok(sorted(summary))
+        }
+    }
+}
+
+/// Whether to stop after reading: a dry run, or rejected rows that are not
+/// to be skipped.
+fn stop_before_writing(summary: &mut Summary, options: &Options) -> bool {
+    options.dry_run || (!summary.rejected.is_empty() && !options.skip_rejected)
+}
+
+fn sorted(mut summary: Summary) -> Summary {
+    summary.rejected.sort_by_key(|r| r.row);
+    summary.skipped.sort_by_key(|r| r.row);
+    summary.warnings.sort_by_key(|r| r.row);
+    summary
+}
+
+fn bar(len: usize, progress: bool) -> ProgressBar {
+    if !progress || len <= PROGRESS_ROWS {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} rows, {per_sec}, eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut summary = Summary {
-        rows: rows.len(),
-        ..Summary::default()
-    };
-    let mut row_number = 0;
-    let mut rows = rows.into_iter();
-    loop {
-        let chunk: Vec<Row> = rows.by_ref().take(CHUNK).collect();
-        if chunk.is_empty() {
-            break;
+    bar
+}
+
+/// The rows of a registry export, checked by the core: each a block with a
+/// valid payload for its action.
+fn plan_registry(rows: Vec<registry::RegistryRow>, summary: &mut Summary) -> Vec<apply::Planned> {
+    let mut planned = Vec::with_capacity(rows.len());
+    for registry::RegistryRow { row, item } in rows {
+        let entry = match item {
+            Item::Block(entry) => entry,
+            Item::Skipped(reason) => {
+                summary.skipped.push(Skipped { row, reason });
+                continue;
+            }
+            Item::Rejected(e) => {
+                summary.rejected.push(Rejected {
+                    row,
+                    column: Some(e.column),
+                    code: e.code.to_owned(),
+                    message: e.message,
+                });
+                continue;
+            }
+        };
+        let record = match api::record_input_from_value(Value::Object(entry.record))
+            .and_then(|input| api::canonicalize(&input))
+        {
+            Ok(record) => record,
+            Err(e) => {
+                summary.rejected.push(api_rejection(row, &e));
+                continue;
+            }
+        };
+        if record.block().is_none() {
+            summary.rejected.push(Rejected {
+                row,
+                column: Some("serial_number".to_owned()),
+                code: "serial_mismatch".to_owned(),
+                message: record
+                    .block_warning()
+                    .unwrap_or_else(|| "the serial names no block of credits (SPEC §6)".to_owned()),
+            });
+            continue;
         }
-        let mut numbers = Vec::with_capacity(chunk.len());
-        let mut records = Vec::with_capacity(chunk.len());
-        for row in chunk {
-            row_number += 1;
-            match row {
-                Row::Record(value) => {
-                    numbers.push(row_number);
-                    records.push(value);
+        let end = match entry.end {
+            None => None,
+            Some(end) => {
+                let errors = validate_payload(end.action.event_type(), Some(&end.payload));
+                if let Some(e) = errors.first() {
+                    summary.rejected.push(Rejected {
+                        row,
+                        column: Some(e.field.clone()),
+                        code: e.code.as_str().to_owned(),
+                        message: e.message.clone(),
+                    });
+                    continue;
                 }
-                Row::Empty => summary.skipped += 1,
-                Row::Unreadable(reason) => summary.rejected.push(Rejected {
-                    row: row_number,
-                    reason,
-                }),
+                Some((end.action, end.payload))
+            }
+        };
+        planned.push(apply::Planned { row, record, end });
+    }
+    planned
+}
+
+fn api_rejection(row: usize, e: &api::ApiError) -> Rejected {
+    match e.errors.first() {
+        Some(f) => Rejected {
+            row,
+            column: Some(f.field.clone()),
+            code: f.code.as_str().to_owned(),
+            message: e
+                .errors
+                .iter()
+                .map(|f| f.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
+        None => Rejected {
+            row,
+            column: None,
+            code: e.code.clone(),
+            message: e.message.clone(),
+        },
+    }
+}
+
+/// A dry run of registry rows: which blocks are stored already, which
+/// retirements are still to apply. (Whether a new block lies inside a
+/// tracked one is found by the real run.)
+async fn dry_run_blocks(
+    store: &dyn Store,
+    planned: &[apply::Planned],
+    summary: &mut Summary,
+) -> Result<(), StoreError> {
+    let mut stored = std::collections::HashSet::new();
+    for chunk in planned.chunks(CHUNK) {
+        let ids = chunk.iter().map(|p| p.record.id()).collect();
+        stored.extend(store.canonical_records(ids).await?.into_iter().map(|(id, _)| id));
+    }
+    for p in planned {
+        let id = p.record.id();
+        if !stored.contains(&id) {
+            summary.created += 1;
+            summary.retired += usize::from(p.end.is_some());
+        } else if p.end.is_some() && !is_final(store, id).await? {
+            summary.retired += 1;
+        } else {
+            summary.existing += 1;
+        }
+    }
+    Ok(())
+}
+
+async fn is_final(store: &dyn Store, id: RecordId) -> Result<bool, StoreError> {
+    let Some(record) = store.get(id).await? else {
+        return Ok(false);
+    };
+    let state = lifecycle::replay(&record.events)
+        .map_err(|e| StoreError::corrupt(Some(id), "history", e))?;
+    Ok(matches!(state.status, Status::Retired | Status::Cancelled))
+}
+
+/// The lines of a JSON-lines file, each an object; blank lines skipped.
+fn json_lines(name: &str, bytes: &[u8]) -> Result<Vec<tracker::Cells>, ImportError> {
+    let text = files::decode(bytes).map_err(|detail| ImportError::Encoding {
+        path: name.to_owned(),
+        detail,
+    })?;
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(map)) => rows.push((i + 1, map)),
+            Ok(_) => {
+                return Err(ImportError::Format {
+                    path: name.to_owned(),
+                    detail: format!("line {}: not a JSON object", i + 1),
+                })
+            }
+            Err(e) => {
+                return Err(ImportError::Format {
+                    path: name.to_owned(),
+                    detail: format!("line {}: {e}", i + 1),
+                })
             }
         }
-        for (row, outcome) in numbers.into_iter().zip(create_all(store, records).await?) {
+    }
+    if rows.is_empty() {
+        return Err(ImportError::Format {
+            path: name.to_owned(),
+            detail: "the file holds no records".to_owned(),
+        });
+    }
+    Ok(rows)
+}
+
+async fn finish_tracker(
+    store: &dyn Store,
+    nodes: Vec<tracker::Node>,
+    mut summary: Summary,
+    options: &Options,
+    progress: bool,
+) -> Result<Summary, ImportError> {
+    if stop_before_writing(&mut summary, options) {
+        if options.dry_run {
+            let ids: Vec<RecordId> = nodes.iter().map(tracker::Node::id).collect();
+            let mut stored = 0;
+            for chunk in ids.chunks(CHUNK) {
+                stored += store.canonical_records(chunk.to_vec()).await?.len();
+            }
+            summary.existing = stored;
+            summary.created = ids.len() - stored;
+        }
+        return Ok(sorted(summary));
+    }
+    let bar = bar(nodes.len(), progress);
+    tracker::apply(store, nodes, &mut summary, &bar).await?;
+    bar.finish_and_clear();
+    summary.written = true;
+    Ok(sorted(summary))
+}
+
+/// A file of records (SPEC §2's five fields).
+async fn records(
+    store: &dyn Store,
+    rows: Vec<Row>,
+    mut summary: Summary,
+    options: &Options,
+    progress: bool,
+) -> Result<Summary, ImportError> {
+    summary.rows = rows.len();
+    let mut inputs = Vec::with_capacity(rows.len());
+    for (i, row) in rows.into_iter().enumerate() {
+        // A CSV's first data row is the file's row 2; a JSON array's first
+        // element is row 1.
+        let number = i + 1;
+        match row {
+            Row::Record(value) => inputs.push((number, value)),
+            Row::Empty => summary.skipped.push(Skipped {
+                row: number,
+                reason: "empty row".to_owned(),
+            }),
+            Row::Unreadable(reason) => summary.rejected.push(Rejected {
+                row: number,
+                column: None,
+                code: "unreadable_row".to_owned(),
+                message: reason,
+            }),
+        }
+    }
+    // Every row is checked before any is written.
+    for (row, value) in &inputs {
+        if let Err(e) =
+            api::record_input_from_value(value.clone()).and_then(|input| api::canonicalize(&input))
+        {
+            summary.rejected.push(api_rejection(*row, &e));
+        }
+    }
+    if stop_before_writing(&mut summary, options) {
+        return Ok(sorted(summary));
+    }
+    let bar = bar(inputs.len(), progress);
+    for chunk in inputs.chunks(CHUNK) {
+        let values = chunk.iter().map(|(_, v)| v.clone()).collect();
+        for ((row, _), outcome) in chunk.iter().zip(create_all(store, values).await?) {
             if let Outcome::Stored(Ok(Created::New(r) | Created::Existing(r))) = &outcome {
                 if let Some(reason) = r.canonical.block_warning() {
-                    summary.warnings.push(Rejected { row, reason });
+                    summary.warnings.push(Skipped { row: *row, reason });
                 }
             }
             match outcome {
                 Outcome::Stored(Ok(Created::New(_))) => summary.created += 1,
                 Outcome::Stored(Ok(Created::Existing(_))) => summary.existing += 1,
-                Outcome::Stored(Err(e)) => summary.rejected.push(rejected(row, e.into())),
-                Outcome::Invalid(e) => summary.rejected.push(rejected(row, e.into())),
+                Outcome::Stored(Err(e)) => {
+                    let p = Problem::from(e);
+                    summary.rejected.push(Rejected {
+                        row: *row,
+                        column: None,
+                        code: p.code.clone(),
+                        message: p.detail,
+                    });
+                }
+                Outcome::Invalid(e) => summary.rejected.push(api_rejection(*row, &e)),
             }
         }
-        bar.set_position(row_number as u64);
+        bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
-    summary.rejected.sort_by_key(|r| r.row);
-    Ok(summary)
+    summary.written = true;
+    Ok(sorted(summary))
 }
 
-fn rejected(row: usize, problem: Problem) -> Rejected {
-    let reason = if problem.errors.is_empty() {
-        problem.detail
-    } else {
-        problem
-            .errors
-            .iter()
-            .map(|e| e.message.as_str())
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
-    Rejected { row, reason }
+/// The one-line summary: the counts.
+pub fn summary_line(name: &str, s: &Summary) -> String {
+    let mut line = format!(
+        "{name}: {} rows as {}{}: {} created, {} already there, {} retirements applied",
+        s.rows,
+        s.format,
+        if s.dry_run { " (dry run: nothing written)" } else { "" },
+        s.created,
+        s.existing,
+        s.retired,
+    );
+    if s.sold > 0 {
+        line.push_str(&format!(", {} sales applied", s.sold));
+    }
+    line.push_str(&format!(
+        ", {} skipped, {} rejected",
+        s.skipped.len(),
+        s.rejected.len()
+    ));
+    if !s.warnings.is_empty() {
+        line.push_str(&format!(", {} with a warning", s.warnings.len()));
+    }
+    if !s.written && !s.dry_run {
+        line.push_str(" — nothing was written: fix the rejected rows, or import with --skip-rejected");
+    }
+    line
 }
 
-/// Prints the summary: the counts, then each rejected row.
+/// Prints the summary: the counts, then each rejected, skipped and warned row.
 #[allow(
     clippy::print_stdout,
     reason = "the import command's report is its output"
 )]
-pub fn report(path: &Path, summary: &Summary) {
-    println!(
-        "{}: {} rows: {} created, {} existing, {} rejected, {} skipped (empty){}",
-        path.display(),
-        summary.rows,
-        summary.created,
-        summary.existing,
-        summary.rejected.len(),
-        summary.skipped,
-        match summary.warnings.len() {
-            0 => String::new(),
-            n => format!(", {n} with a warning"),
-        },
-    );
+pub fn report(name: &str, summary: &Summary) {
+    println!("{}", summary_line(name, summary));
     for r in &summary.rejected {
-        println!("  row {}: {}", r.row, r.reason);
+        println!(
+            "  row {}: {}{}: {}",
+            r.row,
+            r.column.as_deref().map(|c| format!("{c}: ")).unwrap_or_default(),
+            r.code,
+            r.message
+        );
+    }
+    for s in &summary.skipped {
+        println!("  row {}: skipped: {}", s.row, s.reason);
     }
     for w in &summary.warnings {
         println!("  row {}: warning: {}", w.row, w.reason);
     }
+}
+
+/// Writes the rejected and skipped rows as CSV (`row, column, code,
+/// message`), rejected first.
+pub fn write_report(path: &Path, summary: &Summary) -> Result<(), ImportError> {
+    let io = |source: std::io::Error| ImportError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut writer = csv::Writer::from_path(path).map_err(|e| io(e.into()))?;
+    let mut write = |cells: [&str; 4]| writer.write_record(cells).map_err(|e| io(e.into()));
+    write(["row", "column", "code", "message"])?;
+    for r in &summary.rejected {
+        write([
+            &r.row.to_string(),
+            r.column.as_deref().unwrap_or_default(),
+            &r.code,
+            &r.message,
+        ])?;
+    }
+    for s in &summary.skipped {
+        write([&s.row.to_string(), "", "skipped", &s.reason])?;
+    }
+    writer.flush().map_err(io)
 }

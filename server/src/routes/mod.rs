@@ -5,6 +5,7 @@
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod ids;
+pub(crate) mod imports;
 pub(crate) mod lineage;
 pub(crate) mod log;
 #[cfg(feature = "page")]
@@ -59,6 +60,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/records/batch",
             post(records::batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        )
+        .route(
+            "/imports",
+            post(imports::create).layer(DefaultBodyLimit::max(imports::IMPORT_BODY_LIMIT)),
         )
         .route("/records/{id}", get(records::get))
         .route("/records/{id}/events", get(records::events))

@@ -18,6 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{bad_param, AppState, JsonBody, Params};
 use crate::create::{self, create_all};
+use crate::export::{self, ExportFormat};
 use crate::problem::Problem;
 use crate::store::{write, Created, ListQuery, Position, StoreError, StoredRecord};
 
@@ -279,6 +280,10 @@ pub(crate) struct ListParams {
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// `csv` or `jsonl`: every matching record as an export (issue 16),
+    /// streamed, one row per record, instead of a page (`limit` and `cursor`
+    /// are then ignored). `Accept: text/csv` asks for CSV too.
+    pub format: Option<String>,
 }
 
 /// One page of records.
@@ -373,14 +378,38 @@ fn parse_vintage(raw: &str) -> Result<u16, Problem> {
     get, path = "/records", tag = "records",
     params(ListParams),
     responses(
-        (status = 200, description = "One page", body = RecordPage),
+        (status = 200, description = "One page; with `format=csv` or `jsonl` (or `Accept: text/csv`), every matching record as an export, one row per record (columns: see the README)", body = RecordPage,
+            content(
+                (RecordPage = "application/json"),
+                (String = "text/csv"),
+                (String = "application/x-ndjson"),
+            )),
         (status = 422, description = "A bad parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn list(
     State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
     Params(p): Params<ListParams>,
-) -> Result<Json<RecordPage>, Problem> {
+) -> Result<Response, Problem> {
+    let wants_csv = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.to_ascii_lowercase().contains("text/csv"));
+    let format = match p.format.as_deref().map(str::trim) {
+        Some("csv") => Some(ExportFormat::Csv),
+        Some("jsonl") => Some(ExportFormat::Jsonl),
+        Some("json") => None,
+        Some(other) => {
+            return Err(super::bad_param(
+                "format",
+                ErrorCode::InvalidChoice,
+                format!("format must be \"json\", \"csv\" or \"jsonl\", not {other:?}"),
+            ))
+        }
+        None if wants_csv => Some(ExportFormat::Csv),
+        None => None,
+    };
     let query = ListQuery {
         registry: p.registry.as_deref().map(canonical_text),
         vintage: p.vintage.as_deref().map(parse_vintage).transpose()?,
@@ -389,6 +418,9 @@ pub(crate) async fn list(
         after: p.cursor.as_deref().map(decode_cursor).transpose()?,
         limit: parse_limit(p.limit.as_deref())?,
     };
+    if let Some(format) = format {
+        return Ok(export_response(app, query, format));
+    }
     let page = app.store.list(query).await?;
     let items = page
         .items
@@ -398,8 +430,44 @@ pub(crate) async fn list(
     Ok(Json(RecordPage {
         items,
         next_cursor: page.next.map(encode_cursor),
-    }))
+    })
+    .into_response())
 }
+
+/// Every record `query` matches, as an export streamed page by page. A
+/// failure after the first bytes ends the body early (the status is sent by
+/// then); the last line of a complete CSV export ends with CRLF.
+fn export_response(app: AppState, query: ListQuery, format: ExportFormat) -> Response {
+    use futures_util::{stream, StreamExt};
+    let header_line = match format {
+        ExportFormat::Csv => Some(export::csv_header()),
+        _ => None,
+    };
+    let body = stream::iter(header_line.map(|h| Ok::<_, StoreError>(axum::body::Bytes::from(h))))
+        .chain(
+            export::pages(app.store, query).map(move |page| {
+                    let mut out = Vec::new();
+                    for record in &page? {
+                        let row = export::row(record)?;
+                        out.extend(match format {
+                            ExportFormat::Jsonl => export::json_row(&row),
+                            _ => export::csv_row(&row),
+                        });
+                    }
+                    Ok(axum::body::Bytes::from(out))
+                }),
+        );
+    let content_type = match format {
+        ExportFormat::Jsonl => "application/x-ndjson",
+        _ => "text/csv; charset=utf-8",
+    };
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
 
 /// What happened to one input of a batch.
 #[derive(Clone, Copy, Debug, Serialize, ToSchema)]

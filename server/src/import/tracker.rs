@@ -1,0 +1,423 @@
+//! Importing the tracker's own export (`export`, `GET /records?format=csv`):
+//! the records, with the same ids, statuses, holders and lineage.
+//!
+//! An export holds each record's state, not its events, so the import
+//! replays the fewest actions that reach every state: a registered block is
+//! created; a `SPLIT` block is split by the partial action its front child
+//! shows (a sale to its holder when the holder changed, else its retirement
+//! or cancellation with the exported fields, else a sale); a record whose
+//! holder changed is sold to its holder; a retired or cancelled one is
+//! retired or cancelled with its fields. Every step starts from what the
+//! store holds, so importing the same export again changes nothing, and an
+//! import that stopped half way finishes where it stopped.
+
+use std::collections::HashMap;
+
+use carbon_tracker_core::api;
+use carbon_tracker_core::lifecycle::{self, Status};
+use carbon_tracker_core::{Acted, Action, CanonicalRecord, Lineage, RecordId};
+use futures_util::future::{BoxFuture, FutureExt};
+use futures_util::stream::{self, StreamExt};
+use indicatif::ProgressBar;
+use serde_json::{Map, Value};
+
+use super::{Rejected, Summary};
+use crate::export::FINAL_FIELDS;
+use crate::store::{Append, Created, Store, StoreError};
+
+/// Records sent to the store per create call.
+const CHUNK: usize = 1000;
+/// Trees replayed at once.
+const PARALLEL: usize = 32;
+
+/// A row of an export: its number in the file and its cells by column.
+pub(crate) type Cells = (usize, Map<String, Value>);
+
+/// One exported record, checked.
+#[derive(Debug)]
+pub(crate) struct Node {
+    row: usize,
+    id: RecordId,
+    record: CanonicalRecord,
+    status: Status,
+    holder: Option<String>,
+    parent: Option<RecordId>,
+    children: Option<(RecordId, RecordId)>,
+    /// The retirement or cancellation fields.
+    fields: Map<String, Value>,
+}
+
+impl Node {
+    /// The record's id.
+    pub(crate) fn id(&self) -> RecordId {
+        self.id
+    }
+}
+
+/// Checks every row of an export (the columns of [`crate::export::COLUMNS`]),
+/// counting the rejected ones into `summary`.
+pub(crate) fn plan(rows: Vec<Cells>, summary: &mut Summary) -> Vec<Node> {
+    let mut nodes = Vec::with_capacity(rows.len());
+    for (row, cells) in rows {
+        match node(row, &cells) {
+            Ok(n) => nodes.push(n),
+            Err(r) => summary.rejected.push(r),
+        }
+    }
+    nodes
+}
+
+fn node(row: usize, cells: &Map<String, Value>) -> Result<Node, Rejected> {
+    let bad = |column: &str, code: &str, message: String| Rejected {
+        row,
+        column: Some(column.to_owned()),
+        code: code.to_owned(),
+        message,
+    };
+    let text = |key: &str| -> Option<String> {
+        match cells.get(key) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        }
+    };
+    let id_of = |key: &str| -> Result<Option<RecordId>, Rejected> {
+        text(key)
+            .map(|t| {
+                t.parse::<RecordId>().map_err(|_| {
+                    bad(key, "invalid_format", format!("{key} {t:?} is not a record id"))
+                })
+            })
+            .transpose()
+    };
+    let mut input = Map::new();
+    for field in carbon_tracker_core::RECORD_FIELDS {
+        if let Some(value) = cells.get(field) {
+            input.insert(field.to_owned(), value.clone());
+        }
+    }
+    let record = api::record_input_from_value(Value::Object(input))
+        .and_then(|i| api::canonicalize(&i))
+        .map_err(|e| match e.errors.first() {
+            Some(f) => bad(&f.field, f.code.as_str(), f.message.clone()),
+            None => bad("id", &e.code, e.message.clone()),
+        })?;
+    let id = id_of("id")?.ok_or_else(|| bad("id", "missing", "id is required".to_owned()))?;
+    if record.id() != id {
+        return Err(bad(
+            "id",
+            "id_mismatch",
+            format!(
+                "the row's fields give the id {}, not {id}: the row was changed after it was exported",
+                record.id()
+            ),
+        ));
+    }
+    let status_text = text("status").unwrap_or_default();
+    let status = Status::parse(&status_text).ok_or_else(|| {
+        bad(
+            "status",
+            "invalid_choice",
+            format!("status {status_text:?} is not ACTIVE, SOLD, RETIRED, CANCELLED or SPLIT"),
+        )
+    })?;
+    let children = match (id_of("front")?, id_of("back")?) {
+        (Some(front), Some(back)) => Some((front, back)),
+        (None, None) => None,
+        _ => {
+            return Err(bad(
+                "front",
+                "missing",
+                "a split record names both children, front and back".to_owned(),
+            ))
+        }
+    };
+    if (status == Status::Split) != children.is_some() {
+        return Err(bad(
+            "status",
+            "lineage_differs",
+            "a record has children exactly when its status is SPLIT".to_owned(),
+        ));
+    }
+    let fields = FINAL_FIELDS
+        .iter()
+        .filter_map(|k| cells.get(*k).filter(|v| !is_empty(v)).map(|v| ((*k).to_owned(), v.clone())))
+        .collect();
+    Ok(Node {
+        row,
+        id,
+        record,
+        status,
+        holder: text("holder"),
+        parent: id_of("parent")?,
+        children,
+        fields,
+    })
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+/// Replays `nodes` into `store`, counting into `summary`.
+pub(crate) async fn apply(
+    store: &dyn Store,
+    nodes: Vec<Node>,
+    summary: &mut Summary,
+    bar: &ProgressBar,
+) -> Result<(), StoreError> {
+    let by_id: HashMap<RecordId, &Node> = nodes.iter().map(|n| (n.id, n)).collect();
+    let mut roots = Vec::new();
+    for n in &nodes {
+        match n.parent {
+            None => roots.push(n),
+            Some(parent) if !by_id.contains_key(&parent) => summary.rejected.push(Rejected {
+                row: n.row,
+                column: Some("parent".to_owned()),
+                code: "parent_missing".to_owned(),
+                message: format!("the parent {parent} is not in the file"),
+            }),
+            Some(_) => {}
+        }
+    }
+    for chunk in roots.chunks(CHUNK) {
+        let records = chunk.iter().map(|n| n.record.clone()).collect();
+        for (n, outcome) in chunk.iter().zip(store.create(records).await?) {
+            match outcome {
+                Ok(Created::New(_)) => summary.created += 1,
+                Ok(Created::Existing(_)) => {}
+                Err(e @ (StoreError::Unavailable { .. } | StoreError::Corrupt { .. })) => {
+                    return Err(e)
+                }
+                Err(e) => summary.rejected.push(Rejected {
+                    row: n.row,
+                    column: Some("serial_number".to_owned()),
+                    code: "rejected".to_owned(),
+                    message: e.to_string(),
+                }),
+            }
+        }
+    }
+    let by_id = &by_id;
+    // Boxed, so that the stream's futures are `Send` for every lifetime
+    // (rust-lang/rust#102211).
+    let trees: Vec<BoxFuture<'_, Result<Counts, StoreError>>> = roots
+        .into_iter()
+        .map(|root| tree(store, root, by_id).boxed())
+        .collect();
+    let mut trees = stream::iter(trees).buffer_unordered(PARALLEL);
+    while let Some(counts) = trees.next().await {
+        let counts = counts?;
+        summary.created += counts.children;
+        summary.existing += counts.existing;
+        summary.retired += counts.retired;
+        summary.sold += counts.sold;
+        summary.rejected.extend(counts.rejected);
+        bar.inc(counts.rows);
+    }
+    Ok(())
+}
+
+/// Replays the tree under `root`, parents before children.
+async fn tree(
+    store: &dyn Store,
+    root: &Node,
+    by_id: &HashMap<RecordId, &Node>,
+) -> Result<Counts, StoreError> {
+    let mut counts = Counts::default();
+    let mut stack = vec![root];
+    while let Some(n) = stack.pop() {
+        match settle(store, n, by_id, &mut counts).await? {
+            Ok(()) => {
+                if let Some((front, back)) = n.children {
+                    stack.extend([back, front].iter().filter_map(|c| by_id.get(c).copied()));
+                }
+            }
+            Err(r) => counts.rejected.push(r),
+        }
+        counts.rows += 1;
+    }
+    Ok(counts)
+}
+
+/// What one tree's replay did.
+#[derive(Default)]
+struct Counts {
+    rows: u64,
+    children: usize,
+    existing: usize,
+    retired: usize,
+    sold: usize,
+    rejected: Vec<Rejected>,
+}
+
+/// Brings the stored record `n` to its exported state; `Ok(Err(_))` when it
+/// cannot get there.
+async fn settle(
+    store: &dyn Store,
+    n: &Node,
+    by_id: &HashMap<RecordId, &Node>,
+    counts: &mut Counts,
+) -> Result<Result<(), Rejected>, StoreError> {
+    let refuse = |code: &str, message: String| {
+        Ok(Err(Rejected {
+            row: n.row,
+            column: Some("status".to_owned()),
+            code: code.to_owned(),
+            message,
+        }))
+    };
+    let Some(stored) = store.get(n.id).await? else {
+        return refuse(
+            "lineage_differs",
+            format!("the record {} was not created by its parent's split", n.id),
+        );
+    };
+    let state = lifecycle::replay(&stored.events)
+        .map_err(|e| StoreError::corrupt(Some(n.id), "history", e))?;
+    let (status, mut holder) = (state.status, state.owner);
+    if status == n.status && holder == n.holder {
+        if status == Status::Split && Lineage::of(&stored.events).children != n.children {
+            return refuse(
+                "lineage_differs",
+                format!("{} is stored split into other children", n.id),
+            );
+        }
+        counts.existing += 1;
+        return Ok(Ok(()));
+    }
+    if matches!(status, Status::Retired | Status::Cancelled | Status::Split) {
+        return refuse(
+            "status_differs",
+            format!(
+                "{} is stored {} (holder {:?}); the file says {} (holder {:?})",
+                n.id,
+                status.as_str(),
+                holder,
+                n.status.as_str(),
+                n.holder
+            ),
+        );
+    }
+    // A sale to the exported holder when the holder changed, or when a
+    // record held since its split was sold again to the same holder.
+    if holder != n.holder || (n.status == Status::Sold && status != Status::Sold) {
+        let Some(buyer) = &n.holder else {
+            return refuse(
+                "holder_differs",
+                format!("{} is held by {holder:?} in the store; a sale cannot be undone", n.id),
+            );
+        };
+        if let Err(e) = act(store, n.id, Action::Sell, sale(buyer), None).await {
+            return failed(n, e);
+        }
+        counts.sold += 1;
+        holder = Some(buyer.clone());
+    }
+    let action = match n.status {
+        Status::Active | Status::Sold => return Ok(Ok(())),
+        Status::Retired => Action::Retire,
+        Status::Cancelled => Action::Cancel,
+        Status::Split => return split(store, n, holder, by_id, counts).await,
+    };
+    if let Err(e) = act(store, n.id, action, n.fields.clone(), None).await {
+        return failed(n, e);
+    }
+    counts.retired += 1;
+    Ok(Ok(()))
+}
+
+/// Splits `n` (held by `holder`) by the partial action its front child shows.
+async fn split(
+    store: &dyn Store,
+    n: &Node,
+    holder: Option<String>,
+    by_id: &HashMap<RecordId, &Node>,
+    counts: &mut Counts,
+) -> Result<Result<(), Rejected>, StoreError> {
+    let lineage = |message: String| {
+        Ok(Err(Rejected {
+            row: n.row,
+            column: Some("front".to_owned()),
+            code: "lineage_differs".to_owned(),
+            message,
+        }))
+    };
+    let Some(front) = n.children.and_then(|(f, _)| by_id.get(&f).copied()) else {
+        return lineage(format!("the front child of {} is not in the file", n.id));
+    };
+    let (action, payload) = match (&front.holder, front.status) {
+        (Some(buyer), _) if front.holder != holder => (Action::Sell, sale(buyer)),
+        (_, Status::Retired) => (Action::Retire, front.fields.clone()),
+        (_, Status::Cancelled) => (Action::Cancel, front.fields.clone()),
+        (Some(buyer), _) => (Action::Sell, sale(buyer)),
+        (None, _) => return lineage(format!("the front child {} shows no action", front.id)),
+    };
+    let quantity = front.record.block().map(|b| b.credits()).unwrap_or_default();
+    let children = match act(store, n.id, action, payload, Some(quantity)).await {
+        Ok(Acted::Split(split)) => Some((split.front.id, split.back.id)),
+        Ok(Acted::Whole(_)) => None,
+        Err(e) => return failed(n, e),
+    };
+    if children != n.children {
+        return lineage(format!(
+            "splitting {} gave other children than the file names",
+            n.id
+        ));
+    }
+    counts.children += 2;
+    if action == Action::Sell {
+        counts.sold += 1;
+    } else {
+        counts.retired += 1;
+    }
+    Ok(Ok(()))
+}
+
+/// A refused action as the row's rejection; a store fault stops the import.
+fn failed(n: &Node, e: StoreError) -> Result<Result<(), Rejected>, StoreError> {
+    match e {
+        StoreError::Unavailable { .. } | StoreError::Corrupt { .. } => Err(e),
+        StoreError::Transition(t) => Ok(Err(Rejected {
+            row: n.row,
+            column: Some("status".to_owned()),
+            code: t.code().to_owned(),
+            message: t.to_string(),
+        })),
+        other => Ok(Err(Rejected {
+            row: n.row,
+            column: Some("status".to_owned()),
+            code: "rejected".to_owned(),
+            message: other.to_string(),
+        })),
+    }
+}
+
+fn sale(buyer: &str) -> Map<String, Value> {
+    let mut payload = Map::new();
+    payload.insert("buyer".to_owned(), Value::String(buyer.to_owned()));
+    payload
+}
+
+async fn act(
+    store: &dyn Store,
+    record: RecordId,
+    action: Action,
+    mut payload: Map<String, Value>,
+    quantity: Option<u64>,
+) -> Result<Acted, StoreError> {
+    if let Some(q) = quantity {
+        payload.insert("quantity".to_owned(), Value::from(q));
+    }
+    store
+        .append(Append {
+            record,
+            action,
+            payload: Some(payload),
+        })
+        .await
+}

@@ -1,0 +1,135 @@
+//! `POST /imports`: the import command over HTTP (issue 16): a registry's
+//! export, the tracker's own export, or a file of records, sent as the raw
+//! body or as the `file` part of a `multipart/form-data` form.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{AppState, Params};
+use crate::import::{self, Options, Summary};
+use crate::problem::Problem;
+
+/// Largest file `POST /imports` takes: a 100,000-row registry export is
+/// about 40 MB of CSV.
+pub(crate) const IMPORT_BODY_LIMIT: usize = 128 * 1024 * 1024;
+
+/// How to read the file.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImportParams {
+    /// The file's format: `auto` (the default), `records`, `tracker`,
+    /// `verra`, `gold-standard`, `acr`, `car` or `art-trees`.
+    pub from: Option<String>,
+    /// `true`: check every row and look up what is stored; write nothing.
+    pub dry_run: Option<bool>,
+    /// `true`: write the rows that pass even when others are rejected.
+    pub skip_rejected: Option<bool>,
+    /// The file's name, whose extension tells `.csv`, `.xlsx`, `.json` and
+    /// `.jsonl` apart when the content type does not (a multipart part's
+    /// own file name wins).
+    pub filename: Option<String>,
+}
+
+/// Imports a file.
+///
+/// Every row is read and checked before anything is written; a file with a
+/// rejected row writes nothing unless `skip_rejected=true`. The answer is
+/// the summary either way: 200 when the file was imported (or dry-run),
+/// 422 with the summary when rejected rows stopped it.
+#[utoipa::path(
+    post,
+    path = "/imports",
+    tag = "records",
+    params(ImportParams),
+    request_body(content_type = "text/csv", content = String, description = "The file: CSV, XLSX (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet), JSON or JSON lines; or multipart/form-data with the file in the part `file`"),
+    responses(
+        (status = 200, description = "Imported (or checked, for a dry run)", body = Summary),
+        (status = 422, description = "Rejected rows (nothing written: the summary lists them), or a file that cannot be read as the format given", body = Summary),
+        (status = 401, description = "A missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn create(
+    State(app): State<AppState>,
+    Params(p): Params<ImportParams>,
+    request: Request,
+) -> Result<Response, Problem> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let (name, bytes) = if content_type.starts_with("multipart/form-data") {
+        file_part(Multipart::from_request(request, &()).await.map_err(bad_body)?).await?
+    } else {
+        let bytes = Bytes::from_request(request, &()).await.map_err(bad_body)?;
+        (file_name(p.filename.as_deref(), &content_type), bytes)
+    };
+    if bytes.is_empty() {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "empty_body",
+            "the request has no file: send it as the body, or as the `file` part of a form",
+        ));
+    }
+    let options = Options {
+        from: p.from,
+        dry_run: p.dry_run.unwrap_or(false),
+        skip_rejected: p.skip_rejected.unwrap_or(false),
+    };
+    let summary = import::import_bytes(app.store.as_ref(), &name, &bytes, &options, false).await?;
+    let status = if summary.written || summary.dry_run {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, Json(summary)).into_response())
+}
+
+/// The name a raw body is read under: the `filename` parameter, else one
+/// from the content type.
+fn file_name(given: Option<&str>, content_type: &str) -> String {
+    if let Some(name) = given.filter(|n| !n.trim().is_empty()) {
+        return name.trim().to_owned();
+    }
+    let extension = match content_type.split(';').next().unwrap_or_default().trim() {
+        "application/json" => "json",
+        "application/x-ndjson" | "application/jsonl" | "application/x-jsonlines" => "jsonl",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
+        _ => "csv",
+    };
+    format!("upload.{extension}")
+}
+
+/// The form's `file` part: its file name and bytes.
+async fn file_part(mut form: Multipart) -> Result<(String, Bytes), Problem> {
+    while let Some(field) = form.next_field().await.map_err(bad_body)? {
+        if field.name() == Some("file") {
+            let name = field.file_name().unwrap_or("upload.csv").to_owned();
+            let bytes = field.bytes().await.map_err(bad_body)?;
+            return Ok((name, bytes));
+        }
+    }
+    Err(Problem::new(
+        StatusCode::BAD_REQUEST,
+        "missing_file",
+        "the form has no part named `file`",
+    ))
+}
+
+fn bad_body(e: impl std::fmt::Display) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "unreadable_body",
+        format!("the request body cannot be read: {e}"),
+    )
+    .with_help(format!(
+        "send the file as the body, or as the `file` part of a multipart form, of at most {} MB",
+        IMPORT_BODY_LIMIT / (1024 * 1024)
+    ))
+}
