@@ -1,6 +1,7 @@
 //! `carbon-tracker-server import FILE`: idempotent bulk loading.
 
 mod files;
+pub(crate) mod registry;
 
 use std::path::Path;
 
