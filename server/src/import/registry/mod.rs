@@ -396,7 +396,7 @@ impl<'a> Cells<'a> {
             .or_else(|| fallback.and_then(|f| self.get(f)))
             .map(str::to_owned)
             .ok_or_else(|| {
-                let either = fallback.map(|f| format!(" (nor {})", self.column(f)));
+                let either = fallback.map(|f| format!(" (and so is {})", self.column(f)));
                 self.error(
                     name,
                     "missing_value",
