@@ -93,16 +93,24 @@ pub(crate) fn row(record: &StoredRecord) -> Result<Map<String, Value>, StoreErro
     out.insert("project_name".into(), text(&canonical.project_name));
     out.insert("registry".into(), text(&canonical.registry));
     out.insert("vintage".into(), Value::from(canonical.vintage));
-    out.insert("quantity".into(), Value::String(canonical.quantity.to_string()));
+    out.insert(
+        "quantity".into(),
+        Value::String(canonical.quantity.to_string()),
+    );
     out.insert("serial_number".into(), text(&canonical.serial_number));
     out.insert("status".into(), text(state.status.as_str()));
-    out.insert("holder".into(), state.owner.map_or(Value::Null, Value::String));
+    out.insert(
+        "holder".into(),
+        state.owner.map_or(Value::Null, Value::String),
+    );
     out.insert("parent".into(), id(lineage.parent));
     out.insert("front".into(), id(lineage.children.map(|c| c.0)));
     out.insert("back".into(), id(lineage.children.map(|c| c.1)));
     out.insert(
         "block_scheme".into(),
-        block.as_ref().map_or(Value::Null, |b| text(b.scheme.as_str())),
+        block
+            .as_ref()
+            .map_or(Value::Null, |b| text(b.scheme.as_str())),
     );
     out.insert(
         "block_prefix".into(),
@@ -110,11 +118,15 @@ pub(crate) fn row(record: &StoredRecord) -> Result<Map<String, Value>, StoreErro
     );
     out.insert(
         "block_start".into(),
-        block.as_ref().map_or(Value::Null, |b| Value::String(b.start.to_string())),
+        block
+            .as_ref()
+            .map_or(Value::Null, |b| Value::String(b.start.to_string())),
     );
     out.insert(
         "block_end".into(),
-        block.as_ref().map_or(Value::Null, |b| Value::String(b.end.to_string())),
+        block
+            .as_ref()
+            .map_or(Value::Null, |b| Value::String(b.end.to_string())),
     );
     out.insert(
         "created_at".into(),

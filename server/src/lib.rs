@@ -3,8 +3,8 @@
 
 pub mod audit;
 pub mod config;
-pub mod export;
 pub(crate) mod create;
+pub mod export;
 pub mod import;
 pub(crate) mod openapi;
 pub(crate) mod problem;

@@ -286,10 +286,10 @@ def test_import_sample_registry_is_idempotent(tmp_path: Path) -> None:
     sample = SHARED / "seed" / "sample-registry.json"
     first = run_cli("import", str(sample), env=env)
     assert first.returncode == 0, first.stderr
-    assert "10 rows: 10 created, 0 existing, 0 rejected" in first.stdout
+    assert "10 rows as records: 10 created, 0 already there, 0 retirements applied, 0 skipped, 0 rejected" in first.stdout
     again = run_cli("import", str(sample), env=env)
     assert again.returncode == 0
-    assert "10 rows: 0 created, 10 existing, 0 rejected" in again.stdout
+    assert "10 rows as records: 0 created, 10 already there, 0 retirements applied, 0 skipped, 0 rejected" in again.stdout
     s = Server(env["DATABASE_URL"], tmp_path).start()
     try:
         items = s.get("/records?limit=100").json["items"]
@@ -311,9 +311,13 @@ def test_import_csv_reports_rejected_rows(tmp_path: Path) -> None:
     env = {"DATABASE_URL": sqlite_url(tmp_path / "csv.db")}
     p = run_cli("import", str(csv_file), env=env)
     assert p.returncode == 1, p.stderr
-    assert "4 rows: 2 created, 0 existing, 2 rejected" in p.stdout
-    assert "row 2: vintage must be a year from 1900 to 2100; quantity must be greater than 0" in p.stdout
-    assert "row 4: serial_number is required" in p.stdout
+    # Every row is checked before any is written: rows 3 and 5 (the file's
+    # own numbers, the header being row 1) stop the import.
+    assert "4 rows as records: 0 created, 0 already there, 0 retirements applied, 0 skipped, 2 rejected — nothing was written" in p.stdout
+    assert "row 3: vintage: out_of_range: vintage must be a year from 1900 to 2100; quantity must be greater than 0" in p.stdout
+    assert "row 5: serial_number: missing: serial_number is required" in p.stdout
+    p = run_cli("import", "--skip-rejected", str(csv_file), env=env)
+    assert "4 rows as records: 2 created, 0 already there, 0 retirements applied, 0 skipped, 2 rejected" in p.stdout
 
 
 def test_import_errors(tmp_path: Path) -> None:

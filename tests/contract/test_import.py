@@ -17,16 +17,16 @@ from test_config import one_line_error, run_cli
 HEADER = "project_name,registry,vintage,quantity,serial_number"
 
 
-def run_import(backend: Backend, tmp_path: Path, name: str, content: bytes) -> tuple[str, int, str]:
+def run_import(backend: Backend, tmp_path: Path, name: str, content: bytes, *flags: str) -> tuple[str, int, str]:
     url = backend.new_url(tmp_path)
     f = tmp_path / name
     f.write_bytes(content)
-    p = run_cli("import", str(f), env={"DATABASE_URL": url})
+    p = run_cli("import", *flags, str(f), env={"DATABASE_URL": url})
     return url, p.returncode, p.stdout + p.stderr
 
 
 def summary(output: str) -> str:
-    return output.split(" rows: ", 1)[1].splitlines()[0]
+    return output.split(" rows as records: ", 1)[1].splitlines()[0]
 
 
 def ids_in(url: str, tmp_path: Path) -> list[str]:
@@ -41,7 +41,7 @@ def test_cleared_spreadsheet_rows_are_skipped_not_rejected(backend: Backend, tmp
     content = f"{HEADER}\nWind Farm,VCS,2021,200,VCS-1\n,,,,\n,,,,\n".encode()
     url, code, out = run_import(backend, tmp_path, "sheet.csv", content)
     assert code == 0, out
-    assert "3 rows: 1 created, 0 existing, 0 rejected, 2 skipped (empty)" in out
+    assert "3 rows as records: 1 created, 0 already there, 0 retirements applied, 2 skipped, 0 rejected" in out
     assert ids_in(url, tmp_path) == ["vcs-1"]
 
 
@@ -58,7 +58,7 @@ def test_what_spreadsheets_write(backend: Backend, tmp_path: Path) -> None:
     ).encode()
     url, code, out = run_import(backend, tmp_path, "excel.csv", content)
     assert code == 0, out
-    assert summary(out) == "3 created, 0 existing, 0 rejected, 1 skipped (empty)"
+    assert summary(out) == "3 created, 0 already there, 0 retirements applied, 1 skipped, 0 rejected"
     assert sorted(ids_in(url, tmp_path)) == ["gs-2", "vcs-1", "vcs-3"]
 
 
@@ -68,7 +68,7 @@ def test_semicolon_and_tab_delimited(backend: Backend, tmp_path: Path, delimiter
     content = "\r\n".join(delimiter.join(r) for r in rows).encode()
     url, code, out = run_import(backend, tmp_path, "eu.csv", content)
     assert code == 0, out
-    assert summary(out) == "1 created, 0 existing, 0 rejected, 1 skipped (empty)"
+    assert summary(out) == "1 created, 0 already there, 0 retirements applied, 1 skipped, 0 rejected"
 
 
 def test_utf16_from_excel_unicode_text(backend: Backend, tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_json_with_a_byte_order_mark_and_empty_rows(backend: Backend, tmp_path: 
     ]
     url, code, out = run_import(backend, tmp_path, "bom.json", b"\xef\xbb\xbf" + json.dumps(rows).encode())
     assert code == 0, out
-    assert summary(out) == "1 created, 0 existing, 0 rejected, 2 skipped (empty)"
+    assert summary(out) == "1 created, 0 already there, 0 retirements applied, 2 skipped, 0 rejected"
 
 
 def test_a_header_the_import_cannot_read_is_one_error(backend: Backend, tmp_path: Path) -> None:
@@ -117,13 +117,19 @@ def test_a_row_with_more_cells_than_the_header_is_rejected_alone(backend: Backen
     content = f"{HEADER}\nA,VCS,2021,1,R-1\nB,VCS,2021,1,R-2,extra\nC,VCS,2021,1,R-3\n".encode()
     url, code, out = run_import(backend, tmp_path, "extra.csv", content)
     assert code == 1, out
-    assert summary(out) == "2 created, 0 existing, 1 rejected, 0 skipped (empty)"
-    assert "row 2: the row has 6 cells, the header 5" in out
+    # Every row is checked first: a file with a rejected row writes nothing.
+    assert summary(out).startswith("0 created, 0 already there, 0 retirements applied, 0 skipped, 1 rejected — nothing was written")
+    assert "row 3: unreadable_row: the row has 6 cells, the header 5" in out
+    assert ids_in(url, tmp_path) == []
+    url, code, out = run_import(backend, tmp_path, "extra.csv", content, "--skip-rejected")
+    assert code == 1, out
+    assert summary(out) == "2 created, 0 already there, 0 retirements applied, 0 skipped, 1 rejected"
+    assert sorted(ids_in(url, tmp_path)) == ["r-1", "r-3"]
 
 
 def test_an_empty_file(backend: Backend, tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_bytes(b"")
-    one_line_error(run_cli("import", str(tmp_path / "empty.csv"), env={"DATABASE_URL": backend.new_url(tmp_path)}), "header row")
+    one_line_error(run_cli("import", str(tmp_path / "empty.csv"), env={"DATABASE_URL": backend.new_url(tmp_path)}), "empty")
 
 
 def test_a_serial_naming_another_count_is_imported_with_a_warning(backend: Backend, tmp_path: Path) -> None:
@@ -136,5 +142,5 @@ def test_a_serial_naming_another_count_is_imported_with_a_warning(backend: Backe
     ).encode()
     _, code, out = run_import(backend, tmp_path, "blocks.csv", content)
     assert code == 0, out
-    assert "2 rows: 2 created, 0 existing, 0 rejected, 0 skipped (empty), 1 with a warning" in out
-    assert "row 1: warning: the serial names 187 credits (1 to 187) but the quantity is 100.0000" in out
+    assert "2 rows as records: 2 created, 0 already there, 0 retirements applied, 0 skipped, 0 rejected, 1 with a warning" in out
+    assert "row 2: warning: the serial names 187 credits (1 to 187) but the quantity is 100.0000" in out

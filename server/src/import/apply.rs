@@ -51,9 +51,13 @@ impl Planned {
 
 /// A block's issuance (`scheme:prefix`), first and last credit.
 pub(crate) fn range(record: &CanonicalRecord) -> Option<(String, u64, u64)> {
-    record
-        .block()
-        .map(|b| (format!("{}:{}", b.scheme.as_str(), b.prefix), b.start, b.end))
+    record.block().map(|b| {
+        (
+            format!("{}:{}", b.scheme.as_str(), b.prefix),
+            b.start,
+            b.end,
+        )
+    })
 }
 
 /// A row with what its bulk create did.
@@ -158,7 +162,11 @@ async fn write_row(
             format!("the id {id} belongs to a record with other data"),
         ))),
         Err(e @ (StoreError::Unavailable { .. } | StoreError::Corrupt { .. })) => Err(e),
-        Err(e) => Ok(Done::Rejected(rejected("serial_number", "rejected", e.to_string()))),
+        Err(e) => Ok(Done::Rejected(rejected(
+            "serial_number",
+            "rejected",
+            e.to_string(),
+        ))),
     }
 }
 

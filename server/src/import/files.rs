@@ -10,6 +10,7 @@
 use carbon_tracker_core::RECORD_FIELDS;
 use serde_json::{Map, Value};
 
+use super::registry::sheet::decode;
 use super::ImportError;
 
 /// One row of a file, before validation.
@@ -40,38 +41,6 @@ pub(super) fn read_rows(name: &str, bytes: &[u8], json: bool) -> Result<Vec<Row>
     } else {
         csv_rows(&text).map_err(|detail| ImportError::Csv { path, detail })
     }
-}
-
-/// The file's text: UTF-8 (a byte-order mark is dropped), or UTF-16 when a
-/// byte-order mark says so (Excel's "Unicode Text"). Anything else is refused
-/// with where the first byte that is not UTF-8 stands.
-pub(super) fn decode(bytes: &[u8]) -> Result<String, String> {
-    let utf16 = |bytes: &[u8], read: fn([u8; 2]) -> u16| {
-        let units = bytes.chunks(2).map(|pair| match pair {
-            [a, b] => read([*a, *b]),
-            _ => 0xFFFF,
-        });
-        char::decode_utf16(units)
-            .collect::<Result<String, _>>()
-            .map_err(|_| "the file has a UTF-16 byte-order mark but is not valid UTF-16".to_owned())
-    };
-    match bytes {
-        [0xEF, 0xBB, 0xBF, rest @ ..] => utf8(rest),
-        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes),
-        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes),
-        _ => utf8(bytes),
-    }
-}
-
-fn utf8(bytes: &[u8]) -> Result<String, String> {
-    std::str::from_utf8(bytes).map(str::to_owned).map_err(|e| {
-        let at = e.valid_up_to();
-        let line = bytes.iter().take(at).filter(|&&b| b == b'\n').count() + 1;
-        let byte = bytes.get(at).copied().unwrap_or_default();
-        format!(
-            "the file is not UTF-8 (byte 0x{byte:02X} on line {line}); it may be in a legacy encoding such as Windows-1252: save it as UTF-8 (in Excel: \"CSV UTF-8\")"
-        )
-    })
 }
 
 /// A JSON array of objects; an element whose values are all null or blank

@@ -107,7 +107,9 @@ impl From<ImportError> for Problem {
                 "unreadable_file",
                 other.to_string(),
             )
-            .with_help("nothing was written; see the README's \"Importing\" section for the formats read"),
+            .with_help(
+                "nothing was written; see the README's \"Importing\" section for the formats read",
+            ),
         }
     }
 }
@@ -240,9 +242,11 @@ pub async fn import_bytes(
         None | Some("" | "auto") => None,
         Some("records") => Some(Source::Records),
         Some("tracker") => Some(Source::Tracker),
-        Some(other) => Some(Source::Registry(
-            Format::parse(other).ok_or_else(|| ImportError::UnknownFormat(other.to_owned()))?,
-        )),
+        Some(other) => {
+            Some(Source::Registry(Format::parse(other).ok_or_else(|| {
+                ImportError::UnknownFormat(other.to_owned())
+            })?))
+        }
     };
     let mut summary = Summary {
         dry_run: options.dry_run,
@@ -258,7 +262,7 @@ pub async fn import_bytes(
         if extension == "json" && requested != Some(Source::Tracker) {
             summary.format = Source::Records.name().to_owned();
             let rows = files::read_rows(name, bytes, true)?;
-            return records(store, rows, summary, options, progress).await;
+            return records(store, rows, 1, summary, options, progress).await;
         }
     }
     if extension == "jsonl" || (extension == "json" && requested == Some(Source::Tracker)) {
@@ -268,10 +272,15 @@ pub async fn import_bytes(
         summary.rows = nodes.len() + summary.rejected.len();
         return finish_tracker(store, nodes, summary, options, progress).await;
     }
-    if !matches!(extension.as_str(), "csv" | "xlsx") && !bytes.starts_with(b"PK\x03\x04") && !extension.is_empty() {
+    if !matches!(extension.as_str(), "csv" | "xlsx")
+        && !bytes.starts_with(b"PK\x03\x04")
+        && !extension.is_empty()
+    {
         return Err(ImportError::Format {
             path: name.to_owned(),
-            detail: "unknown file type; use .csv, .xlsx, .json (records) or .jsonl (a tracker export)".to_owned(),
+            detail:
+                "unknown file type; use .csv, .xlsx, .json (records) or .jsonl (a tracker export)"
+                    .to_owned(),
         });
     }
     let sheet = registry::read_sheet(name, bytes).map_err(|e| format_error(e.to_string()))?;
@@ -285,7 +294,13 @@ pub async fn import_bytes(
         Some(source) => source,
         None if has("id") && has("status") && has("serial_number") => Source::Tracker,
         None if carbon_tracker_core::RECORD_FIELDS.iter().all(|f| has(f)) => Source::Records,
-        None => Source::Registry(registry::detect(&sheet).map_err(|e| format_error(e.to_string()))?),
+        None => match registry::detect(&sheet) {
+            Ok(format) => Source::Registry(format),
+            // A header naming some of the five fields is a file of records
+            // with a fault the records reader names (a delimiter, a typo).
+            Err(_) if names_a_record_field(bytes) => Source::Records,
+            Err(e) => return Err(format_error(e.to_string())),
+        },
     };
     summary.format = source.name().to_owned();
     match source {
@@ -296,7 +311,7 @@ pub async fn import_bytes(
                 ));
             }
             let rows = files::read_rows(name, bytes, false)?;
-            records(store, rows, summary, options, progress).await
+            records(store, rows, 2, summary, options, progress).await
         }
         Source::Tracker => {
             let rows = sheet
@@ -316,7 +331,8 @@ pub async fn import_bytes(
             finish_tracker(store, nodes, summary, options, progress).await
         }
         Source::Registry(format) => {
-            let rows = registry::read_rows(format, &sheet).map_err(|e| format_error(e.to_string()))?;
+            let rows =
+                registry::read_rows(format, &sheet).map_err(|e| format_error(e.to_string()))?;
             summary.rows = rows.len();
             let planned = plan_registry(rows, &mut summary);
             if stop_before_writing(&mut summary, options) {
@@ -332,6 +348,20 @@ pub async fn import_bytes(
             Ok(sorted(summary))
         }
     }
+}
+
+/// Whether the first line of a text file names one of SPEC §2's five
+/// fields, whatever its delimiter.
+fn names_a_record_field(bytes: &[u8]) -> bool {
+    let first = registry::sheet::decode(bytes).unwrap_or_default();
+    let header = first
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    carbon_tracker_core::RECORD_FIELDS
+        .iter()
+        .any(|f| header.contains(f))
 }
 
 /// Whether to stop after reading: a dry run, or rejected rows that are not
@@ -454,7 +484,13 @@ async fn dry_run_blocks(
     let mut stored = std::collections::HashSet::new();
     for chunk in planned.chunks(CHUNK) {
         let ids = chunk.iter().map(|p| p.record.id()).collect();
-        stored.extend(store.canonical_records(ids).await?.into_iter().map(|(id, _)| id));
+        stored.extend(
+            store
+                .canonical_records(ids)
+                .await?
+                .into_iter()
+                .map(|(id, _)| id),
+        );
     }
     for p in planned {
         let id = p.record.id();
@@ -481,7 +517,7 @@ async fn is_final(store: &dyn Store, id: RecordId) -> Result<bool, StoreError> {
 
 /// The lines of a JSON-lines file, each an object; blank lines skipped.
 fn json_lines(name: &str, bytes: &[u8]) -> Result<Vec<tracker::Cells>, ImportError> {
-    let text = files::decode(bytes).map_err(|detail| ImportError::Encoding {
+    let text = registry::sheet::decode(bytes).map_err(|detail| ImportError::Encoding {
         path: name.to_owned(),
         detail,
     })?;
@@ -541,10 +577,12 @@ async fn finish_tracker(
     Ok(sorted(summary))
 }
 
-/// A file of records (SPEC §2's five fields).
+/// A file of records (SPEC §2's five fields); `first_row` is the first
+/// row's number (2 in a CSV file, after its header; 1 in a JSON array).
 async fn records(
     store: &dyn Store,
     rows: Vec<Row>,
+    first_row: usize,
     mut summary: Summary,
     options: &Options,
     progress: bool,
@@ -552,9 +590,7 @@ async fn records(
     summary.rows = rows.len();
     let mut inputs = Vec::with_capacity(rows.len());
     for (i, row) in rows.into_iter().enumerate() {
-        // A CSV's first data row is the file's row 2; a JSON array's first
-        // element is row 1.
-        let number = i + 1;
+        let number = i + first_row;
         match row {
             Row::Record(value) => inputs.push((number, value)),
             Row::Empty => summary.skipped.push(Skipped {
@@ -570,13 +606,17 @@ async fn records(
         }
     }
     // Every row is checked before any is written.
-    for (row, value) in &inputs {
-        if let Err(e) =
-            api::record_input_from_value(value.clone()).and_then(|input| api::canonicalize(&input))
+    inputs.retain(|(row, value)| {
+        match api::record_input_from_value(value.clone())
+            .and_then(|input| api::canonicalize(&input))
         {
-            summary.rejected.push(api_rejection(*row, &e));
+            Ok(_) => true,
+            Err(e) => {
+                summary.rejected.push(api_rejection(*row, &e));
+                false
+            }
         }
-    }
+    });
     if stop_before_writing(&mut summary, options) {
         return Ok(sorted(summary));
     }
@@ -617,7 +657,11 @@ pub fn summary_line(name: &str, s: &Summary) -> String {
         "{name}: {} rows as {}{}: {} created, {} already there, {} retirements applied",
         s.rows,
         s.format,
-        if s.dry_run { " (dry run: nothing written)" } else { "" },
+        if s.dry_run {
+            " (dry run, nothing written)"
+        } else {
+            ""
+        },
         s.created,
         s.existing,
         s.retired,
@@ -634,7 +678,9 @@ pub fn summary_line(name: &str, s: &Summary) -> String {
         line.push_str(&format!(", {} with a warning", s.warnings.len()));
     }
     if !s.written && !s.dry_run {
-        line.push_str(" — nothing was written: fix the rejected rows, or import with --skip-rejected");
+        line.push_str(
+            " — nothing was written: fix the rejected rows, or import with --skip-rejected",
+        );
     }
     line
 }
@@ -650,7 +696,10 @@ pub fn report(name: &str, summary: &Summary) {
         println!(
             "  row {}: {}{}: {}",
             r.row,
-            r.column.as_deref().map(|c| format!("{c}: ")).unwrap_or_default(),
+            r.column
+                .as_deref()
+                .map(|c| format!("{c}: "))
+                .unwrap_or_default(),
             r.code,
             r.message
         );

@@ -85,7 +85,11 @@ fn node(row: usize, cells: &Map<String, Value>) -> Result<Node, Rejected> {
         text(key)
             .map(|t| {
                 t.parse::<RecordId>().map_err(|_| {
-                    bad(key, "invalid_format", format!("{key} {t:?} is not a record id"))
+                    bad(
+                        key,
+                        "invalid_format",
+                        format!("{key} {t:?} is not a record id"),
+                    )
                 })
             })
             .transpose()
@@ -141,7 +145,12 @@ fn node(row: usize, cells: &Map<String, Value>) -> Result<Node, Rejected> {
     }
     let fields = FINAL_FIELDS
         .iter()
-        .filter_map(|k| cells.get(*k).filter(|v| !is_empty(v)).map(|v| ((*k).to_owned(), v.clone())))
+        .filter_map(|k| {
+            cells
+                .get(*k)
+                .filter(|v| !is_empty(v))
+                .map(|v| ((*k).to_owned(), v.clone()))
+        })
         .collect();
     Ok(Node {
         row,
@@ -309,7 +318,10 @@ async fn settle(
         let Some(buyer) = &n.holder else {
             return refuse(
                 "holder_differs",
-                format!("{} is held by {holder:?} in the store; a sale cannot be undone", n.id),
+                format!(
+                    "{} is held by {holder:?} in the store; a sale cannot be undone",
+                    n.id
+                ),
             );
         };
         if let Err(e) = act(store, n.id, Action::Sell, sale(buyer), None).await {
@@ -357,7 +369,11 @@ async fn split(
         (Some(buyer), _) => (Action::Sell, sale(buyer)),
         (None, _) => return lineage(format!("the front child {} shows no action", front.id)),
     };
-    let quantity = front.record.block().map(|b| b.credits()).unwrap_or_default();
+    let quantity = front
+        .record
+        .block()
+        .map(|b| b.credits())
+        .unwrap_or_default();
     let children = match act(store, n.id, action, payload, Some(quantity)).await {
         Ok(Acted::Split(split)) => Some((split.front.id, split.back.id)),
         Ok(Acted::Whole(_)) => None,

@@ -65,7 +65,12 @@ pub(crate) async fn create(
         .unwrap_or_default()
         .to_ascii_lowercase();
     let (name, bytes) = if content_type.starts_with("multipart/form-data") {
-        file_part(Multipart::from_request(request, &()).await.map_err(bad_body)?).await?
+        file_part(
+            Multipart::from_request(request, &())
+                .await
+                .map_err(bad_body)?,
+        )
+        .await?
     } else {
         let bytes = Bytes::from_request(request, &()).await.map_err(bad_body)?;
         (file_name(p.filename.as_deref(), &content_type), bytes)

@@ -444,19 +444,17 @@ fn export_response(app: AppState, query: ListQuery, format: ExportFormat) -> Res
         _ => None,
     };
     let body = stream::iter(header_line.map(|h| Ok::<_, StoreError>(axum::body::Bytes::from(h))))
-        .chain(
-            export::pages(app.store, query).map(move |page| {
-                    let mut out = Vec::new();
-                    for record in &page? {
-                        let row = export::row(record)?;
-                        out.extend(match format {
-                            ExportFormat::Jsonl => export::json_row(&row),
-                            _ => export::csv_row(&row),
-                        });
-                    }
-                    Ok(axum::body::Bytes::from(out))
-                }),
-        );
+        .chain(export::pages(app.store, query).map(move |page| {
+            let mut out = Vec::new();
+            for record in &page? {
+                let row = export::row(record)?;
+                out.extend(match format {
+                    ExportFormat::Jsonl => export::json_row(&row),
+                    _ => export::csv_row(&row),
+                });
+            }
+            Ok(axum::body::Bytes::from(out))
+        }));
     let content_type = match format {
         ExportFormat::Jsonl => "application/x-ndjson",
         _ => "text/csv; charset=utf-8",
@@ -467,7 +465,6 @@ fn export_response(app: AppState, query: ListQuery, format: ExportFormat) -> Res
     )
         .into_response()
 }
-
 
 /// What happened to one input of a batch.
 #[derive(Clone, Copy, Debug, Serialize, ToSchema)]

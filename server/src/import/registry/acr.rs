@@ -1,0 +1,111 @@
+//! ACR's (American Carbon Registry's) public reports, exported as CSV or
+//! XLSX: "Retired Credits", "Cancelled Credits" and "Issuances".
+//!
+//! Checked against real exports' headers (carbonplan/offsets-db-data's
+//! samples). Retirements: `Credit Serial Numbers, Date Issued (GMT),
+//! Vintage, Vintage Assignment Period Start Date, Vintage Assignment Period
+//! End Date, Quantity of Credits, Account Holder, Status Effective (GMT),
+//! Retired on Behalf of, Retirement Reason, Purpose of Retirement, Project
+//! ID, Project Name, Project Type, Project Methodology/Protocol, …, Project
+//! Site Country, …`. Cancellations: the same kind, with `Status Effective
+//! (GMT)` spelt with two spaces, `Cancellation Type` and `Cancellation
+//! Details`. Issuances: `Date Issued (GMT), Vintage, …, Total Credits
+//! Issued, …, Project ID, Project Name, …`, without serials. Dates
+//! `11/3/2025 7:10:41 PM` (M/D/YYYY, 12-hour clock, GMT). Serials
+//! `ACR-US-681-2022-3337-1 to 25245` (the core's `acr` scheme).
+//!
+//! - project_name: `Project Name` (`Project ID` when empty); quantity:
+//!   `Quantity of Credits`; vintage: `Vintage`; holder: `Account Holder`
+//!   (ACR writes a number there for holders that keep their name private).
+//! - Retirements: `Retire`, effective_at `Status Effective (GMT)`,
+//!   beneficiary `Retired on Behalf of`; `Retirement Reason` is a category
+//!   ("Environmental Benefit", "On Behalf of Third Party"), `Purpose of
+//!   Retirement` the retiring party's text: the category becomes `purpose`
+//!   when it maps cleanly, else it leads the `reason`, the text following
+//!   after "; ".
+//! - Cancellations: `Cancel`, reason `Cancellation Type` and `Cancellation
+//!   Details` joined by "; ".
+//! - Issuances: every row skipped (no serial).
+
+use carbon_tracker_core::{Action, MAX_NAME_CHARS};
+
+use super::values::Dates;
+use super::{Block, Cells, End, Format, Item, Kind, Payload, RowError};
+
+const NAME: &str = "Project Name";
+const ID: &str = "Project ID";
+const VINTAGE: &str = "Vintage";
+const QUANTITY: &str = "Quantity of Credits";
+const SERIAL: &str = "Credit Serial Numbers";
+const HOLDER: &str = "Account Holder";
+const RETIRED_AT: &str = "Status Effective (GMT)";
+const CANCELLED_AT: &str = "Status Effective  (GMT)";
+
+pub(super) const KINDS: &[Kind] = &[
+    Kind {
+        name: "retirements",
+        signature: &[SERIAL, QUANTITY, RETIRED_AT, "Retired on Behalf of"],
+        required: &[NAME, VINTAGE],
+        read: retirement,
+    },
+    Kind {
+        name: "cancellations",
+        signature: &[SERIAL, QUANTITY, CANCELLED_AT, "Cancellation Type"],
+        required: &[NAME, VINTAGE],
+        read: cancellation,
+    },
+    Kind {
+        name: "issuances",
+        signature: &["Date Issued (GMT)", "Total Credits Issued", ID],
+        required: &[],
+        read: |_| Ok(super::issuance_row(Format::Acr)),
+    },
+];
+
+fn retirement(c: &Cells<'_>) -> Result<Item, RowError> {
+    block(c, |c| {
+        let mut payload = Payload::at(c.date(RETIRED_AT, Dates::MonthFirst)?);
+        payload.put(
+            "beneficiary",
+            c.text("Retired on Behalf of", MAX_NAME_CHARS)?,
+        );
+        let (purpose, reason) =
+            c.purpose_and_reason("Retirement Reason", &["Purpose of Retirement"])?;
+        payload.put("purpose", purpose);
+        payload.put("reason", reason);
+        Ok(payload.end(Action::Retire))
+    })
+}
+
+fn cancellation(c: &Cells<'_>) -> Result<Item, RowError> {
+    block(c, |c| {
+        let mut payload = Payload::at(c.date(CANCELLED_AT, Dates::MonthFirst)?);
+        payload.put(
+            "reason",
+            c.joined(&["Cancellation Type", "Cancellation Details"])?,
+        );
+        Ok(payload.end(Action::Cancel))
+    })
+}
+
+fn block(
+    c: &Cells<'_>,
+    end: impl FnOnce(&Cells<'_>) -> Result<Option<End>, RowError>,
+) -> Result<Item, RowError> {
+    let project = c.required(NAME, Some(ID))?;
+    let vintage = c.vintage(VINTAGE)?;
+    let quantity = c.quantity(QUANTITY)?;
+    let Some(serial) = c.serial(SERIAL, QUANTITY, quantity)? else {
+        return Ok(super::no_serial(c, SERIAL));
+    };
+    Ok(Block {
+        format: Format::Acr,
+        project,
+        vintage,
+        quantity,
+        serial,
+        holder: c.get(HOLDER).map(str::to_owned),
+        end: end(c)?,
+    }
+    .item())
+}
