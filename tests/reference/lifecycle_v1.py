@@ -107,7 +107,8 @@ def _check(rule: str, value: Any) -> Optional[str]:
         if m is None:
             return "invalid_format"
         try:
-            datetime(*(int(g) for g in m.groups()[:6]))
+            year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+            datetime(year, month, day, hour, minute, second)
         except ValueError:
             return "invalid_format"
         return None
