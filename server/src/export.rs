@@ -6,7 +6,7 @@
 //!
 //! An export is also an import: `import --from tracker` (or `auto`) replays
 //! it into a database and gives the same ids, statuses, holders and lineage
-//! (`import::tracker`). The columns are [`COLUMNS`], the one list both read.
+//! (`import::tracker`). The columns are [`columns`], the one list both read.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -21,12 +21,10 @@ use crate::store::{ListQuery, Position, Store, StoreError, StoredRecord};
 /// Records read per page.
 const PAGE: u32 = 1000;
 
-/// The columns of an export, in order. The first five are the record's
-/// fields (SPEC §2); `id` is its v1 id, which an import checks; `front` and
-/// `back` are a split block's children; the retirement fields come from the
-/// record's `RETIRED` or `CANCELLED` event (`reason` and `effective_at` from
-/// either).
-pub(crate) const COLUMNS: [&str; 22] = [
+/// The columns of an export before the retirement fields, in order. The
+/// first five are the record's fields (SPEC §2); `id` is its v1 id, which
+/// an import checks; `front` and `back` are a split block's children.
+const STATE_COLUMNS: [&str; 16] = [
     "id",
     "project_name",
     "registry",
@@ -43,15 +41,10 @@ pub(crate) const COLUMNS: [&str; 22] = [
     "block_start",
     "block_end",
     "created_at",
-    "beneficiary",
-    "reason",
-    "purpose",
-    "beneficiary_country",
-    "note",
-    "effective_at",
 ];
 
-/// The payload keys of a final event that an export carries.
+/// The last columns of an export: the payload keys of the record's
+/// `RETIRED` or `CANCELLED` event (`reason` and `effective_at` from either).
 pub(crate) const FINAL_FIELDS: [&str; 6] = [
     "beneficiary",
     "reason",
@@ -60,6 +53,12 @@ pub(crate) const FINAL_FIELDS: [&str; 6] = [
     "note",
     "effective_at",
 ];
+
+/// Every column of an export, in order: the one list the writers and the
+/// import read.
+pub(crate) fn columns() -> impl Iterator<Item = &'static str> {
+    STATE_COLUMNS.into_iter().chain(FINAL_FIELDS)
+}
 
 /// The formats an export is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -169,12 +168,12 @@ pub(crate) fn pages(
 
 /// The CSV header line.
 pub(crate) fn csv_header() -> Vec<u8> {
-    csv_line(COLUMNS.iter().map(|c| (*c).to_owned()))
+    csv_line(columns().map(str::to_owned))
 }
 
 /// One row as a CSV line.
 pub(crate) fn csv_row(row: &Map<String, Value>) -> Vec<u8> {
-    csv_line(COLUMNS.iter().map(|c| cell(row.get(*c))))
+    csv_line(columns().map(|c| cell(row.get(c))))
 }
 
 /// One row as a JSON line.
@@ -236,7 +235,7 @@ pub async fn export(
         let mut workbook = rust_xlsxwriter::Workbook::new();
         let sheet = workbook.add_worksheet_with_constant_memory();
         sheet.set_name("records")?;
-        for (c, name) in (0_u16..).zip(COLUMNS) {
+        for (c, name) in (0_u16..).zip(columns()) {
             sheet.write_string(0, c, name)?;
         }
         let mut r: u32 = 0;
@@ -244,7 +243,7 @@ pub async fn export(
             for record in &records {
                 r += 1;
                 let row = row(record)?;
-                for (c, name) in (0_u16..).zip(COLUMNS) {
+                for (c, name) in (0_u16..).zip(columns()) {
                     let text = cell(row.get(name));
                     if !text.is_empty() {
                         sheet.write_string(r, c, &text)?;

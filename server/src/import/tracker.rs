@@ -54,7 +54,7 @@ impl Node {
     }
 }
 
-/// Checks every row of an export (the columns of [`crate::export::COLUMNS`]),
+/// Checks every row of an export (the columns of [`crate::export::columns`]),
 /// counting the rejected ones into `summary`.
 pub(crate) fn plan(rows: Vec<Cells>, summary: &mut Summary) -> Vec<Node> {
     let mut nodes = Vec::with_capacity(rows.len());

@@ -30,7 +30,7 @@
 use carbon_tracker_core::{Action, MAX_NAME_CHARS};
 
 use super::values::Dates;
-use super::{Block, Cells, End, Format, Item, Kind, Payload, RowError};
+use super::{BlockColumns, Cells, End, Format, Item, Kind, Payload, RowError};
 
 const NAME: &str = "Project Name";
 const ID: &str = "Project ID";
@@ -92,20 +92,14 @@ fn block(
     c: &Cells<'_>,
     end: impl FnOnce(&Cells<'_>) -> Result<Option<End>, RowError>,
 ) -> Result<Item, RowError> {
-    let project = c.required(NAME, Some(ID))?;
-    let vintage = c.vintage(VINTAGE)?;
-    let quantity = c.quantity(QUANTITY)?;
-    let Some(serial) = c.serial(SERIAL, QUANTITY, quantity)? else {
-        return Ok(super::no_serial(c, SERIAL));
-    };
-    Ok(Block {
+    BlockColumns {
         format: Format::Acr,
-        project,
-        vintage,
-        quantity,
-        serial,
-        holder: c.get(HOLDER).map(str::to_owned),
-        end: end(c)?,
+        name: NAME,
+        id: ID,
+        vintage: VINTAGE,
+        quantity: QUANTITY,
+        serial: SERIAL,
+        holder: HOLDER,
     }
-    .item())
+    .read(c, end)
 }

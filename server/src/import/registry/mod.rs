@@ -624,6 +624,44 @@ impl Block {
     }
 }
 
+/// The columns a block row of ACR, CAR and ART TREES exports is read from,
+/// as each names them.
+struct BlockColumns {
+    format: Format,
+    name: &'static str,
+    id: &'static str,
+    vintage: &'static str,
+    quantity: &'static str,
+    serial: &'static str,
+    holder: &'static str,
+}
+
+impl BlockColumns {
+    /// The row's block, with the retirement or cancellation `end` reads.
+    fn read(
+        &self,
+        c: &Cells<'_>,
+        end: impl FnOnce(&Cells<'_>) -> Result<Option<End>, RowError>,
+    ) -> Result<Item, RowError> {
+        let project = c.required(self.name, Some(self.id))?;
+        let vintage = c.vintage(self.vintage)?;
+        let quantity = c.quantity(self.quantity)?;
+        let Some(serial) = c.serial(self.serial, self.quantity, quantity)? else {
+            return Ok(no_serial(c, self.serial));
+        };
+        Ok(Block {
+            format: self.format,
+            project,
+            vintage,
+            quantity,
+            serial,
+            holder: c.get(self.holder).map(str::to_owned),
+            end: end(c)?,
+        }
+        .item())
+    }
+}
+
 /// Why a row without a serial is skipped.
 fn no_serial(cells: &Cells<'_>, column: &str) -> Item {
     Item::Skipped(format!(
