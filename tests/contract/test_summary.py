@@ -75,7 +75,8 @@ class Portfolio:
             return target
         split = r.json["split"]
         assert split["parent"]["record_id"] == target
-        front, back = split["front"]["id"], split["back"]["id"]
+        front: str = split["front"]["id"]
+        back: str = split["back"]["id"]
         self.leaves[front] = replace(leaf, status=status, holder=holder, quantity=Decimal(quantity))
         self.leaves[back] = replace(leaf, status="ACTIVE", quantity=leaf.quantity - Decimal(quantity))
         for root, at in list(self.remainder.items()):
