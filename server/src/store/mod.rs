@@ -228,7 +228,8 @@ pub trait Store: Send + Sync {
 
     /// The leaves of every tree (records that are not `SPLIT`), counted and
     /// their credits added up per group of `keys` (none: one grand total),
-    /// in the order of [`summary::groups`].
+    /// ordered by the keys in the order of `keys` (see [`summary`]); only
+    /// groups with a leaf, but for the grand total.
     async fn summary(
         &self,
         keys: Vec<summary::GroupKey>,
