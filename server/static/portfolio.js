@@ -10,8 +10,9 @@
 // It refreshes when records change: a Refresh button; a message
 // `{type: "imported"}` on the BroadcastChannel "carbon-tracker" (what an
 // import in another tab of this origin posts); and, while the tab is
-// visible, a poll of GET /summary every few seconds that redraws only when
-// the answer differs (an import through the API or the CLI).
+// visible, a poll of GET /summary every few seconds (longer on a store whose
+// summary is slow to read) that redraws only when the answer differs (an
+// import through the API or the CLI).
 
 const STATUSES = ["ACTIVE", "SOLD", "RETIRED", "CANCELLED"];
 // Okabe–Ito colours (distinguishable with the common colour-vision
@@ -405,9 +406,18 @@ if ("BroadcastChannel" in window) {
     if (e.data?.type === "imported") refresh(true);
   });
 }
-setInterval(() => {
-  if (document.visibilityState === "visible") refresh();
-}, POLL_MS);
+// The poll backs off on a large store: it waits at least 20 times as long
+// as the last summary took to read (a scan of every record).
+let lastReadMs = 0;
+async function poll() {
+  if (document.visibilityState === "visible") {
+    const started = performance.now();
+    await refresh();
+    lastReadMs = performance.now() - started;
+  }
+  setTimeout(poll, Math.max(POLL_MS, 20 * lastReadMs));
+}
+setTimeout(poll, POLL_MS);
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") refresh();
 });
