@@ -18,7 +18,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 use crate::problem::Problem;
-use crate::routes::{events, health, ids, imports, lineage, log, records};
+use crate::routes::{events, health, ids, imports, lineage, log, records, summary};
 
 /// Text or a number: how quantities, vintages and prices may be sent.
 fn text_or_number(description: String) -> Schema {
@@ -157,7 +157,7 @@ payload!(
         license(name = "MIT"),
     ),
     paths(
-        records::create, records::get, records::list, records::events, records::batch, lineage::lineage,
+        records::create, records::get, records::list, records::events, records::batch, lineage::lineage, summary::summary,
         log::checkpoint, log::key, log::proof, log::consistency, log::certificate,
         events::sell, events::retire, events::cancel, events::feed,
         ids::derive, health::health, imports::create,
@@ -165,6 +165,7 @@ payload!(
     components(schemas(
         RecordInput, SellPayload, RetirePayload, CancelPayload,
         records::RecordBody, records::RecordPage, records::BatchItem, records::BatchResult, records::Outcome,
+        summary::SummaryBody, summary::SummaryGroup, summary::SummaryTotal, crate::store::summary::GroupKey,
         events::FeedPage, events::ActedBody, lineage::LineageBody, lineage::Node, log::InclusionBody, log::ConsistencyBody, health::Health, Problem,
         crate::import::Summary, crate::import::Rejected, crate::import::Skipped,
         CanonicalRecord, DerivedId, Event, EventType, Status, Split, Child, FieldError, ErrorCode, TransitionCode, Block<'static>, Scheme,

@@ -11,6 +11,7 @@ pub(crate) mod log;
 #[cfg(feature = "page")]
 pub(crate) mod page;
 pub(crate) mod records;
+pub(crate) mod summary;
 
 use std::sync::Arc;
 
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/records/{id}", get(records::get))
         .route("/records/{id}/events", get(records::events))
         .route("/records/{id}/lineage", get(lineage::lineage))
+        .route("/summary", get(summary::summary))
         .route("/records/{id}/certificate", get(log::certificate))
         .route("/events/{id}/proof", get(log::proof))
         .route("/log/checkpoint", get(log::checkpoint))

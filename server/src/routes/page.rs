@@ -1,7 +1,10 @@
 //! `GET /`: a page that computes record ids in the browser with the WASM
 //! package, registers records and looks them up; `GET /certificates/{id}`:
 //! a record's certificate (SPEC §7) verified in the browser by the package's
-//! verifier module (`pkg-web/verify/`) against the key the user pins.
+//! verifier module (`pkg-web/verify/`) against the key the user pins;
+//! `GET /portfolio`: credits by vintage and status charted from
+//! `GET /summary` (Chart.js, served from `/vendor/`), beside a paged,
+//! filtered table of records.
 //!
 //! Everything it loads is in the binary: the page (`server/static/`) and the
 //! browser build of the package (`bindings-wasm/pkg-web/`, located by
@@ -23,6 +26,12 @@ const APP_JS: &str = include_str!("../../static/app.js");
 const APP_CSS: &str = include_str!("../../static/app.css");
 const CERTIFICATE_HTML: &str = include_str!("../../static/certificate.html");
 const CERTIFICATE_JS: &str = include_str!("../../static/certificate.js");
+const PORTFOLIO_HTML: &str = include_str!("../../static/portfolio.html");
+const PORTFOLIO_JS: &str = include_str!("../../static/portfolio.js");
+const PORTFOLIO_CSS: &str = include_str!("../../static/portfolio.css");
+/// Chart.js 4.6.1, `dist/chart.umd.min.js` of the npm package (MIT; see
+/// `server/static/vendor/README.md`).
+const CHART_JS: &str = include_str!("../../static/vendor/chart.umd.min.js");
 
 /// Scripts only from this server; `wasm-unsafe-eval` is what compiling a
 /// WebAssembly module needs under a script policy (not `eval` itself).
@@ -50,6 +59,19 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route(
             "/certificate.js",
             get(|| async { asset("text/javascript", CERTIFICATE_JS.as_bytes()) }),
+        )
+        .route("/portfolio", get(|| async { html(PORTFOLIO_HTML) }))
+        .route(
+            "/portfolio.js",
+            get(|| async { asset("text/javascript", PORTFOLIO_JS.as_bytes()) }),
+        )
+        .route(
+            "/portfolio.css",
+            get(|| async { asset("text/css", PORTFOLIO_CSS.as_bytes()) }),
+        )
+        .route(
+            "/vendor/chart.umd.min.js",
+            get(|| async { asset("text/javascript", CHART_JS.as_bytes()) }),
         )
 }
 

@@ -3,7 +3,8 @@
 //! The trait is narrow on purpose (create, append, read, list, feed). What
 //! does not depend on the database lives here once: the row types and their
 //! decoding into domain types (`rows`), create-or-find and the append plan
-//! (`write`), the list query and its page cut (`list`), the migration
+//! (`write`), the list query and its page cut (`list`), the summary query and
+//! its groups (`summary`), the migration
 //! runner's version check (`migrate`). Each backend keeps only its SQL, its
 //! driver plumbing and its concurrency mechanics. Every lifecycle decision is
 //! the core's: a backend loads a record's events, asks the core for the next
@@ -15,6 +16,7 @@ pub(crate) mod migrate;
 pub mod postgres;
 pub(crate) mod rows;
 pub mod sqlite;
+pub mod summary;
 pub(crate) mod write;
 
 use async_trait::async_trait;
@@ -223,6 +225,15 @@ pub trait Store: Send + Sync {
 
     /// One page of records, oldest first.
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError>;
+
+    /// The leaves of every tree (records that are not `SPLIT`), counted and
+    /// their credits added up per group of `keys` (none: one grand total),
+    /// ordered by the keys in the order of `keys` (see [`summary`]); only
+    /// groups with a leaf, but for the grand total.
+    async fn summary(
+        &self,
+        keys: Vec<summary::GroupKey>,
+    ) -> Result<Vec<(summary::Group, summary::Tally)>, StoreError>;
 
     /// Up to `limit` events of all records, oldest first, after the event
     /// `after`; `None` if `after` is not a known event.

@@ -28,6 +28,7 @@ use super::blocks::{self, sortable, LiveBlock};
 use super::list::{self, Arg, Cut, Dialect};
 use super::rows::{self, Columns, EventRow, RecordRow, EVENT_COLUMNS};
 use super::rows::{log_checkpoint, log_leaf};
+use super::summary::{self, Credits, Group, GroupKey, RawRow, Tally};
 use super::write::Step;
 use super::{
     migrate, write, Append, Created, Leaf, ListQuery, Page, Store, StoreError, StoredCheckpoint,
@@ -200,6 +201,10 @@ impl Store for SqliteStore {
 
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
         self.read(|conn| list_records(conn, &query))
+    }
+
+    async fn summary(&self, keys: Vec<GroupKey>) -> Result<Vec<(Group, Tally)>, StoreError> {
+        self.read(|conn| summarize(conn, &keys))
     }
 
     async fn feed(
@@ -880,4 +885,49 @@ fn list_records(conn: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
         events.insert(id, load_events(conn, id)?);
     }
     cut.page(events)
+}
+
+/// The sums of [`summary::query`] on SQLite, whose quantities are decimal
+/// text with 4 places: the whole credits and the ten-thousandths, each
+/// added up as an integer (exact; an overflow is an error, never a rounding).
+const SUMS: &str = "sum(CAST(substr(t.quantity, 1, instr(t.quantity, '.') - 1) AS INTEGER)), \
+                    sum(CAST(substr(t.quantity, instr(t.quantity, '.') + 1) AS INTEGER))";
+
+fn summarize(conn: &Connection, keys: &[GroupKey]) -> Result<Vec<(Group, Tally)>, StoreError> {
+    let (sql, args) = summary::query(keys, &DIALECT, SUMS);
+    let args: Vec<Box<dyn rusqlite::ToSql>> = args
+        .into_iter()
+        .map(|arg| -> Box<dyn rusqlite::ToSql> {
+            match arg {
+                Arg::Int(i) => Box::new(i),
+                Arg::Text(t) => Box::new(t),
+            }
+        })
+        .collect();
+    let mut stmt = conn.prepare_cached(&sql).map_err(failed)?;
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(args.iter()))
+        .map_err(failed)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(failed)? {
+        let mut raw = RawRow::default();
+        for (i, key) in keys.iter().enumerate() {
+            match key {
+                GroupKey::Registry => raw.registry = row.get(i).map_err(failed)?,
+                GroupKey::Vintage => raw.vintage = row.get(i).map_err(failed)?,
+                GroupKey::Status => raw.last_type = row.get(i).map_err(failed)?,
+                GroupKey::Holder => raw.holder = Some(row.get(i).map_err(failed)?),
+            }
+        }
+        let n = keys.len();
+        let records: i64 = row.get(n).map_err(failed)?;
+        let whole: Option<i64> = row.get(n + 1).map_err(failed)?;
+        let fraction: Option<i64> = row.get(n + 2).map_err(failed)?;
+        raw.tally = Tally {
+            records: u64::try_from(records).map_err(|e| StoreError::corrupt(None, "count", e))?,
+            credits: Credits::from_parts(whole.unwrap_or(0), fraction.unwrap_or(0))?,
+        };
+        out.push(raw);
+    }
+    summary::groups(keys, out)
 }

@@ -155,6 +155,17 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn summary(
+        &self,
+        keys: Vec<super::summary::GroupKey>,
+    ) -> Result<Vec<(super::summary::Group, super::summary::Tally)>, StoreError> {
+        let keys = &keys;
+        let rows = self
+            .run(|client| async move { sql::summary_rows(&client, keys).await })
+            .await?;
+        super::summary::groups(keys, rows)
+    }
+
     async fn feed(
         &self,
         after: Option<Uuid>,

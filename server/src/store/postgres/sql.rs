@@ -14,6 +14,7 @@ use super::retry::Failed;
 use crate::store::blocks::{self, LiveBlock};
 use crate::store::list::{self, Arg, Cut, Dialect};
 use crate::store::rows::{self, Columns, EventRow, RecordRow};
+use crate::store::summary::{self, Credits, GroupKey, RawRow, Tally};
 use crate::store::{write, Created, ListQuery, Page, StoreError, StoredRecord};
 
 /// Rows of transactions older than every running one: see the module docs
@@ -442,4 +443,51 @@ pub(super) async fn list_records<C: GenericClient + Sync>(
         events.entry(event.record_id).or_default().push(event);
     }
     Ok(cut.page(events)?)
+}
+
+/// The sum of [`summary::query`] on PostgreSQL: `numeric` adds exactly.
+const SUMS: &str = "sum(t.quantity)::text";
+
+/// The rows of the summary of `keys`, not yet merged.
+pub(super) async fn summary_rows<C: GenericClient + Sync>(
+    client: &C,
+    keys: &[GroupKey],
+) -> Result<Vec<RawRow>, Failed> {
+    let (sql, args) = summary::query(keys, &DIALECT, SUMS);
+    let args: Vec<Box<dyn ToSql + Sync + Send>> = args
+        .into_iter()
+        .map(|arg| -> Box<dyn ToSql + Sync + Send> {
+            match arg {
+                Arg::Int(i) => Box::new(i),
+                Arg::Text(t) => Box::new(t),
+            }
+        })
+        .collect();
+    let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as _).collect();
+    let stmt = client.prepare_cached(&sql).await?;
+    let mut out = Vec::new();
+    for row in client.query(&stmt, &params).await? {
+        let mut raw = RawRow::default();
+        for (i, key) in keys.iter().enumerate() {
+            match key {
+                GroupKey::Registry => raw.registry = get(&row, i)?,
+                GroupKey::Vintage => raw.vintage = get(&row, i)?,
+                GroupKey::Status => raw.last_type = get(&row, i)?,
+                GroupKey::Holder => raw.holder = Some(get(&row, i)?),
+            }
+        }
+        let n = keys.len();
+        let records: i64 = get(&row, n)?;
+        let sum: Option<String> = get(&row, n + 1)?;
+        raw.tally = Tally {
+            records: u64::try_from(records).map_err(|e| StoreError::corrupt(None, "count", e))?,
+            credits: sum
+                .as_deref()
+                .map(Credits::from_decimal)
+                .transpose()?
+                .unwrap_or_default(),
+        };
+        out.push(raw);
+    }
+    Ok(out)
 }
