@@ -246,6 +246,7 @@ impl Settings {
         if self.no_log {
             line.push_str(" --no-log");
         }
+        line.push_str(&self.webhooks.flags());
         if self.api_token.is_some() {
             line.push_str(" (API_TOKEN set, not shown)");
         }

@@ -53,11 +53,15 @@ class Receiver:
     200 to, in arrival order; `seen` every delivery with its answer.
     """
 
-    def __init__(self, failures_left: int = 0) -> None:
+    def __init__(self, failures_left: int = 0, delay: float = 0) -> None:
         self.secret: Optional[str] = None
+        self.delay = delay
+        self.in_flight = 0
+        self.most_in_flight = 0
         self.failures_left = failures_left
         self.failing = False
         self.lock = threading.Lock()
+        self.flight = threading.Lock()
         self.accepted: list[dict[str, Any]] = []
         self.seen: list[tuple[dict[str, str], bytes, int]] = []
         self.bad_signatures = 0
@@ -67,7 +71,13 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                with receiver.flight:
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
+                time.sleep(receiver.delay)
                 status = receiver.answer(headers, body)
+                with receiver.flight:
+                    receiver.in_flight -= 1
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -332,3 +342,39 @@ def test_cli_checks(hook_server: Server, receiver: Receiver) -> None:
     assert hook_server.post("/records", new_record()).status == 201
     time.sleep(1.5)
     assert len(receiver.first_arrivals()) == 1
+
+
+def test_several_processes_deliver_each_endpoint_once_at_a_time(backend: Backend, tmp_path: Path) -> None:
+    """PostgreSQL: two servers on one database; one delivers the endpoint at a
+    time (its advisory lock), and when it dies the other takes over."""
+    if backend.name != "postgres":
+        pytest.skip("one server process per SQLite file")
+    receiver = Receiver(delay=0.02)
+    url = backend.new_url(tmp_path)
+    servers = [Server(url, tmp_path, env=dict(FAST)).start()]
+    try:
+        add(servers[0], receiver)
+        make_history(servers[0])
+        settled_feed(servers[0], N)
+        # The first process delivers, so it holds the endpoint's lock.
+        wait_for("the first deliveries", lambda: len(receiver.first_arrivals()) >= N)
+        servers.append(Server(url, tmp_path, env=dict(FAST)).start())
+        for s in servers:
+            make_history(s)
+        ids = [e["id"] for e in settled_feed(servers[0], 3 * N)]
+        wait_for("every event", lambda: len(receiver.first_arrivals()) >= len(ids))
+        assert receiver.first_arrivals() == ids
+        assert receiver.most_in_flight == 1, "two processes delivered the endpoint at once"
+        # The lock holder dies: the other process takes over.
+        servers[0].stop(signal.SIGKILL)
+        make_history(servers[1])
+        ids = [e["id"] for e in settled_feed(servers[1], 4 * N)]
+        wait_for("every event after the kill", lambda: len(receiver.first_arrivals()) >= len(ids))
+        assert receiver.first_arrivals() == ids
+        assert receiver.most_in_flight == 1
+        assert receiver.bad_signatures == 0
+    finally:
+        for s in servers:
+            if s.process is not None:
+                s.stop()
+        receiver.close()

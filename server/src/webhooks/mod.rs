@@ -130,6 +130,24 @@ impl WebhookArgs {
     }
 }
 
+impl WebhookSettings {
+    /// The flags that set these settings, each with a leading space; empty
+    /// for the defaults (for [`crate::config::Settings::command_line`]).
+    pub fn flags(&self) -> String {
+        let mut flags = String::new();
+        for (flag, value, default) in [
+            ("--webhook-retry-base-ms", self.retry_base, 1_000),
+            ("--webhook-retry-cap-ms", self.retry_cap, 300_000),
+            ("--webhook-timeout-ms", self.timeout, 10_000),
+        ] {
+            if value != Duration::from_millis(default) {
+                flags.push_str(&format!(" {flag} {}", value.as_millis()));
+            }
+        }
+        flags
+    }
+}
+
 /// A command's error that names what was wrong.
 fn bad(message: String) -> BoxError {
     message.into()
