@@ -132,7 +132,7 @@ def hook_server(backend: Backend, tmp_path: Path) -> Iterator[Server]:
     s = Server(backend.new_url(tmp_path), tmp_path, env=dict(FAST)).start()
     yield s
     if s.process is not None:
-        s.stop()
+        assert s.stop() == 0, "the server did not stop cleanly on SIGTERM"
 
 
 def cli(server: Server, *args: str) -> Any:
@@ -378,3 +378,19 @@ def test_several_processes_deliver_each_endpoint_once_at_a_time(backend: Backend
             if s.process is not None:
                 s.stop()
         receiver.close()
+
+
+def test_an_unreachable_endpoint_is_retried_and_logged(hook_server: Server) -> None:
+    dead = Receiver()
+    dead.close()  # nothing listens on its port any more
+    add(hook_server, dead)
+    assert hook_server.post("/records", new_record()).status == 201
+
+    def errors() -> list[str]:
+        lines = cli(hook_server, "deliveries", dead.url).stdout.splitlines()
+        return [line for line in lines if line.split("\t")[3].startswith("error: ")]
+
+    wait_for("failed attempts in the log", lambda: len(errors()) >= 3)
+    attempts = [line.split("\t")[2] for line in errors()]
+    assert attempts[:3] == ["attempt=1", "attempt=2", "attempt=3"]
+    assert "last=-" in cli(hook_server, "list").stdout, "the cursor moved without a 2xx"

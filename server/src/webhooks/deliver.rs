@@ -87,6 +87,19 @@ enum Pass {
     Again,
 }
 
+/// The running streams by endpoint id; dropped (the worker aborted), it
+/// aborts them all, so none outlives the server it belongs to.
+#[derive(Default)]
+struct Streams(HashMap<i64, JoinHandle<()>>);
+
+impl Drop for Streams {
+    fn drop(&mut self) {
+        for task in self.0.values() {
+            task.abort();
+        }
+    }
+}
+
 /// Delivers the event feed to every endpoint.
 pub struct Deliverer {
     store: Arc<dyn Store>,
@@ -120,7 +133,7 @@ impl Deliverer {
     /// Runs until aborted: reads the endpoint table every second and keeps
     /// one stream per endpoint. With no endpoints, that one read is all.
     pub async fn run(self: Arc<Self>) {
-        let mut streams: HashMap<i64, JoinHandle<()>> = HashMap::new();
+        let mut streams = Streams::default();
         let mut tick = tokio::time::interval(POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -134,21 +147,22 @@ impl Deliverer {
             };
             let ids: HashSet<i64> = endpoints.iter().map(|e| e.id).collect();
             let removed: Vec<i64> = streams
+                .0
                 .keys()
                 .filter(|id| !ids.contains(id))
                 .copied()
                 .collect();
             for id in removed {
-                if let Some(task) = streams.remove(&id) {
+                if let Some(task) = streams.0.remove(&id) {
                     task.abort();
                 }
                 if let Err(e) = self.hooks.release(id).await {
                     tracing::warn!(error = %chain(&e), "cannot release a removed webhook endpoint");
                 }
             }
-            streams.retain(|_, task| !task.is_finished());
+            streams.0.retain(|_, task| !task.is_finished());
             for endpoint in endpoints {
-                streams.entry(endpoint.id).or_insert_with(|| {
+                streams.0.entry(endpoint.id).or_insert_with(|| {
                     tracing::info!(url = %endpoint.url, "delivering webhooks");
                     tokio::spawn(Arc::clone(&self).stream(endpoint.id))
                 });
@@ -261,8 +275,11 @@ impl Deliverer {
                 url = %endpoint.url,
                 event = %event.id,
                 attempt,
-                status = ?delivery.status,
-                error = delivery.error.as_deref().unwrap_or(""),
+                outcome = %match (delivery.status, &delivery.error) {
+                    (Some(status), _) => format!("HTTP {status}"),
+                    (None, Some(error)) => error.clone(),
+                    (None, None) => "no answer".to_owned(),
+                },
                 retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 "a webhook delivery failed; retrying"
             );
