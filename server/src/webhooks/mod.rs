@@ -5,7 +5,7 @@
 //!
 //! - [`store`]: what the database keeps (endpoints, cursors, the delivery
 //!   log), a trait each backend implements in a file of its own;
-//! - [`sign`]: secrets and signatures;
+//! - `sign`: secrets and signatures;
 //! - [`deliver`]: the worker `serve` runs;
 //! - here: the `webhooks` subcommands and the checks of what they are given.
 
