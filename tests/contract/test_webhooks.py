@@ -281,6 +281,12 @@ def test_event_filter(hook_server: Server, receiver: Receiver) -> None:
     assert receiver.first_arrivals() == wanted
     assert all(b["type"] in ("record.retired", "record.sold") for b in receiver.accepted)
     assert "events=RETIRED,SOLD" in cli(hook_server, "list").stdout
+    # replay --from-start: the subscribed events of the whole feed, from before `add` too.
+    everything = [e["id"] for e in feed(hook_server) if e["event_type"] in ("RETIRED", "SOLD")]
+    n = len(receiver.accepted)
+    assert cli(hook_server, "replay", receiver.url, "--from-start").returncode == 0
+    wait_for("the replay from the start", lambda: len(receiver.accepted) >= n + len(everything))
+    assert [b["data"]["id"] for b in receiver.accepted[n:]] == everything
 
 
 def test_kill_9_mid_delivery_loses_nothing(backend: Backend, tmp_path: Path, receiver: Receiver) -> None:
