@@ -88,6 +88,10 @@ pub struct Cli {
     #[arg(long)]
     pub no_log: bool,
 
+    /// Webhook delivery (server/README.md, "Webhooks").
+    #[command(flatten)]
+    pub webhooks: crate::webhooks::WebhookArgs,
+
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -157,6 +161,13 @@ pub enum Command {
     /// (SPEC §6 forbids it; databases from before that rule may hold some).
     /// They are kept as they are; exits with status 1 if there are any.
     Overlaps,
+    /// Manages the endpoints the server POSTs the event feed to, signed per
+    /// the Standard Webhooks specification (server/README.md, "Webhooks").
+    Webhooks {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::webhooks::WebhookCommand,
+    },
 }
 
 /// The checked configuration.
@@ -178,6 +189,9 @@ pub struct Settings {
     pub log_origin: Option<String>,
     /// `--no-log`.
     pub no_log: bool,
+    /// `--webhook-retry-base-ms`, `--webhook-retry-cap-ms`,
+    /// `--webhook-timeout-ms`.
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 impl Cli {
@@ -227,6 +241,7 @@ impl Cli {
                 .map(|raw| setting("LOG_ORIGIN (--log-origin)", raw, parse_origin))
                 .transpose()?,
             no_log: self.no_log,
+            webhooks: self.webhooks.settings()?,
         })
     }
 }
@@ -259,6 +274,7 @@ impl Settings {
         if self.no_log {
             line.push_str(" --no-log");
         }
+        line.push_str(&self.webhooks.flags());
         if self.api_token.is_some() {
             line.push_str(" (API_TOKEN set, not shown)");
         }

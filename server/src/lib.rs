@@ -11,3 +11,4 @@ pub(crate) mod problem;
 pub mod routes;
 pub mod store;
 pub mod tlog;
+pub mod webhooks;

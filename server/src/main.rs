@@ -11,6 +11,7 @@ use carbon_tracker_server::config::{log_filter, Cli, Command, Database, Settings
 use carbon_tracker_server::store::postgres::PostgresStore;
 use carbon_tracker_server::store::sqlite::SqliteStore;
 use carbon_tracker_server::store::Store;
+use carbon_tracker_server::webhooks::{self, WebhookStore};
 use carbon_tracker_server::{audit, export, import, routes, tlog};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -73,9 +74,12 @@ async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, B
         // Offline: no database is opened.
         return Ok(audit::verify(certificate, key, checkpoint.as_deref()));
     }
-    let store = open(&settings).await?;
+    let (store, hooks) = open(&settings).await?;
     let result = match &command {
         Some(Command::Verify { .. }) => Ok(ExitCode::SUCCESS),
+        Some(Command::Webhooks { command }) => {
+            webhooks::command(store.as_ref(), hooks.as_ref(), command).await
+        }
         Some(Command::Audit) => audit::audit(Arc::clone(&store)).await,
         Some(Command::Import {
             file,
@@ -120,7 +124,7 @@ async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, B
                 ExitCode::FAILURE
             })
         }
-        None => serve(settings, Arc::clone(&store))
+        None => serve(settings, Arc::clone(&store), hooks)
             .await
             .map(|()| ExitCode::SUCCESS),
     };
@@ -129,16 +133,26 @@ async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, B
     result
 }
 
-async fn open(settings: &Settings) -> Result<Arc<dyn Store>, BoxError> {
+/// The store, and its webhook tables.
+async fn open(settings: &Settings) -> Result<(Arc<dyn Store>, Arc<dyn WebhookStore>), BoxError> {
     Ok(match &settings.database {
-        Database::Sqlite(path) => Arc::new(SqliteStore::open(path)?),
+        Database::Sqlite(path) => {
+            let store = Arc::new(SqliteStore::open(path)?);
+            (store.clone(), store)
+        }
         Database::Postgres(url) => {
-            Arc::new(PostgresStore::connect(url, usize::from(settings.pool_size)).await?)
+            let store = PostgresStore::connect(url, usize::from(settings.pool_size)).await?;
+            let hooks = Arc::new(store.webhooks());
+            (Arc::new(store), hooks)
         }
     })
 }
 
-async fn serve(settings: Settings, store: Arc<dyn Store>) -> Result<(), BoxError> {
+async fn serve(
+    settings: Settings,
+    store: Arc<dyn Store>,
+    hooks: Arc<dyn WebhookStore>,
+) -> Result<(), BoxError> {
     let (host, port) = (settings.host.as_str(), settings.port);
     let listener = TcpListener::bind((host, port))
         .await
@@ -167,6 +181,14 @@ async fn serve(settings: Settings, store: Arc<dyn Store>) -> Result<(), BoxError
         Some(log)
     };
     let sequencer = log.clone().map(|log| tokio::spawn(log.run()));
+    let deliverer = tokio::spawn(
+        Arc::new(webhooks::Deliverer::new(
+            Arc::clone(&store),
+            hooks,
+            settings.webhooks,
+        )?)
+        .run(),
+    );
     let state = routes::AppState {
         store,
         api_token: settings.api_token.map(Arc::new),
@@ -180,6 +202,7 @@ async fn serve(settings: Settings, store: Arc<dyn Store>) -> Result<(), BoxError
     if let Some(sequencer) = sequencer {
         sequencer.abort();
     }
+    deliverer.abort();
     tracing::info!("stopped; every acknowledged write is committed");
     Ok(())
 }

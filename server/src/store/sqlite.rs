@@ -35,12 +35,15 @@ use super::{
     StoredRecord,
 };
 
+mod webhooks;
+
 /// The schema, one migration per entry, applied in order; `PRAGMA user_version`
 /// records how many have been applied.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_blocks.sql"),
     include_str!("../../migrations/sqlite/0003_log.sql"),
+    include_str!("../../migrations/sqlite/0004_webhooks.sql"),
 ];
 
 /// Most requests one transaction commits together.

@@ -36,6 +36,7 @@ mod connect;
 mod retry;
 mod sql;
 mod tls;
+mod webhooks;
 
 use async_trait::async_trait;
 use carbon_tracker_core::lifecycle::Event;
@@ -46,6 +47,7 @@ use uuid::Uuid;
 pub use connect::{parse_url, OpenError};
 use retry::{run, Failed};
 use sql::{get, now, EVENT_COLUMNS, SETTLED};
+pub use webhooks::PostgresWebhooks;
 
 use super::rows::{log_checkpoint, log_leaf};
 use super::write::Step;
