@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator, Optional
 import pytest
 
 from conftest import ROOT, Backend, Server, new_record
+from pgcluster import PostgresCluster
 from test_config import run_cli
 
 README = ROOT / "server" / "README.md"
@@ -351,13 +352,12 @@ def test_cli_checks(hook_server: Server, receiver: Receiver) -> None:
     assert len(receiver.first_arrivals()) == 1
 
 
-def test_several_processes_deliver_each_endpoint_once_at_a_time(backend: Backend, tmp_path: Path) -> None:
-    """PostgreSQL: two servers on one database; one delivers the endpoint at a
-    time (its advisory lock), and when it dies the other takes over."""
-    if backend.name != "postgres":
-        pytest.skip("one server process per SQLite file")
+def test_several_processes_deliver_each_endpoint_once_at_a_time(postgres: PostgresCluster, tmp_path: Path) -> None:
+    """PostgreSQL only (one server process per SQLite file): two servers on one
+    database; one delivers the endpoint at a time (its advisory lock), and
+    when it dies the other takes over."""
     receiver = Receiver(delay=0.02)
-    url = backend.new_url(tmp_path)
+    url = postgres.create_database()
     servers = [Server(url, tmp_path, env=dict(FAST)).start()]
     try:
         add(servers[0], receiver)
