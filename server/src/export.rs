@@ -6,7 +6,7 @@
 //!
 //! An export is also an import: `import --from tracker` (or `auto`) replays
 //! it into a database and gives the same ids, statuses, holders and lineage
-//! (`import::tracker`). The columns are [`columns`], the one list both read.
+//! (`import::tracker`). The columns are `columns()`, the one list both read.
 
 use std::io::Write;
 use std::sync::Arc;

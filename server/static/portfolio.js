@@ -7,6 +7,9 @@
 // totals, exactly: as BigInt ten-thousandths of the server's 4-decimal
 // strings. The chart's bar heights are the only floating-point numbers.
 //
+// A form imports a registry's export (POST /imports) and shows its summary
+// and the rows not imported; the view then redraws.
+//
 // It refreshes when records change: a Refresh button; a message
 // `{type: "imported"}` on the BroadcastChannel "carbon-tracker" (what an
 // import in another tab of this origin posts); and, while the tab is
@@ -377,8 +380,73 @@ function showRecordsOf(registry, vintage, s) {
   $("records-heading").scrollIntoView({ block: "start" });
 }
 
+// ---------------------------------------------------------------- import
+
+const XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/** Sends the chosen file to POST /imports and shows the summary it answers. */
+async function importFile(event) {
+  event.preventDefault();
+  const file = $("import-file").files[0];
+  if (!file) return;
+  const result = $("import-result");
+  const rows = $("import-rows");
+  const params = new URLSearchParams({ from: $("import-from").value, filename: file.name });
+  const dryRun = $("import-dry-run").checked;
+  if (dryRun) params.set("dry_run", "true");
+  const headers = { "content-type": file.name.toLowerCase().endsWith(".xlsx") ? XLSX_TYPE : "text/csv" };
+  const token = $("import-token").value.trim();
+  if (token) headers.authorization = `Bearer ${token}`;
+  result.dataset.state = "loading";
+  result.textContent = `Importing ${file.name}…`;
+  rows.hidden = true;
+  let body;
+  try {
+    const response = await fetch(`/imports?${params}`, { method: "POST", headers, body: file });
+    body = await response.json();
+  } catch (e) {
+    result.dataset.state = "error";
+    result.textContent = `${file.name} could not be sent: ${e.message}`;
+    return;
+  }
+  if (body.rows === undefined) {
+    // A problem (RFC 9457): the file cannot be read, or the token is wrong.
+    result.dataset.state = "error";
+    result.textContent = `${file.name}: ${body.detail ?? body.title ?? "the import failed"}`;
+    return;
+  }
+  const counts = `${body.rows} rows as ${body.format}${dryRun ? " (dry run, nothing written)" : ""}: ` +
+    `${body.created} created, ${body.existing} already there, ${body.retired} retirements applied, ` +
+    `${body.skipped.length} skipped, ${body.rejected.length} rejected`;
+  const stopped = !body.written && !body.dry_run ? " — nothing was written: fix the rejected rows" : "";
+  result.dataset.state = body.rejected.length ? "error" : "ok";
+  result.textContent = `${file.name}: ${counts}${stopped}`;
+  const listed = [
+    ...body.rejected.map((r) => [r.row, r.column ?? "", r.code, r.message]),
+    ...body.skipped.map((s) => [s.row, "", "skipped", s.reason]),
+  ];
+  const tbody = rows.querySelector("tbody");
+  tbody.replaceChildren(...listed.map((cells) => {
+    const tr = document.createElement("tr");
+    for (const [i, text] of cells.entries()) {
+      const td = document.createElement("td");
+      td.textContent = String(text);
+      if (i === 0) td.className = "num";
+      tr.append(td);
+    }
+    return tr;
+  }));
+  rows.hidden = listed.length === 0;
+  if (body.written) {
+    await refresh(true);
+    await firstPage();
+    if ("BroadcastChannel" in window) new BroadcastChannel(CHANNEL).postMessage({ type: "imported" });
+  }
+}
+
 // ---------------------------------------------------------------- wiring
 
+$("import-form").addEventListener("submit", importFile);
 $("chart-registry").addEventListener("change", render);
 $("refresh").addEventListener("click", () => refresh(true));
 $("filters").addEventListener("submit", (e) => {

@@ -2,16 +2,15 @@
 // /usr/bin/chromium, driven by playwright-core) against the server's
 // GET /summary and GET /records.
 //
-// A small Verra portfolio is loaded first: through POST /imports?from=verra
+// A small Verra portfolio is loaded first through POST /imports?from=verra
 // (a Verra-shaped VCU export, one row per block, retired rows with a
-// Retirement/Cancellation Date) when the server has that endpoint, else the
-// same blocks through POST /records and partial retirements. Either way the
-// leaves are the same: per vintage and status, the sums written below
-// (EXPECTED), which the view's table beside the chart must show exactly.
+// Retirement/Cancellation Date): per vintage and status, the sums written
+// below (EXPECTED), which the view's table beside the chart must show exactly.
 // Then a partial sale and a partial cancellation through the API: the open
 // view must refresh by itself and show the new sums; the records table is
 // filtered and paged, and its pages add up to the vintage's total. A
-// screenshot: tests/output/summary-chart.png.
+// screenshot: tests/output/summary-chart.png. Last, a fixture is imported
+// through the view's form (a dry run, then the import, then a broken file).
 //
 // The server is the debug binary tests/run builds (CARBON_TRACKER_SERVER
 // overrides), on a throwaway SQLite database and a free port.
@@ -314,4 +313,55 @@ test("the view is served from this server only, under the page's script policy",
   assert.match(page.headers.get("content-security-policy"), /script-src 'self' 'wasm-unsafe-eval';/);
   const chart = await (await fetch(`${base}/vendor/chart.umd.min.js`)).text();
   assert.match(chart, /^\/\*!\n \* Chart\.js v4\.6\.1\n/);
+});
+
+test("a registry's export imported from the view: a dry run writes nothing, then the import adds its blocks", async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  const problems = [];
+  page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
+  page.on("pageerror", (e) => problems.push(String(e)));
+  await page.goto(`${base}/portfolio`);
+  await page.locator("#status[data-state=ready]").waitFor();
+  const before = await (await fetch(`${base}/summary?group_by=status`)).json();
+  const units = (q) => BigInt(q.replace(".", ""));
+  const of = (summary, status) => units(summary.groups.find((g) => g.status === status)?.quantity ?? "0.0000");
+  // The fixture tests/fixtures/registries/verra.csv: 425 and 500 credits
+  // held, 187 and 1,250 retired, and an empty row (by hand, from the file).
+  const fixture = join(ROOT, "tests", "fixtures", "registries", "verra.csv");
+
+  await page.setInputFiles("#import-file", fixture);
+  await page.getByLabel("Format").selectOption("verra");
+  await page.getByLabel("Dry run: check, write nothing").check();
+  await page.getByRole("button", { name: "Import" }).click();
+  await page.locator("#import-result[data-state=ok]").waitFor();
+  assert.equal(await page.locator("#import-result").textContent(),
+    "verra.csv: 5 rows as verra (dry run, nothing written): 4 created, 0 already there, 2 retirements applied, 1 skipped, 0 rejected");
+  assert.deepEqual(await page.locator("#import-rows tbody tr").allTextContents(), ["5skippedempty row"]);
+  const unchanged = await (await fetch(`${base}/summary?group_by=status`)).json();
+  assert.equal(unchanged.total.quantity, before.total.quantity);
+
+  const refreshes = await page.evaluate(() => window.__portfolio.refreshes());
+  await page.getByLabel("Dry run: check, write nothing").uncheck();
+  await page.getByRole("button", { name: "Import" }).click();
+  await page.waitForFunction((n) => window.__portfolio.refreshes() > n, refreshes);
+  assert.equal(await page.locator("#import-result").textContent(),
+    "verra.csv: 5 rows as verra: 4 created, 0 already there, 2 retirements applied, 1 skipped, 0 rejected");
+  const after = await (await fetch(`${base}/summary?group_by=status`)).json();
+  assert.equal(units(after.total.quantity) - units(before.total.quantity), 23620000n);
+  assert.equal(of(after, "RETIRED") - of(before, "RETIRED"), 14370000n);
+  assert.equal(of(after, "ACTIVE") - of(before, "ACTIVE"), 9250000n);
+  // The view's table shows the new grand total.
+  await page.waitForFunction((q) => document.querySelector("#vintage-table tfoot")?.textContent.includes(q),
+    after.total.quantity);
+  await page.screenshot({ path: join(OUTPUT, "summary-import.png"), fullPage: true });
+
+  // A broken file: the rejected row is listed, nothing is written.
+  await page.setInputFiles("#import-file", join(ROOT, "tests", "fixtures", "registries", "broken", "verra-serial-mismatch.csv"));
+  await page.getByRole("button", { name: "Import" }).click();
+  await page.locator("#import-result[data-state=error]").waitFor();
+  assert.match(await page.locator("#import-result").textContent(), /1 rejected — nothing was written/);
+  assert.match((await page.locator("#import-rows tbody tr").allTextContents()).join("\n"), /^3Serial Numberserial_mismatch/);
+  const still = await (await fetch(`${base}/summary?group_by=status`)).json();
+  assert.equal(still.total.quantity, after.total.quantity);
+  assert.deepEqual(problems, []);
 });
