@@ -5,8 +5,8 @@
 // and WebCrypto (a Promise.all batch): browser_bench_ids.mjs, which checks
 // first that every side gives the package's ids and throws if one does not.
 //
-//   node tests/node/browser-bench.mjs [--pkg bindings-wasm/pkg-web] [--runs 3]
-//        [--rounds 30] [--passes 10] [--no-node] [--no-isolation]
+//   node tests/node/browser-bench.mjs [--pkg bindings-wasm/pkg-web] [--runs 5]
+//        [--rounds 20] [--passes 10] [--no-node] [--no-isolation]
 //
 // A benchmark, not a test (tests/run does not run it). A small HTTP server on
 // 127.0.0.1 serves a page with an import map, the pkg-web build (the `web`
@@ -37,8 +37,8 @@ const option = (name, fallback) => {
   return i >= 0 ? args[i + 1] : fallback;
 };
 const PKG = join(ROOT, option("--pkg", "bindings-wasm/pkg-web"));
-const RUNS = Number(option("--runs", "3"));
-const ROUNDS = Number(option("--rounds", "30"));
+const RUNS = Number(option("--runs", "5"));
+const ROUNDS = Number(option("--rounds", "20"));
 const PASSES = Number(option("--passes", "10"));
 const NODE = !args.includes("--no-node");
 // Without COOP/COEP the page is not cross-origin isolated and performance.now()

@@ -139,7 +139,7 @@ async function check(ct, list, records) {
     const bad = got.findIndex((id, i) => id !== expected[i]);
     if (got.length !== records.length || bad >= 0) {
       const i = bad >= 0 ? bad : got.length;
-      wrong.push(`${side.name}: record ${i} ${JSON.stringify(records[i])} gives ${got[i]}, the package ${expected[i]}`);
+      wrong.push(`${side.name}: record ${i} ${JSON.stringify(records[i])} gives ${got[i]}, recordIds ${expected[i]}`);
     }
   }
   if (wrong.length) throw new Error(`ids differ, nothing timed:\n  ${wrong.join("\n  ")}`);
