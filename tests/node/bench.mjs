@@ -24,6 +24,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
+import { registryRecords as registryRecordsOf } from "./bench_records.mjs";
 import { soldAndRetired } from "./certificate_builder.mjs";
 import * as purejs from "./purejs_ids.mjs";
 
@@ -40,21 +41,8 @@ const verifier = createRequire(import.meta.url)(new URL("verify/carbon_tracker_v
 
 const json = (path) => JSON.parse(readFileSync(new URL(path, ROOT), "utf8"));
 
-/** 1,000 distinct registry-like records: the sample registry, varied serials,
- *  some decimal and exponent quantities and padded names (as the Rust bench). */
-function registryRecords() {
-  const sample = json("../shared/seed/sample-registry.json");
-  const quantities = [100, 50, "150.25", "1.5E+3", 75.5, 200];
-  return Array.from({ length: 1000 }, (_, i) => {
-    const base = sample[i % sample.length];
-    return {
-      ...base,
-      project_name: i % 7 === 0 ? `  ${base.project_name} ` : base.project_name,
-      quantity: quantities[i % quantities.length],
-      serial_number: `${base.serial_number}-${i}`,
-    };
-  });
-}
+/** 1,000 distinct registry-like records (bench_records.mjs, shared with browser-bench.mjs). */
+const registryRecords = () => registryRecordsOf(json("../shared/seed/sample-registry.json"));
 
 /** The vectors' valid float-safe records (many non-ASCII names). */
 function vectorRecords() {
