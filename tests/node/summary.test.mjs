@@ -113,15 +113,16 @@ async function seed() {
   assert.deepEqual(summary.rejected, []);
 }
 
-before(async () => {
-  workdir = mkdtempSync(join(tmpdir(), "carbon-summary-"));
+/** Starts a server on a SQLite file of its own in the work folder; its
+ *  process and base URL once it listens. */
+async function startServer(database) {
   const { API_TOKEN: _unused, ...env } = process.env;
-  server = spawn(SERVER, ["--port", "0", "--database-url", "sqlite://summary.db"], {
+  const proc = spawn(SERVER, ["--port", "0", "--database-url", `sqlite://${database}`], {
     cwd: workdir,
     env: { ...env, RUST_LOG: "info" },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  base = await new Promise((resolve, reject) => {
+  const url = await new Promise((resolve, reject) => {
     let log = "";
     const timer = setTimeout(() => reject(new Error(`the server did not start:\n${log}`)), 30_000);
     const read = (chunk) => {
@@ -132,10 +133,16 @@ before(async () => {
         resolve(m[1]);
       }
     };
-    server.stdout.on("data", read);
-    server.stderr.on("data", read);
-    server.on("exit", (code) => reject(new Error(`the server exited (${code}):\n${log}`)));
+    proc.stdout.on("data", read);
+    proc.stderr.on("data", read);
+    proc.on("exit", (code) => reject(new Error(`the server exited (${code}):\n${log}`)));
   });
+  return [proc, url];
+}
+
+before(async () => {
+  workdir = mkdtempSync(join(tmpdir(), "carbon-summary-"));
+  [server, base] = await startServer("summary.db");
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -315,7 +322,10 @@ test("the view is served from this server only, under the page's script policy",
   assert.match(chart, /^\/\*!\n \* Chart\.js v4\.6\.1\n/);
 });
 
-test("a registry's export imported from the view: a dry run writes nothing, then the import adds its blocks", async () => {
+test("a registry's export imported from the view: a dry run writes nothing, then the import adds its blocks", async (t) => {
+  // A server of its own: the fixture's blocks are not those of the view's.
+  const [own, base] = await startServer("import.db");
+  t.after(() => own.kill("SIGTERM"));
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   const problems = [];
   page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
@@ -363,5 +373,6 @@ test("a registry's export imported from the view: a dry run writes nothing, then
   assert.match((await page.locator("#import-rows tbody tr").allTextContents()).join("\n"), /^3Serial Numberserial_mismatch/);
   const still = await (await fetch(`${base}/summary?group_by=status`)).json();
   assert.equal(still.total.quantity, after.total.quantity);
-  assert.deepEqual(problems, []);
+  // The broken file's 422 is the browser's one console line; nothing else.
+  assert.deepEqual(problems.filter((p) => !p.includes("status of 422")), []);
 });
