@@ -25,11 +25,10 @@ import { readFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { chromium } from "playwright-core";
+import { CHROMIUM, ROOT, launchChromium } from "./harness.mjs";
 import { registryRecords } from "./bench_records.mjs";
 import { runIdBench } from "./browser_bench_ids.mjs";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const HERE = fileURLToPath(new URL("./", import.meta.url));
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -44,7 +43,6 @@ const NODE = !args.includes("--no-node");
 // Without COOP/COEP the page is not cross-origin isolated and performance.now()
 // is coarser (100 µs in Chromium): samples are milliseconds long either way.
 const ISOLATED = !args.includes("--no-isolation");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const TARGET = { recordId: 2, recordIds: 4 };
 
 const records = registryRecords(JSON.parse(readFileSync(join(ROOT, "..", "shared", "seed", "sample-registry.json"), "utf8")));
@@ -156,21 +154,7 @@ function table(label, results) {
 
 const server = await serve();
 const base = `http://127.0.0.1:${server.address().port}`;
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  timeout: 60_000,
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launchChromium();
 let chromiumResult;
 try {
   const results = [];

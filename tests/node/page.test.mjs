@@ -28,18 +28,13 @@
 // certificate-print.png with the print stylesheet).
 
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { ROOT, launchChromium, startServer } from "./harness.mjs";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const SERVER = process.env.CARBON_TRACKER_SERVER
-  ?? join(process.env.CARGO_TARGET_DIR ?? join(ROOT, "target"), "debug", "carbon-tracker-server");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const OUTPUT = join(ROOT, "tests", "output");
 
 // Full-width letters, a ligature, a Kelvin sign, a final sigma, an İ, and
@@ -106,43 +101,8 @@ let base;
 
 before(async () => {
   workdir = mkdtempSync(join(tmpdir(), "carbon-page-"));
-  // An open server: no API_TOKEN at all (an empty one is refused at start).
-  const { API_TOKEN: _unused, ...env } = process.env;
-  server = spawn(SERVER, ["--port", "0", "--database-url", "sqlite://page.db"], {
-    cwd: workdir,
-    env: { ...env, RUST_LOG: "info" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  base = await new Promise((resolve, reject) => {
-    let log = "";
-    const timer = setTimeout(() => reject(new Error(`the server did not start:\n${log}`)), 30_000);
-    const read = (chunk) => {
-      log += chunk;
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    server.stdout.on("data", read);
-    server.stderr.on("data", read);
-    server.on("exit", (code) => reject(new Error(`the server exited (${code}):\n${log}`)));
-  });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: 60_000,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-dev-shm-usage",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  [server, base] = await startServer(workdir, "page.db");
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -16,18 +16,12 @@
 // overrides), on a throwaway SQLite database and a free port.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { ROOT, launchChromium, startServer as start } from "./harness.mjs";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const SERVER = process.env.CARBON_TRACKER_SERVER
-  ?? join(process.env.CARGO_TARGET_DIR ?? join(ROOT, "target"), "debug", "carbon-tracker-server");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const OUTPUT = join(ROOT, "tests", "output");
 
 // Three Verra blocks, each as the registry's export lists it once partly
@@ -113,51 +107,13 @@ async function seed() {
   assert.deepEqual(summary.rejected, []);
 }
 
-/** Starts a server on a SQLite file of its own in the work folder; its
- *  process and base URL once it listens. */
-async function startServer(database) {
-  const { API_TOKEN: _unused, ...env } = process.env;
-  const proc = spawn(SERVER, ["--port", "0", "--database-url", `sqlite://${database}`], {
-    cwd: workdir,
-    env: { ...env, RUST_LOG: "info" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const url = await new Promise((resolve, reject) => {
-    let log = "";
-    const timer = setTimeout(() => reject(new Error(`the server did not start:\n${log}`)), 30_000);
-    const read = (chunk) => {
-      log += chunk;
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    proc.stdout.on("data", read);
-    proc.stderr.on("data", read);
-    proc.on("exit", (code) => reject(new Error(`the server exited (${code}):\n${log}`)));
-  });
-  return [proc, url];
-}
+/** Starts a server on a SQLite file of its own in the work folder. */
+const startServer = (database) => start(workdir, database);
 
 before(async () => {
   workdir = mkdtempSync(join(tmpdir(), "carbon-summary-"));
   [server, base] = await startServer("summary.db");
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: 60_000,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-dev-shm-usage",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
   await seed();
 });
 

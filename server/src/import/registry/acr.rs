@@ -30,7 +30,7 @@
 use carbon_tracker_core::{Action, MAX_NAME_CHARS};
 
 use super::values::Dates;
-use super::{BlockColumns, Cells, End, Format, Item, Kind, Payload, RowError};
+use super::{BlockColumns, Cells, Format, Item, Kind, Payload, RowError};
 
 const NAME: &str = "Project Name";
 const ID: &str = "Project ID";
@@ -63,7 +63,7 @@ pub(super) const KINDS: &[Kind] = &[
 ];
 
 fn retirement(c: &Cells<'_>) -> Result<Item, RowError> {
-    block(c, |c| {
+    BLOCK.read(c, |c| {
         let mut payload = Payload::at(c.date(RETIRED_AT, Dates::MonthFirst)?);
         payload.put(
             "beneficiary",
@@ -78,7 +78,7 @@ fn retirement(c: &Cells<'_>) -> Result<Item, RowError> {
 }
 
 fn cancellation(c: &Cells<'_>) -> Result<Item, RowError> {
-    block(c, |c| {
+    BLOCK.read(c, |c| {
         let mut payload = Payload::at(c.date(CANCELLED_AT, Dates::MonthFirst)?);
         payload.put(
             "reason",
@@ -88,18 +88,13 @@ fn cancellation(c: &Cells<'_>) -> Result<Item, RowError> {
     })
 }
 
-fn block(
-    c: &Cells<'_>,
-    end: impl FnOnce(&Cells<'_>) -> Result<Option<End>, RowError>,
-) -> Result<Item, RowError> {
-    BlockColumns {
-        format: Format::Acr,
-        name: NAME,
-        id: ID,
-        vintage: VINTAGE,
-        quantity: QUANTITY,
-        serial: SERIAL,
-        holder: HOLDER,
-    }
-    .read(c, end)
-}
+/// Where a block row's fields are.
+const BLOCK: BlockColumns = BlockColumns {
+    format: Format::Acr,
+    name: NAME,
+    id: ID,
+    vintage: VINTAGE,
+    quantity: QUANTITY,
+    serial: SERIAL,
+    holder: HOLDER,
+};

@@ -27,7 +27,7 @@
 use carbon_tracker_core::{Action, MAX_NAME_CHARS};
 
 use super::values::Dates;
-use super::{BlockColumns, Cells, End, Format, Item, Kind, Payload, RowError};
+use super::{BlockColumns, Cells, Format, Item, Kind, Payload, RowError};
 
 const NAME: &str = "Program Name";
 const ID: &str = "Program ID";
@@ -54,7 +54,7 @@ pub(super) const KINDS: &[Kind] = &[
 ];
 
 fn retirement(c: &Cells<'_>) -> Result<Item, RowError> {
-    block(c, |c| {
+    BLOCK.read(c, |c| {
         let mut payload = Payload::at(c.date(DATE, Dates::MonthFirst)?);
         payload.put(
             "beneficiary",
@@ -69,7 +69,7 @@ fn retirement(c: &Cells<'_>) -> Result<Item, RowError> {
 }
 
 fn cancellation(c: &Cells<'_>) -> Result<Item, RowError> {
-    block(c, |c| {
+    BLOCK.read(c, |c| {
         let mut payload = Payload::at(c.date(DATE, Dates::MonthFirst)?);
         payload.put(
             "reason",
@@ -79,18 +79,13 @@ fn cancellation(c: &Cells<'_>) -> Result<Item, RowError> {
     })
 }
 
-fn block(
-    c: &Cells<'_>,
-    end: impl FnOnce(&Cells<'_>) -> Result<Option<End>, RowError>,
-) -> Result<Item, RowError> {
-    BlockColumns {
-        format: Format::ArtTrees,
-        name: NAME,
-        id: ID,
-        vintage: VINTAGE,
-        quantity: QUANTITY,
-        serial: SERIAL,
-        holder: HOLDER,
-    }
-    .read(c, end)
-}
+/// Where a block row's fields are.
+const BLOCK: BlockColumns = BlockColumns {
+    format: Format::ArtTrees,
+    name: NAME,
+    id: ID,
+    vintage: VINTAGE,
+    quantity: QUANTITY,
+    serial: SERIAL,
+    holder: HOLDER,
+};

@@ -27,7 +27,7 @@
 use carbon_tracker_core::Action;
 
 use super::values::Dates;
-use super::{BlockColumns, Cells, End, Format, Item, Kind, Payload, RowError};
+use super::{BlockColumns, Cells, Format, Item, Kind, Payload, RowError};
 
 const NAME: &str = "Project Name";
 const ID: &str = "Project ID";
@@ -59,7 +59,7 @@ pub(super) const KINDS: &[Kind] = &[
 ];
 
 fn retirement(c: &Cells<'_>) -> Result<Item, RowError> {
-    block(c, |c| {
+    BLOCK.read(c, |c| {
         let mut payload = Payload::at(c.date(DATE, Dates::MonthFirst)?);
         let (purpose, reason) =
             c.purpose_and_reason("Retirement Reason", &["Retirement Reason Details"])?;
@@ -70,25 +70,20 @@ fn retirement(c: &Cells<'_>) -> Result<Item, RowError> {
 }
 
 fn cancellation(c: &Cells<'_>) -> Result<Item, RowError> {
-    block(c, |c| {
+    BLOCK.read(c, |c| {
         let mut payload = Payload::at(c.date(DATE, Dates::MonthFirst)?);
         payload.put("reason", c.joined(&["Cancellation Reason"])?);
         Ok(payload.end(Action::Cancel))
     })
 }
 
-fn block(
-    c: &Cells<'_>,
-    end: impl FnOnce(&Cells<'_>) -> Result<Option<End>, RowError>,
-) -> Result<Item, RowError> {
-    BlockColumns {
-        format: Format::Car,
-        name: NAME,
-        id: ID,
-        vintage: VINTAGE,
-        quantity: QUANTITY,
-        serial: SERIAL,
-        holder: HOLDER,
-    }
-    .read(c, end)
-}
+/// Where a block row's fields are.
+const BLOCK: BlockColumns = BlockColumns {
+    format: Format::Car,
+    name: NAME,
+    id: ID,
+    vintage: VINTAGE,
+    quantity: QUANTITY,
+    serial: SERIAL,
+    holder: HOLDER,
+};
