@@ -71,20 +71,14 @@ impl Column {
             DataType::Float16 | DataType::Float32 => {
                 cast_to(array, &DataType::Float64).and_then(|a| downcast(&a).map(Self::Float))
             }
-            DataType::Decimal128(_, scale) => {
-                downcast(array).map(|a| Self::Decimal(a, *scale))
-            }
+            DataType::Decimal128(_, scale) => downcast(array).map(|a| Self::Decimal(a, *scale)),
             DataType::Decimal32(_, scale) | DataType::Decimal64(_, scale) => {
                 cast_to(array, &DataType::Decimal128(38, *scale))
                     .and_then(|a| downcast(&a).map(|a| Self::Decimal(a, *scale)))
             }
-            DataType::Decimal256(_, scale) => {
-                downcast(array).map(|a| Self::Decimal256(a, *scale))
-            }
+            DataType::Decimal256(_, scale) => downcast(array).map(|a| Self::Decimal256(a, *scale)),
             // Categoricals (pandas, polars): the values they stand for.
-            DataType::Dictionary(_, values) => {
-                cast_to(array, values).map(|a| Self::new(&a))
-            }
+            DataType::Dictionary(_, values) => cast_to(array, values).map(|a| Self::new(&a)),
             DataType::List(_)
             | DataType::LargeList(_)
             | DataType::ListView(_)

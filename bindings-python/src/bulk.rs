@@ -58,7 +58,11 @@ pub(crate) fn compute(rows: &dyn Rows) -> Result<Computed, String> {
                 .collect();
             let mut all = Vec::new();
             for handle in handles {
-                all.extend(handle.join().map_err(|_| "an id thread failed".to_owned())?);
+                all.extend(
+                    handle
+                        .join()
+                        .map_err(|_| "an id thread failed".to_owned())?,
+                );
             }
             Ok::<_, String>(all)
         })?
@@ -67,7 +71,7 @@ pub(crate) fn compute(rows: &dyn Rows) -> Result<Computed, String> {
 }
 
 /// The ids of rows `first..first + out.len() / 64` into `out`; the invalid rows.
-fn work(rows: &dyn Rows, first: usize, out: &mut [u8]) -> Vec<(usize, ValidationError)> {
+pub(crate) fn work(rows: &dyn Rows, first: usize, out: &mut [u8]) -> Vec<(usize, ValidationError)> {
     let mut input = RecordInput::default();
     let mut batch = IdBatch::with_capacity(BLOCK);
     let mut accepted = Vec::with_capacity(BLOCK);
@@ -78,9 +82,7 @@ fn work(rows: &dyn Rows, first: usize, out: &mut [u8]) -> Vec<(usize, Validation
         accepted.clear();
         for i in 0..block.len() / 64 {
             let row = start + i;
-            let pushed = rows
-                .fill(row, &mut input)
-                .and_then(|()| batch.push(&input));
+            let pushed = rows.fill(row, &mut input).and_then(|()| batch.push(&input));
             match pushed {
                 Ok(()) => accepted.push(i),
                 Err(e) => errors.push((row, e)),

@@ -448,20 +448,101 @@ fn id_list(py: Python<'_>, hex: &[u8], errors: &[(usize, Py<PyAny>)]) -> PyResul
 /// every core for large inputs.
 #[pyfunction]
 #[pyo3(signature = (rows, collect_errors = false))]
-fn record_ids(py: Python<'_>, rows: &Bound<'_, PyAny>, collect_errors: bool) -> PyResult<Py<PyAny>> {
-    let mut staged = StagedRows::default();
+fn record_ids(
+    py: Python<'_>,
+    rows: &Bound<'_, PyAny>,
+    collect_errors: bool,
+) -> PyResult<Py<PyAny>> {
     if let Ok(list) = rows.cast::<PyList>() {
-        staged.rows.reserve(list.len());
-        staged.text.reserve(list.len() * 48);
+        if list.len() <= PIPELINE_CHUNK {
+            let mut staged = StagedRows::default();
+            for row in list.iter() {
+                staged.push(&row)?;
+            }
+            let computed = py
+                .detach(|| bulk::compute(&staged))
+                .map_err(PyValueError::new_err)?;
+            let errors = row_errors(py, computed.errors, collect_errors)?;
+            return id_list(py, &computed.hex, &errors);
+        }
     }
-    for row in rows.try_iter()? {
-        staged.push(&row?)?;
+    let (hex, errors) = pipelined(py, rows)?;
+    let errors = row_errors(py, errors, collect_errors)?;
+    id_list(py, &hex, &errors)
+}
+
+/// Rows per chunk handed from the reading thread to the id threads.
+const PIPELINE_CHUNK: usize = 4096;
+
+/// A chunk's ids: its first row, its 64 hex digits per row, its invalid rows.
+type ChunkIds = (usize, Vec<u8>, Vec<(usize, ValidationError)>);
+
+/// Reads the rows in chunks while holding the GIL (it must: they are Python
+/// objects) and hands each chunk to id threads, which hash it while the next
+/// one is read; then waits for the ids without the GIL.
+fn pipelined(
+    py: Python<'_>,
+    rows: &Bound<'_, PyAny>,
+) -> PyResult<(Vec<u8>, Vec<(usize, ValidationError)>)> {
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let (to_workers, inbox) = std::sync::mpsc::channel::<(usize, StagedRows)>();
+    let inbox = std::sync::Mutex::new(inbox);
+    let (to_main, results) = std::sync::mpsc::channel::<ChunkIds>();
+    let chunks = std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (inbox, to_main) = (&inbox, to_main.clone());
+            scope.spawn(move || loop {
+                let next = match inbox.lock() {
+                    Ok(inbox) => inbox.recv(),
+                    Err(_) => return,
+                };
+                let Ok((first, chunk)) = next else { return };
+                let mut hex = vec![0_u8; chunk.rows.len() * 64];
+                let errors = bulk::work(&chunk, 0, &mut hex)
+                    .into_iter()
+                    .map(|(row, e)| (first + row, e))
+                    .collect();
+                if to_main.send((first, hex, errors)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(to_main);
+        let read = (|| -> PyResult<()> {
+            let mut first = 0;
+            let mut chunk = StagedRows::default();
+            for row in rows.try_iter()? {
+                chunk.push(&row?)?;
+                if chunk.rows.len() == PIPELINE_CHUNK {
+                    let full = std::mem::take(&mut chunk);
+                    let n = full.rows.len();
+                    to_workers
+                        .send((first, full))
+                        .map_err(|_| PyValueError::new_err("the id threads stopped"))?;
+                    first += n;
+                }
+            }
+            if !chunk.rows.is_empty() {
+                to_workers
+                    .send((first, chunk))
+                    .map_err(|_| PyValueError::new_err("the id threads stopped"))?;
+            }
+            Ok(())
+        })();
+        // The workers stop once the chunks sent so far are done.
+        drop(to_workers);
+        let chunks = py.detach(move || results.iter().collect::<Vec<ChunkIds>>());
+        read.map(|()| chunks)
+    })?;
+    let mut chunks = chunks;
+    chunks.sort_unstable_by_key(|(first, _, _)| *first);
+    let mut hex = Vec::with_capacity(chunks.iter().map(|(_, h, _)| h.len()).sum());
+    let mut errors = Vec::new();
+    for (_, h, e) in chunks {
+        hex.extend_from_slice(&h);
+        errors.extend(e);
     }
-    let computed = py
-        .detach(|| bulk::compute(&staged))
-        .map_err(PyValueError::new_err)?;
-    let errors = row_errors(py, computed.errors, collect_errors)?;
-    id_list(py, &computed.hex, &errors)
+    Ok((hex, errors))
 }
 
 /// The id as a Python `str`, without an intermediate Rust `String`.

@@ -265,3 +265,19 @@ def test_keyword_calls() -> None:
     check_raises(lambda: ct.record_id(None), "not_an_object")  # type: ignore[call-overload]
     with pytest.raises(TypeError):
         ct.record_id(colour="red")  # type: ignore[call-overload]
+
+
+def test_large_lists_and_generators_of_dicts() -> None:
+    """Rows read in chunks while id threads hash the chunks before: the same
+    ids, in order, and errors with their global row numbers."""
+    rows: list[Any] = registry_rows(10_000)
+    rows[7_000] = dict(rows[7_000], quantity="-1")
+    rows[9_999] = "not a mapping"
+    expected = [ct.record_id(r) if i not in (7_000, 9_999) else None for i, r in enumerate(rows)]
+    for given in (rows, iter(rows)):
+        got = ct.record_ids(given, errors="collect")
+        assert [x if isinstance(x, str) else None for x in got] == expected
+        assert [x.row for x in got if isinstance(x, ct.ValidationError)] == [7_000, 9_999]
+    with pytest.raises(ct.ValidationError) as raised:
+        ct.record_ids(iter(rows))
+    assert raised.value.row == 7_000
