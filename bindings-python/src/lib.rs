@@ -466,9 +466,9 @@ fn record_ids(
             return id_list(py, &computed.hex, &errors);
         }
     }
-    let (hex, errors) = pipelined(py, rows)?;
-    let errors = row_errors(py, errors, collect_errors)?;
-    id_list(py, &hex, &errors)
+    let computed = pipelined(py, rows)?;
+    let errors = row_errors(py, computed.errors, collect_errors)?;
+    id_list(py, &computed.hex, &errors)
 }
 
 /// Rows per chunk handed from the reading thread to the id threads.
@@ -480,10 +480,7 @@ type ChunkIds = (usize, Vec<u8>, Vec<(usize, ValidationError)>);
 /// Reads the rows in chunks while holding the GIL (it must: they are Python
 /// objects) and hands each chunk to id threads, which hash it while the next
 /// one is read; then waits for the ids without the GIL.
-fn pipelined(
-    py: Python<'_>,
-    rows: &Bound<'_, PyAny>,
-) -> PyResult<(Vec<u8>, Vec<(usize, ValidationError)>)> {
+fn pipelined(py: Python<'_>, rows: &Bound<'_, PyAny>) -> PyResult<bulk::Computed> {
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
     let (to_workers, inbox) = std::sync::mpsc::channel::<(usize, StagedRows)>();
     let inbox = std::sync::Mutex::new(inbox);
@@ -542,7 +539,7 @@ fn pipelined(
         hex.extend_from_slice(&h);
         errors.extend(e);
     }
-    Ok((hex, errors))
+    Ok(bulk::Computed { hex, errors })
 }
 
 /// The id as a Python `str`, without an intermediate Rust `String`.
