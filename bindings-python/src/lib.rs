@@ -6,6 +6,9 @@
 //! (`python/carbon_tracker/`), which also defines the exception classes raised
 //! here, so that users catch one `ValidationError` whatever raised it.
 
+mod arrow;
+mod bulk;
+
 use carbon_tracker_core::api::{self, ApiError};
 use carbon_tracker_core::log::{
     self as tlog, Certificate, CertificateError, Checkpoint, VerifierKey,
@@ -18,8 +21,6 @@ use carbon_tracker_core::{
 };
 use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::intern;
-
-/// The record fields, as keyword arguments.
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -27,7 +28,13 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 /// One Python value as the core's untyped field value.
 fn field_value(obj: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
     let py = obj.py();
-    Ok(if obj.is_none() {
+    Ok(if let Ok(s) = obj.cast::<PyString>() {
+        // Under abi3 for Python 3.10+, the str's own UTF-8, not a copy.
+        match s.to_str() {
+            Ok(text) => FieldValue::text(text),
+            Err(_) => FieldValue::InvalidText,
+        }
+    } else if obj.is_none() {
         FieldValue::Null
     } else if let Ok(b) = obj.cast::<PyBool>() {
         FieldValue::Bool(b.is_true())
@@ -46,11 +53,6 @@ fn field_value(obj: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
     } else if let Ok(f) = obj.cast::<PyFloat>() {
         // A float reads as its shortest round-trip spelling, like `repr()`.
         FieldValue::Float(f.value())
-    } else if let Ok(s) = obj.cast::<PyString>() {
-        match s.to_cow() {
-            Ok(text) => FieldValue::text(text),
-            Err(_) => FieldValue::InvalidText,
-        }
     } else if obj.is_instance(
         &py.import(intern!(py, "decimal"))?
             .getattr(intern!(py, "Decimal"))?,
@@ -64,40 +66,82 @@ fn field_value(obj: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
     })
 }
 
-/// A mapping of record fields as a core input; `None` if `row` is not a mapping.
-fn record_input(row: &Bound<'_, PyAny>) -> PyResult<Option<RecordInput>> {
-    let py = row.py();
-    // Interned keys: one Python string per field name for the process, not per lookup.
+/// Sets `slot` to a Python value, reusing the slot's string for a `str`.
+fn set_field(slot: &mut FieldValue, obj: &Bound<'_, PyAny>) -> PyResult<()> {
+    match obj.cast::<PyString>() {
+        Ok(s) => match s.to_str() {
+            Ok(text) => bulk::set_text(slot, text),
+            Err(_) => *slot = FieldValue::InvalidText,
+        },
+        Err(_) => *slot = field_value(obj)?,
+    }
+    Ok(())
+}
+
+/// The interned field names: one Python string per name for the process.
+fn field_keys(py: Python<'_>) -> &[Py<PyString>; 5] {
     static KEYS: PyOnceLock<[Py<PyString>; 5]> = PyOnceLock::new();
-    let keys = KEYS.get_or_init(py, || {
+    KEYS.get_or_init(py, || {
         RECORD_FIELDS.map(|f| PyString::intern(py, f).unbind())
-    });
-    let mut values: [FieldValue; 5] = Default::default();
+    })
+}
+
+/// Calls `f` on each of the five values of a mapping of record fields, in
+/// [`RECORD_FIELDS`] order (`None`: the key is absent); `false` if `row` is
+/// not a mapping.
+fn for_each_field(
+    row: &Bound<'_, PyAny>,
+    mut f: impl FnMut(usize, Option<Bound<'_, PyAny>>) -> PyResult<()>,
+) -> PyResult<bool> {
+    let py = row.py();
+    let keys = field_keys(py);
     if let Ok(dict) = row.cast::<PyDict>() {
-        for (value, key) in values.iter_mut().zip(keys) {
-            if let Some(v) = dict.get_item(key.bind(py))? {
-                *value = field_value(&v)?;
-            }
+        for (i, key) in keys.iter().enumerate() {
+            f(i, dict.get_item(key.bind(py))?)?;
         }
     } else if row.hasattr(intern!(py, "keys"))? && row.hasattr(intern!(py, "__getitem__"))? {
-        for (value, key) in values.iter_mut().zip(keys) {
+        for (i, key) in keys.iter().enumerate() {
             match row.get_item(key.bind(py)) {
-                Ok(v) => *value = field_value(&v)?,
-                Err(e) if e.is_instance_of::<PyKeyError>(py) => {}
+                Ok(v) => f(i, Some(v))?,
+                Err(e) if e.is_instance_of::<PyKeyError>(py) => f(i, None)?,
                 Err(e) => return Err(e),
             }
         }
     } else {
-        return Ok(None);
+        return Ok(false);
     }
-    let [project_name, registry, vintage, quantity, serial_number] = values;
-    Ok(Some(RecordInput {
-        project_name,
-        registry,
-        vintage,
-        quantity,
-        serial_number,
-    }))
+    Ok(true)
+}
+
+/// The five fields of `input`, in [`RECORD_FIELDS`] order.
+fn input_fields(input: &mut RecordInput) -> [&mut FieldValue; 5] {
+    [
+        &mut input.project_name,
+        &mut input.registry,
+        &mut input.vintage,
+        &mut input.quantity,
+        &mut input.serial_number,
+    ]
+}
+
+/// Sets `input` to a mapping of record fields; `false` if `row` is not a mapping.
+fn fill_input(row: &Bound<'_, PyAny>, input: &mut RecordInput) -> PyResult<bool> {
+    let mut slots = input_fields(input);
+    for_each_field(row, |i, value| {
+        if let Some(slot) = slots.get_mut(i) {
+            match value {
+                Some(v) => set_field(slot, &v)?,
+                None => **slot = FieldValue::Missing,
+            }
+        }
+        Ok(())
+    })
+}
+
+/// A mapping of record fields as a core input; `None` if `row` is not a mapping.
+fn record_input(row: &Bound<'_, PyAny>) -> PyResult<Option<RecordInput>> {
+    let mut input = RecordInput::default();
+    Ok(fill_input(row, &mut input)?.then_some(input))
 }
 
 /// The package's exception for an [`ApiError`]: `ValidationError` or `TransitionError`.
@@ -166,19 +210,61 @@ fn required_input(
         .ok_or_else(|| validation_error(args.py(), ValidationError::not_an_object()))
 }
 
+thread_local! {
+    /// The input `record_id` fills, kept so that its strings are reused.
+    static INPUT: std::cell::RefCell<RecordInput> = std::cell::RefCell::default();
+}
+
+/// Runs `f` on this thread's reusable input (a fresh one if re-entered).
+fn with_input<T>(f: impl FnOnce(&mut RecordInput) -> T) -> T {
+    INPUT.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut input) => f(&mut input),
+        Err(_) => f(&mut RecordInput::default()),
+    })
+}
+
 /// The v1 id of one record: `record_id(mapping)` or `record_id(project_name=…, …)`.
+///
+/// The fields are named parameters (not `**kwargs`), so a keyword call is
+/// matched by the vectorcall protocol without building a dict.
 #[pyfunction]
-#[pyo3(signature = (*args, **kwargs))]
+#[pyo3(signature = (*args, project_name=None, registry=None, vintage=None, quantity=None, serial_number=None))]
 fn record_id<'py>(
     args: &Bound<'py, PyTuple>,
-    kwargs: Option<&Bound<'py, PyDict>>,
+    project_name: Option<&Bound<'py, PyAny>>,
+    registry: Option<&Bound<'py, PyAny>>,
+    vintage: Option<&Bound<'py, PyAny>>,
+    quantity: Option<&Bound<'py, PyAny>>,
+    serial_number: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyString>> {
-    let input = required_input(args, kwargs)?;
     let py = args.py();
-    input
-        .record_id()
-        .map(|id| hex_string(py, &id))
-        .map_err(|e| validation_error(py, e))
+    let keywords = [project_name, registry, vintage, quantity, serial_number];
+    with_input(|input| {
+        match (args.len(), keywords.iter().any(Option::is_some)) {
+            (1, false) => {
+                if !fill_input(&args.get_item(0)?, input)? {
+                    return Err(validation_error(py, ValidationError::not_an_object()));
+                }
+            }
+            (0, _) => {
+                for (slot, value) in input_fields(input).into_iter().zip(keywords) {
+                    match value {
+                        Some(v) => set_field(slot, v)?,
+                        None => *slot = FieldValue::Missing,
+                    }
+                }
+            }
+            _ => {
+                return Err(PyTypeError::new_err(
+                    "pass one mapping or the fields as keyword arguments, not both",
+                ))
+            }
+        }
+        input
+            .record_id()
+            .map(|id| hex_string(py, &id))
+            .map_err(|e| validation_error(py, e))
+    })
 }
 
 /// `(project_name, registry, vintage, quantity, serial_number)` of one record.
@@ -235,47 +321,225 @@ fn validate(
         .collect())
 }
 
+/// One field of a row read from Python for [`StagedRows`]: text is kept as a
+/// range of one shared string, so reading a row allocates nothing.
+enum Slot {
+    Text(usize, usize),
+    Number(usize, usize),
+    Value(FieldValue),
+}
+
+/// Rows of mappings read into plain Rust data, for the id threads.
+#[derive(Default)]
+struct StagedRows {
+    text: String,
+    /// Each row's five fields; `None`: the row is not a mapping.
+    rows: Vec<Option<[Slot; 5]>>,
+}
+
+impl StagedRows {
+    fn stage(&mut self, value: Option<Bound<'_, PyAny>>) -> PyResult<Slot> {
+        let Some(value) = value else {
+            return Ok(Slot::Value(FieldValue::Missing));
+        };
+        let start = self.text.len();
+        if let Ok(s) = value.cast::<PyString>() {
+            return Ok(match s.to_str() {
+                Ok(text) => {
+                    self.text.push_str(text);
+                    Slot::Text(start, self.text.len())
+                }
+                Err(_) => Slot::Value(FieldValue::InvalidText),
+            });
+        }
+        Ok(match field_value(&value)? {
+            FieldValue::Number(n) => {
+                self.text.push_str(&n);
+                Slot::Number(start, self.text.len())
+            }
+            other => Slot::Value(other),
+        })
+    }
+
+    fn push(&mut self, row: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut slots: [Slot; 5] = Default::default();
+        let is_mapping = for_each_field(row, |i, value| {
+            let slot = self.stage(value)?;
+            if let Some(s) = slots.get_mut(i) {
+                *s = slot;
+            }
+            Ok(())
+        })?;
+        self.rows.push(is_mapping.then_some(slots));
+        Ok(())
+    }
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Self::Value(FieldValue::Missing)
+    }
+}
+
+impl bulk::Rows for StagedRows {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn fill(&self, row: usize, input: &mut RecordInput) -> Result<(), ValidationError> {
+        let Some(Some(slots)) = self.rows.get(row) else {
+            return Err(ValidationError::not_an_object());
+        };
+        for (field, slot) in input_fields(input).into_iter().zip(slots) {
+            match slot {
+                Slot::Text(a, b) => bulk::set_text(field, self.text.get(*a..*b).unwrap_or("")),
+                Slot::Number(a, b) => bulk::set_number(field, |t| {
+                    t.push_str(self.text.get(*a..*b).unwrap_or(""));
+                }),
+                Slot::Value(v) => *field = v.clone(),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The Python errors of invalid rows, each with its `.row`; without
+/// `collect`, the first one raised (its message starting `row N: `).
+fn row_errors(
+    py: Python<'_>,
+    errors: Vec<(usize, ValidationError)>,
+    collect: bool,
+) -> PyResult<Vec<(usize, Py<PyAny>)>> {
+    let mut out = Vec::with_capacity(errors.len());
+    for (row, e) in errors {
+        let error = validation_error(py, e);
+        let exception = error.value(py);
+        exception.setattr("row", row)?;
+        if !collect {
+            let message = format!("row {row}: {exception}");
+            exception.setattr("args", (message,))?;
+            return Err(error);
+        }
+        out.push((row, error.into_value(py).into_any()));
+    }
+    Ok(out)
+}
+
+/// One `str` per row from 64 hex digits each, with each invalid row's error in its place.
+fn id_list(py: Python<'_>, hex: &[u8], errors: &[(usize, Py<PyAny>)]) -> PyResult<Py<PyAny>> {
+    let mut errors = errors.iter().peekable();
+    let mut items = Vec::with_capacity(hex.len() / 64);
+    for (row, digits) in hex.chunks_exact(64).enumerate() {
+        match errors.next_if(|(r, _)| *r == row) {
+            Some((_, e)) => items.push(e.clone_ref(py)),
+            None => {
+                let text = std::str::from_utf8(digits).unwrap_or("");
+                items.push(PyString::new(py, text).into_any().unbind());
+            }
+        }
+    }
+    Ok(PyList::new(py, items)?.into_any().unbind())
+}
+
 /// The ids of many records, in order. With `collect_errors`, a row that is not
 /// valid gives its `ValidationError` in its place instead of raising.
 ///
-/// Rows are read while holding the GIL; ids are computed without it.
+/// Rows are read while holding the GIL; ids are computed without it, over
+/// every core for large inputs.
 #[pyfunction]
 #[pyo3(signature = (rows, collect_errors = false))]
 fn record_ids(
     py: Python<'_>,
     rows: &Bound<'_, PyAny>,
     collect_errors: bool,
-) -> PyResult<Vec<Py<PyAny>>> {
-    let mut inputs = Vec::new();
-    for row in rows.try_iter()? {
-        inputs.push(record_input(&row?)?);
-    }
-    let outcomes: Vec<Option<Result<RecordId, ValidationError>>> = py.detach(|| {
-        inputs
-            .iter()
-            .map(|input| input.as_ref().map(RecordInput::record_id))
-            .collect()
-    });
-    let mut out = Vec::with_capacity(outcomes.len());
-    for (row, outcome) in outcomes.into_iter().enumerate() {
-        let error = match outcome {
-            Some(Ok(id)) => {
-                out.push(hex_string(py, &id).into_any().unbind());
-                continue;
+) -> PyResult<Py<PyAny>> {
+    if let Ok(list) = rows.cast::<PyList>() {
+        if list.len() <= PIPELINE_CHUNK {
+            let mut staged = StagedRows::default();
+            for row in list.iter() {
+                staged.push(&row)?;
             }
-            Some(Err(e)) => validation_error(py, e),
-            None => validation_error(py, ValidationError::not_an_object()),
-        };
-        let exception = error.value(py);
-        exception.setattr("row", row)?;
-        if !collect_errors {
-            let message = format!("row {row}: {exception}");
-            exception.setattr("args", (message,))?;
-            return Err(error);
+            let computed = py
+                .detach(|| bulk::compute(&staged))
+                .map_err(PyValueError::new_err)?;
+            let errors = row_errors(py, computed.errors, collect_errors)?;
+            return id_list(py, &computed.hex, &errors);
         }
-        out.push(error.into_value(py).into_any());
     }
-    Ok(out)
+    let computed = pipelined(py, rows)?;
+    let errors = row_errors(py, computed.errors, collect_errors)?;
+    id_list(py, &computed.hex, &errors)
+}
+
+/// Rows per chunk handed from the reading thread to the id threads.
+const PIPELINE_CHUNK: usize = 4096;
+
+/// A chunk's ids: its first row, its 64 hex digits per row, its invalid rows.
+type ChunkIds = (usize, Vec<u8>, Vec<(usize, ValidationError)>);
+
+/// Reads the rows in chunks while holding the GIL (it must: they are Python
+/// objects) and hands each chunk to id threads, which hash it while the next
+/// one is read; then waits for the ids without the GIL.
+fn pipelined(py: Python<'_>, rows: &Bound<'_, PyAny>) -> PyResult<bulk::Computed> {
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let (to_workers, inbox) = std::sync::mpsc::channel::<(usize, StagedRows)>();
+    let inbox = std::sync::Mutex::new(inbox);
+    let (to_main, results) = std::sync::mpsc::channel::<ChunkIds>();
+    let chunks = std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (inbox, to_main) = (&inbox, to_main.clone());
+            scope.spawn(move || loop {
+                let next = match inbox.lock() {
+                    Ok(inbox) => inbox.recv(),
+                    Err(_) => return,
+                };
+                let Ok((first, chunk)) = next else { return };
+                let mut hex = vec![0_u8; chunk.rows.len() * 64];
+                let errors = bulk::work(&chunk, 0, &mut hex)
+                    .into_iter()
+                    .map(|(row, e)| (first + row, e))
+                    .collect();
+                if to_main.send((first, hex, errors)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(to_main);
+        let read = (|| -> PyResult<()> {
+            let mut first = 0;
+            let mut chunk = StagedRows::default();
+            for row in rows.try_iter()? {
+                chunk.push(&row?)?;
+                if chunk.rows.len() == PIPELINE_CHUNK {
+                    let full = std::mem::take(&mut chunk);
+                    let n = full.rows.len();
+                    to_workers
+                        .send((first, full))
+                        .map_err(|_| PyValueError::new_err("the id threads stopped"))?;
+                    first += n;
+                }
+            }
+            if !chunk.rows.is_empty() {
+                to_workers
+                    .send((first, chunk))
+                    .map_err(|_| PyValueError::new_err("the id threads stopped"))?;
+            }
+            Ok(())
+        })();
+        // The workers stop once the chunks sent so far are done.
+        drop(to_workers);
+        let chunks = py.detach(move || results.iter().collect::<Vec<ChunkIds>>());
+        read.map(|()| chunks)
+    })?;
+    let mut chunks = chunks;
+    chunks.sort_unstable_by_key(|(first, _, _)| *first);
+    let mut hex = Vec::with_capacity(chunks.iter().map(|(_, h, _)| h.len()).sum());
+    let mut errors = Vec::new();
+    for (_, h, e) in chunks {
+        hex.extend_from_slice(&h);
+        errors.extend(e);
+    }
+    Ok(bulk::Computed { hex, errors })
 }
 
 /// The id as a Python `str`, without an intermediate Rust `String`.
@@ -515,6 +779,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RETIREMENT_PURPOSES", RETIREMENT_PURPOSES.to_vec())?;
     m.add_function(wrap_pyfunction!(record_id, m)?)?;
     m.add_function(wrap_pyfunction!(record_ids, m)?)?;
+    m.add_function(wrap_pyfunction!(arrow::record_ids_arrow, m)?)?;
     m.add_function(wrap_pyfunction!(canonicalize, m)?)?;
     m.add_function(wrap_pyfunction!(derive_id, m)?)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;

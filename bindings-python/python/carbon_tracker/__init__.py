@@ -10,18 +10,20 @@ the same Rust core as the REST server and the browser.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, TypedDict, Union, overload
+from typing import Any, Iterable, Literal, Mapping, NamedTuple, Optional, Protocol, Sequence, TypedDict, Union, overload
 
 from . import _native
 from ._native import record_id
 from ._errors import CertificateError, FieldError, TransitionError, ValidationError
 
 __all__ = [
+    "ArrowIds",
     "ERROR_CODES",
     "ID_SCHEME",
     "RECORD_FIELDS",
@@ -134,22 +136,114 @@ def validate(*args: Any, **kwargs: Any) -> list[FieldError]:
     return [FieldError(*e) for e in _native.validate(*args, **kwargs)]
 
 
+class ArrowStream(Protocol):
+    """A table with the Arrow PyCapsule stream interface: a pyarrow ``Table``,
+    a polars or pandas (2.2+) ``DataFrame``…"""
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any: ...
+
+
+class ArrowArray(Protocol):
+    """An array or record batch with the Arrow PyCapsule array interface."""
+
+    def __arrow_c_array__(self, requested_schema: Any = None) -> Any: ...
+
+
+#: Columnar input: a table (or record batch) with the Arrow PyCapsule
+#: interface, or a mapping of field names to Arrow columns.
+Columns = Union[ArrowStream, ArrowArray, Mapping[str, Union[ArrowStream, ArrowArray]]]
+
+#: The extra that brings pyarrow (and so pandas' Arrow export).
+_ARROW_EXTRA = "pip install 'carbon-tracker[arrow]' (pyarrow)"
+
+
+class ArrowIds(NamedTuple):
+    """The ids of columnar rows with ``errors="collect"``: ``ids``, an Arrow
+    string array with a null at each invalid row, and ``errors``, the invalid
+    rows' :class:`ValidationError` (``.row`` set), in row order."""
+
+    ids: Any
+    errors: list[ValidationError]
+
+
+def _is_arrow(obj: object) -> bool:
+    return hasattr(obj, "__arrow_c_stream__") or hasattr(obj, "__arrow_c_array__")
+
+
+def _columnar(rows: object) -> Any:
+    """``rows`` as the native columnar reader takes it, or ``None`` for rows of mappings."""
+    if _is_arrow(rows):
+        return rows
+    if type(rows).__module__.split(".")[0] == "pandas" and hasattr(rows, "columns"):
+        # pandas before 2.2 has no __arrow_c_stream__: through pyarrow.
+        try:
+            pyarrow = importlib.import_module("pyarrow")
+        except ImportError:
+            raise ImportError(f"a pandas DataFrame is read through pyarrow: {_ARROW_EXTRA}") from None
+        return pyarrow.Table.from_pandas(rows, preserve_index=False)
+    if isinstance(rows, Mapping) and any(_is_arrow(v) for v in rows.values()):
+        return dict(rows)
+    return None
+
+
+def _arrow_array(native: Any) -> Any:
+    """The native Arrow array as a ``pyarrow.Array`` (zero-copy), or as it
+    is (it has ``__arrow_c_array__``) when pyarrow is not installed."""
+    try:
+        pyarrow = importlib.import_module("pyarrow")
+    except ImportError:
+        return native
+    return pyarrow.array(native)
+
+
+@overload
+def record_ids(rows: Columns, *, errors: Literal["raise"] = "raise", output: Literal["arrow"] = "arrow") -> Any: ...
+@overload
+def record_ids(rows: Columns, *, errors: Literal["collect"], output: Literal["arrow"] = "arrow") -> ArrowIds: ...
 @overload
 def record_ids(rows: Iterable[Mapping[str, Any]], *, errors: Literal["raise"] = "raise") -> list[str]: ...
 @overload
 def record_ids(rows: Iterable[Mapping[str, Any]], *, errors: Literal["collect"]) -> list[Union[str, ValidationError]]: ...
+@overload
+def record_ids(rows: Columns, *, errors: Literal["raise"] = "raise", output: Literal["list"]) -> list[str]: ...
+@overload
 def record_ids(
-    rows: Iterable[Mapping[str, Any]], *, errors: Literal["raise", "collect"] = "raise"
-) -> Union[list[str], list[Union[str, ValidationError]]]:
+    rows: Columns, *, errors: Literal["collect"], output: Literal["list"]
+) -> list[Union[str, ValidationError]]: ...
+def record_ids(
+    rows: Union[Iterable[Mapping[str, Any]], Columns],
+    *,
+    errors: Literal["raise", "collect"] = "raise",
+    output: Optional[Literal["arrow", "list"]] = None,
+) -> Any:
     """The v1 ids of many records, in input order, computed without holding the GIL.
+
+    ``rows`` is an iterable of mappings, or columns: a table with the Arrow
+    PyCapsule interface (a pyarrow ``Table`` or ``RecordBatch``, a polars or
+    pandas ``DataFrame``) or a mapping of field names to Arrow columns. Columns
+    are read without a Python object per row, and their ids come back as an
+    Arrow string array (a ``pyarrow.Array``; ``output="list"``: a list).
 
     With ``errors="raise"`` (the default) the first invalid row raises its
     :class:`ValidationError` (its ``row`` says which); with ``errors="collect"``
-    each invalid row's ``ValidationError`` takes its place in the list.
+    each invalid row's ``ValidationError`` takes its place in the list, or,
+    for Arrow output, a null takes its place and the errors come beside the
+    ids in an :class:`ArrowIds`.
     """
     if errors not in ("raise", "collect"):
         raise ValueError('errors must be "raise" or "collect"')
-    return _native.record_ids(rows, errors == "collect")
+    if output not in (None, "arrow", "list"):
+        raise ValueError('output must be "arrow" or "list"')
+    columns = _columnar(rows)
+    if columns is None:
+        if output == "arrow":
+            raise TypeError('output="arrow" is for columnar input (an Arrow table or a mapping of Arrow columns)')
+        return _native.record_ids(rows, errors == "collect")
+    ids, row_errors = _native.record_ids_arrow(columns, errors == "collect", output == "list")
+    if output == "list":
+        return ids
+    array = _arrow_array(ids)
+    return ArrowIds(array, row_errors) if errors == "collect" else array
 
 
 @dataclass(frozen=True)

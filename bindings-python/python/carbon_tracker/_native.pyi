@@ -28,8 +28,16 @@ def record_id(
     serial_number: str,
 ) -> str: ...
 
-def record_ids(rows: Iterable[Mapping[str, Any]], collect_errors: bool = False) -> list[Union[str, ValidationError]]:
+def record_ids(rows: Any, collect_errors: bool = False) -> list[Union[str, ValidationError]]:
     """The v1 ids of many records, in order, computed without the GIL."""
+
+def record_ids_arrow(
+    data: Any, collect_errors: bool = False, as_list: bool = False
+) -> tuple[Any, list[ValidationError]]:
+    """``(ids, errors)`` of Arrow columns (a table with the PyCapsule interface,
+    or a dict of Arrow columns): ``ids`` an Arrow string array (``__arrow_c_array__``)
+    null at invalid rows, or with ``as_list`` a list; ``errors`` the invalid rows'
+    errors (``.row`` set). Without ``collect_errors`` the first invalid row raises."""
 
 def canonicalize(*args: Any, **kwargs: Any) -> tuple[str, str, int, str, str]:
     """``(project_name, registry, vintage, quantity, serial_number)`` of a mapping or keywords."""
