@@ -443,10 +443,9 @@ async fn decide<C: GenericClient + Sync>(
 ) -> Result<Result<Acted, StoreError>, Failed> {
     let mut reached = request.record;
     for hop in 0..write::MAX_HOPS {
-        if !known.contains_key(&reached) {
-            let found = sql::lock_records(tx, &[reached]).await?;
-            known.insert(reached, None);
-            known.extend(found.into_iter().map(|(id, r)| (id, Some(r))));
+        if let std::collections::hash_map::Entry::Vacant(slot) = known.entry(reached) {
+            let mut found = sql::lock_records(tx, &[reached]).await?;
+            slot.insert(found.remove(&reached));
         }
         let record = known.get(&reached).and_then(Option::as_ref);
         match write::step(request, reached, record, hop > 0, now) {
