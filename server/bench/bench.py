@@ -47,7 +47,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-BINARY = ROOT / "target" / "release" / "carbon-tracker-server"
+# The binary under test: CARBON_TRACKER_SERVER (as for the contract suite), or
+# the workspace's release build.
+BINARY = Path(os.environ.get("CARBON_TRACKER_SERVER") or ROOT / "target" / "release" / "carbon-tracker-server")
 SCHEMA = (ROOT / "server" / "migrations" / "sqlite" / "0001_init.sql").read_text()
 sys.path.insert(0, str(ROOT / "tests" / "contract"))
 from pgcluster import PostgresCluster  # noqa: E402  (the contract suite's throwaway cluster)
@@ -262,6 +264,7 @@ def main() -> None:
 
     results: list[tuple[str, Measure, Measure | None]] = []
     floor = float("nan")
+    (ROOT / "target").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=ROOT / "target") as tmp, ExitStack() as cleanup:
         workdir = Path(tmp)
         if args.only != "postgres":

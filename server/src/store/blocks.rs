@@ -47,7 +47,7 @@ impl LiveBlock {
     }
 
     /// Whether the two share a credit.
-    fn overlaps(&self, other: &Self) -> bool {
+    pub(crate) fn overlaps(&self, other: &Self) -> bool {
         self.scheme == other.scheme
             && self.prefix == other.prefix
             && self.first <= other.last

@@ -1,11 +1,15 @@
 //! The PostgreSQL backend: a connection pool, one transaction per write, and
 //! several server processes on one database.
 //!
+//! Writes are committed in groups (`group`): the creates and lifecycle calls
+//! waiting at one moment share one transaction and one statement per table.
+//!
 //! Nothing here may assume it is the only writer:
 //! - a lifecycle call locks its record's row (`FOR NO KEY UPDATE`) before it
 //!   reads the history the core decides on, so calls on one record from any
-//!   number of processes run one after the other;
-//! - a create is one `INSERT … ON CONFLICT DO NOTHING` statement, so racing
+//!   number of processes run one after the other (a group locks all it
+//!   addresses at once, in id order);
+//! - creates are `INSERT … ON CONFLICT DO NOTHING`, in id order, so racing
 //!   identical creates make one record, and the losers read it back;
 //! - the schema's unique indexes stay the last guard. A deadlock, a
 //!   serialization failure or a unique violation is retried (the core then
@@ -29,10 +33,13 @@
 
 //!
 //! The modules hold one job each: `connect` opens the pool and migrates,
+//! `group` commits writes in groups,
 //! `retry` classifies failures and retries, `sql` holds the statements,
 //! `tls` the encryption. What both backends share is in [`crate::store`].
 
 mod connect;
+mod group;
+mod reads;
 mod retry;
 mod sql;
 mod tls;
@@ -59,15 +66,34 @@ use super::{
 /// A PostgreSQL database.
 pub struct PostgresStore {
     pool: Pool,
+    /// The queue of the group-commit writers; `None` once closed.
+    writer: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<group::Job>>>,
+    /// The queue of the grouped record lookups; `None` once closed.
+    reader: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<(RecordId, reads::Reply)>>>,
 }
 
 impl PostgresStore {
     /// Connects with up to `pool_size` connections and applies pending
     /// migrations; fails at once if the database cannot be reached.
     pub async fn connect(url: &str, pool_size: usize) -> Result<Self, OpenError> {
+        let pool = connect::open(url, pool_size).await?;
+        let writer = group::start(&pool);
+        let reader = reads::start(&pool);
         Ok(Self {
-            pool: connect::open(url, pool_size).await?,
+            pool,
+            writer: std::sync::Mutex::new(Some(writer)),
+            reader: std::sync::Mutex::new(Some(reader)),
         })
+    }
+
+    /// Queues a write for the next group.
+    fn send(&self, job: group::Job) -> Result<(), StoreError> {
+        self.writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .and_then(|w| w.send(job).ok())
+            .ok_or_else(|| StoreError::stopped("the server is shutting down"))
     }
 
     async fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
@@ -85,70 +111,32 @@ impl Store for PostgresStore {
         &self,
         records: Vec<CanonicalRecord>,
     ) -> Result<Vec<Result<Created, StoreError>>, StoreError> {
-        // Batches insert in id order, so two batches that share records take
-        // their row locks in the same order and cannot deadlock; the stable
-        // sort keeps a repeated record's first occurrence first.
-        let mut order: Vec<(RecordId, usize)> =
-            records.iter().map(CanonicalRecord::id).zip(0..).collect();
-        order.sort();
-        let (records, order) = (&records, &order);
-        self.run(|mut client| async move {
-            let now = now();
-            if let [record] = records.as_slice() {
-                // One record: one autocommitted statement.
-                return Ok(vec![sql::create_one(&client, record, now).await?]);
-            }
-            let tx = client.transaction().await?;
-            let mut outcomes: Vec<_> = records.iter().map(|_| None).collect();
-            for &(_, index) in order {
-                if let (Some(record), Some(slot)) = (records.get(index), outcomes.get_mut(index)) {
-                    *slot = Some(sql::create_one(&tx, record, now).await?);
-                }
-            }
-            tx.commit().await.map_err(Failed::at_commit)?;
-            Ok(outcomes.into_iter().flatten().collect())
-        })
-        .await
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(group::Job::Create(records, reply))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::stopped("the writer stopped")))
     }
 
     async fn append(&self, request: Append) -> Result<Acted, StoreError> {
-        let request = &request;
-        self.run(|mut client| async move {
-            let tx = client.transaction().await?;
-            let lock = tx
-                .prepare_cached("SELECT 1 FROM records WHERE id = $1 FOR NO KEY UPDATE")
-                .await?;
-            let now = now();
-            let mut reached = request.record;
-            for hop in 0..write::MAX_HOPS {
-                // Every walk locks from the addressed record down the
-                // remainders, in one order, so walks cannot deadlock.
-                let locked = tx
-                    .query_opt(&lock, &[&reached.to_string()])
-                    .await?
-                    .is_some();
-                let record = if locked {
-                    sql::load_record(&tx, reached).await?
-                } else {
-                    None
-                };
-                match write::step(request, reached, record.as_ref(), hop > 0, now)? {
-                    Step::Follow(next) => reached = next,
-                    Step::Act(acted) => {
-                        let acted = sql::write_acted(&tx, acted).await?;
-                        tx.commit().await.map_err(Failed::at_commit)?;
-                        return Ok(acted);
-                    }
-                }
-            }
-            Err(write::too_deep(request.record).into())
-        })
-        .await
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(group::Job::Append(request, reply))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::stopped("the writer stopped")))
     }
 
     async fn get(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
-        self.run(|client| async move { sql::load_record(&client, id).await })
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .and_then(|r| r.send((id, reply)).ok())
+            .ok_or_else(|| StoreError::stopped("the server is shutting down"))?;
+        answer
             .await
+            .unwrap_or_else(|_| Err(StoreError::stopped("the reader stopped")))
     }
 
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
@@ -259,36 +247,52 @@ impl Store for PostgresStore {
     }
 
     async fn append_leaves(&self, first: u64, leaves: Vec<Leaf>) -> Result<(), StoreError> {
-        let leaves = &leaves;
-        self.run(|mut client| async move {
-            let tx = client.transaction().await?;
-            let insert = tx
+        if leaves.is_empty() {
+            return Ok(());
+        }
+        let start = i64::try_from(first).map_err(|e| StoreError::corrupt(None, "leaf index", e))?;
+        let indices: Vec<i64> = (start..).take(leaves.len()).collect();
+        let events: Vec<Uuid> = leaves.iter().map(|l| l.event).collect();
+        let hashes: Vec<&[u8]> = leaves.iter().map(|l| l.hash.as_slice()).collect();
+        let (indices, events, hashes) = (&indices, &events, &hashes);
+        self.run(|client| async move {
+            // One statement for all the leaves; those another process stored
+            // first are kept, and must be the same leaves.
+            let insert = client
                 .prepare_cached(
-                    "INSERT INTO log_leaves (idx, event_id, hash) VALUES ($1, $2, $3) \
-                     ON CONFLICT DO NOTHING",
+                    "INSERT INTO log_leaves (idx, event_id, hash) \
+                     SELECT * FROM unnest($1::int8[], $2::uuid[], $3::bytea[]) ORDER BY 1 \
+                     ON CONFLICT DO NOTHING RETURNING idx",
                 )
                 .await?;
-            let stored = tx
-                .prepare_cached("SELECT event_id, hash FROM log_leaves WHERE idx = $1")
+            let inserted = client.query(&insert, &[indices, events, hashes]).await?;
+            if inserted.len() == indices.len() {
+                return Ok(());
+            }
+            let stored = client
+                .prepare_cached(
+                    "SELECT idx, event_id, hash FROM log_leaves WHERE idx = ANY($1) ORDER BY idx",
+                )
                 .await?;
-            for (idx, leaf) in (first..).zip(leaves) {
-                let idx =
-                    i64::try_from(idx).map_err(|e| StoreError::corrupt(None, "leaf index", e))?;
-                let hash = leaf.hash.as_slice();
-                if tx.execute(&insert, &[&idx, &leaf.event, &hash]).await? == 0 {
-                    let row = tx.query_one(&stored, &[&idx]).await?;
-                    let (held, held_hash): (uuid::Uuid, Vec<u8>) = (get(&row, 0)?, get(&row, 1)?);
-                    if held != leaf.event || held_hash != leaf.hash {
-                        return Err(StoreError::corrupt(
-                            None,
-                            "log",
-                            format!("leaf {idx} is stored with other contents"),
-                        )
-                        .into());
-                    }
+            let rows = client.query(&stored, &[indices]).await?;
+            let expected = indices.iter().zip(events.iter().zip(hashes.iter()));
+            if rows.len() != indices.len() {
+                return Err(
+                    StoreError::corrupt(None, "log", "leaves vanished after their insert").into(),
+                );
+            }
+            for (row, (idx, (event, hash))) in rows.iter().zip(expected) {
+                let (held_idx, held, held_hash): (i64, Uuid, Vec<u8>) =
+                    (get(row, 0)?, get(row, 1)?, get(row, 2)?);
+                if held_idx != *idx || held != *event || held_hash.as_slice() != *hash {
+                    return Err(StoreError::corrupt(
+                        None,
+                        "log",
+                        format!("leaf {idx} is stored with other contents"),
+                    )
+                    .into());
                 }
             }
-            tx.commit().await.map_err(Failed::at_commit)?;
             Ok(())
         })
         .await
@@ -338,6 +342,86 @@ impl Store for PostgresStore {
     /// Every write is committed before it is answered, so closing only
     /// stops new checkouts and drops the idle connections.
     fn close(&self) {
+        drop(
+            self.writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(),
+        );
+        drop(
+            self.reader
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(),
+        );
         self.pool.close();
     }
+}
+
+/// A create on its own, in one transaction (a group that failed as a whole
+/// runs its requests this way).
+async fn create_alone(
+    pool: &Pool,
+    records: Vec<CanonicalRecord>,
+) -> Result<Vec<Result<Created, StoreError>>, StoreError> {
+    // Batches insert in id order, so two batches that share records take
+    // their row locks in the same order and cannot deadlock; the stable
+    // sort keeps a repeated record's first occurrence first.
+    let mut order: Vec<(RecordId, usize)> =
+        records.iter().map(CanonicalRecord::id).zip(0..).collect();
+    order.sort();
+    let (records, order) = (&records, &order);
+    run(pool, |mut client| async move {
+        let now = now();
+        if let [record] = records.as_slice() {
+            // One record: one autocommitted statement.
+            return Ok(vec![sql::create_one(&client, record, now).await?]);
+        }
+        let tx = client.transaction().await?;
+        let mut outcomes: Vec<_> = records.iter().map(|_| None).collect();
+        for &(_, index) in order {
+            if let (Some(record), Some(slot)) = (records.get(index), outcomes.get_mut(index)) {
+                *slot = Some(sql::create_one(&tx, record, now).await?);
+            }
+        }
+        tx.commit().await.map_err(Failed::at_commit)?;
+        Ok(outcomes.into_iter().flatten().collect())
+    })
+    .await
+}
+
+/// A lifecycle call on its own, in one transaction.
+async fn append_alone(pool: &Pool, request: Append) -> Result<Acted, StoreError> {
+    let request = &request;
+    run(pool, |mut client| async move {
+        let tx = client.transaction().await?;
+        let lock = tx
+            .prepare_cached("SELECT 1 FROM records WHERE id = $1 FOR NO KEY UPDATE")
+            .await?;
+        let now = now();
+        let mut reached = request.record;
+        for hop in 0..write::MAX_HOPS {
+            // Every walk locks from the addressed record down the
+            // remainders, in one order, so walks cannot deadlock.
+            let locked = tx
+                .query_opt(&lock, &[&reached.to_string()])
+                .await?
+                .is_some();
+            let record = if locked {
+                sql::load_record(&tx, reached).await?
+            } else {
+                None
+            };
+            match write::step(request, reached, record.as_ref(), hop > 0, now)? {
+                Step::Follow(next) => reached = next,
+                Step::Act(acted) => {
+                    let acted = sql::write_acted(&tx, acted).await?;
+                    tx.commit().await.map_err(Failed::at_commit)?;
+                    return Ok(acted);
+                }
+            }
+        }
+        Err(write::too_deep(request.record).into())
+    })
+    .await
 }

@@ -87,16 +87,19 @@ impl Failed {
     /// A connection lost during a commit leaves its outcome unknown, so the
     /// request gets a 503 rather than a second try.
     pub(super) fn at_commit(e: tokio_postgres::Error) -> Self {
-        if collision(&e) {
-            return Self::from(e);
-        }
-        let failed = Self::from(e);
-        match failed.error {
-            StoreError::Unavailable { source, .. } if failed.retry => Self::final_(StoreError::Unavailable {
+        Self::from(e).unknown_outcome()
+    }
+
+    /// This failure, of a statement that commits (a `COMMIT`, or a statement
+    /// outside a transaction): a lost connection leaves its outcome unknown,
+    /// so it is final (503); a collision still rolled back and is retried.
+    pub(super) fn unknown_outcome(self) -> Self {
+        match self.error {
+            StoreError::Unavailable { source, .. } if self.retry => Self::final_(StoreError::Unavailable {
                 context: "the connection to PostgreSQL was lost during a commit, whose outcome is unknown".to_owned(),
                 source,
             }),
-            error => Self { error, ..failed },
+            error => Self { error, ..self },
         }
     }
 }

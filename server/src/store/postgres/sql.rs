@@ -1,6 +1,6 @@
 //! The SQL of the PostgreSQL backend and its reading of rows.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use carbon_tracker_core::lifecycle::Event;
 use carbon_tracker_core::{Acted, CanonicalRecord, Child, RecordId, Split};
@@ -79,67 +79,82 @@ pub(super) fn get<'a, T: FromSql<'a>>(row: &'a Row, idx: usize) -> Result<T, Sto
 }
 
 /// A row of tokio-postgres: every column has its own type.
-struct PgRow<'a>(&'a Row);
+struct PgRow<'a>(&'a Row, usize);
 
 impl Columns for PgRow<'_> {
     fn int(&self, i: usize) -> Result<i64, StoreError> {
-        get(self.0, i)
+        get(self.0, self.1 + i)
     }
     fn text(&self, i: usize) -> Result<String, StoreError> {
-        get(self.0, i)
+        get(self.0, self.1 + i)
     }
     fn time(&self, i: usize) -> Result<OffsetDateTime, StoreError> {
-        get(self.0, i)
+        get(self.0, self.1 + i)
     }
     fn uuid(&self, i: usize) -> Result<uuid::Uuid, StoreError> {
-        get(self.0, i)
+        get(self.0, self.1 + i)
     }
     fn json(&self, i: usize) -> Result<Option<Value>, StoreError> {
-        get(self.0, i)
+        get(self.0, self.1 + i)
     }
 }
 
 fn record_row(row: &Row) -> Result<RecordRow, StoreError> {
-    RecordRow::read(&PgRow(row))
+    RecordRow::read(&PgRow(row, 0))
 }
 
 /// An event row, in [`EVENT_COLUMNS`] order.
 pub(super) fn event(row: &Row) -> Result<Event, StoreError> {
-    EventRow::read(&PgRow(row))?.decode()
+    EventRow::read(&PgRow(row, 0))?.decode()
 }
 
-pub(super) async fn load_events<C: GenericClient + Sync>(
-    client: &C,
-    id: RecordId,
-) -> Result<Vec<Event>, Failed> {
-    let stmt = client
-        .prepare_cached(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE record_id = $1 ORDER BY seq"
-        ))
-        .await?;
-    let rows = client.query(&stmt, &[&id.to_string()]).await?;
-    Ok(rows.iter().map(event).collect::<Result<_, _>>()?)
-}
-
+/// A record and its history: one statement.
 pub(super) async fn load_record<C: GenericClient + Sync>(
     client: &C,
     id: RecordId,
 ) -> Result<Option<StoredRecord>, Failed> {
+    Ok(load_joined(client, &[id]).await?.remove(&id))
+}
+
+/// The stored records among `ids` with their histories: one statement, the
+/// record's columns on each of its events' rows. The ids are unnested and
+/// each record's events read by a lateral lookup, so that every plan is
+/// index lookups (a join on `= ANY($1)` can hash all of `events`).
+pub(super) async fn load_joined<C: GenericClient + Sync>(
+    client: &C,
+    ids: &[RecordId],
+) -> Result<HashMap<RecordId, StoredRecord>, Failed> {
     let stmt = client
         .prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records r WHERE r.id = $1"
+            "SELECT {RECORD_COLUMNS}, \
+             e.id, e.record_id, e.seq::bigint, e.event_type, e.payload, e.created_at \
+             FROM unnest($1::text[]) AS k(id) JOIN records r ON r.id = k.id \
+             LEFT JOIN LATERAL (SELECT * FROM events e WHERE e.record_id = r.id) e ON true \
+             ORDER BY r.id, e.seq"
         ))
         .await?;
-    let key = id.to_string();
-    // Both queries go out together on the one connection.
-    let (row, events) = tokio::try_join!(
-        async { Ok::<_, Failed>(client.query_opt(&stmt, &[&key]).await?) },
-        load_events(client, id),
-    )?;
-    Ok(row
-        .map(|row| record_row(&row)?.decode(events).map(|(_, r)| r))
-        .transpose()?)
+    let keys: Vec<String> = ids.iter().map(RecordId::to_string).collect();
+    let found = client.query(&stmt, &[&keys]).await?;
+    let mut out = HashMap::with_capacity(ids.len());
+    let mut rows_of = found.iter().peekable();
+    while let Some(first) = rows_of.next() {
+        let record = record_row(first)?;
+        let mut events = Vec::new();
+        let mut row = Some(first);
+        while let Some(r) = row {
+            if get::<Option<uuid::Uuid>>(r, RECORD_WIDTH)?.is_some() {
+                events.push(EventRow::read(&PgRow(r, RECORD_WIDTH))?.decode()?);
+            }
+            row = rows_of.next_if(|next| get::<String>(next, 2).is_ok_and(|id| id == record.id));
+        }
+        let (_, record) = record.decode(events)?;
+        out.insert(record.id, record);
+    }
+    Ok(out)
 }
+
+/// How many columns [`RECORD_COLUMNS`] has.
+const RECORD_WIDTH: usize = 9;
 
 /// The canonical fields of the stored records among `ids`.
 pub(super) async fn canonical_records<C: GenericClient + Sync>(
@@ -490,4 +505,263 @@ pub(super) async fn summary_rows<C: GenericClient + Sync>(
         out.push(raw);
     }
     Ok(out)
+}
+
+/// The stored block sharing a credit with each of `blocks` (one query for
+/// all), and whether the block's own id is stored: `(None, false)` for a
+/// record that is not a block.
+pub(super) async fn overlapping_many<C: GenericClient + Sync>(
+    client: &C,
+    blocks: &[Option<LiveBlock>],
+) -> Result<Vec<(Option<RecordId>, bool)>, Failed> {
+    let mut looks = vec![(None, false); blocks.len()];
+    let present: Vec<(i64, &LiveBlock)> = (0_i64..)
+        .zip(blocks)
+        .filter_map(|(n, b)| b.as_ref().map(|b| (n, b)))
+        .collect();
+    if present.is_empty() {
+        return Ok(looks);
+    }
+    let n: Vec<i64> = present.iter().map(|(n, _)| *n).collect();
+    let ids: Vec<String> = present.iter().map(|(_, b)| b.record.to_string()).collect();
+    let schemes: Vec<&str> = present.iter().map(|(_, b)| b.scheme).collect();
+    let prefixes: Vec<&str> = present.iter().map(|(_, b)| b.prefix.as_str()).collect();
+    let firsts: Vec<String> = present.iter().map(|(_, b)| b.first.to_string()).collect();
+    let lasts: Vec<String> = present.iter().map(|(_, b)| b.last.to_string()).collect();
+    let stmt = client.prepare_cached(OVERLAPPING_MANY).await?;
+    let found = client
+        .query(&stmt, &[&n, &ids, &schemes, &prefixes, &firsts, &lasts])
+        .await?;
+    for row in &found {
+        let n: i64 = get(row, 0)?;
+        let held = get::<Option<String>>(row, 1)?
+            .map(|id| rows::record_id(&id))
+            .transpose()?;
+        let exists: bool = get(row, 2)?;
+        if let Some(slot) = usize::try_from(n).ok().and_then(|n| looks.get_mut(n)) {
+            *slot = (held, exists);
+        }
+    }
+    Ok(looks)
+}
+
+/// [`overlapping`] and whether the id is stored, for many blocks at once.
+const OVERLAPPING_MANY: &str = "SELECT g.n, \
+        (SELECT l.record_id FROM live_blocks l WHERE l.scheme = g.scheme AND l.prefix = g.prefix \
+         AND l.credits && numrange(g.first::numeric, g.last::numeric, '[]') LIMIT 1), \
+        EXISTS (SELECT 1 FROM records r WHERE r.id = g.id) \
+    FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+        AS g(n, id, scheme, prefix, first, last)";
+
+/// A record a group creates, with its CREATED event and its block.
+pub(super) struct NewRecord<'a> {
+    /// Its id.
+    pub(super) id: RecordId,
+    /// Its fields.
+    pub(super) record: &'a CanonicalRecord,
+    /// Its CREATED event.
+    pub(super) event: &'a Event,
+    /// Its range, when it is a block.
+    pub(super) block: Option<&'a LiveBlock>,
+}
+
+/// [`CREATE`] for many records at once, in the order given (the caller
+/// sorts them by id): the records, their events and their blocks, in one
+/// statement. Returns the ids it inserted; the others were stored already.
+const CREATE_MANY: &str = "WITH g AS MATERIALIZED (SELECT * FROM unnest(\
+        $1::text[], $2::text[], $3::text[], $4::int2[], $5::text[], $6::text[], $7::timestamptz[], \
+        $8::uuid[], $9::int4[], $10::text[], $11::jsonb[], $12::text[], $13::text[], $14::text[], $15::text[]) \
+        WITH ORDINALITY AS g(id, project_name, registry, vintage, quantity, serial_number, created_at, \
+        event_id, seq, event_type, payload, scheme, prefix, first, last, n)), \
+    r AS (INSERT INTO records (id, project_name, registry, vintage, quantity, serial_number, created_at) \
+        SELECT id, project_name, registry, vintage, quantity::numeric, serial_number, created_at \
+        FROM g ORDER BY n \
+        ON CONFLICT (id) DO NOTHING RETURNING id), \
+    e AS (INSERT INTO events (id, record_id, seq, event_type, payload, created_at) \
+        SELECT g.event_id, g.id, g.seq, g.event_type, g.payload, g.created_at \
+        FROM g JOIN r ON r.id = g.id ORDER BY g.n), \
+    b AS (INSERT INTO live_blocks (record_id, scheme, prefix, credits) \
+        SELECT g.id, g.scheme, g.prefix, numrange(g.first::numeric, g.last::numeric, '[]') \
+        FROM g JOIN r ON r.id = g.id WHERE g.scheme IS NOT NULL ORDER BY g.n) \
+    SELECT id FROM r";
+
+/// Inserts `rows` unless their ids are stored; returns the ids inserted.
+pub(super) async fn insert_records<C: GenericClient + Sync>(
+    client: &C,
+    new: &[NewRecord<'_>],
+) -> Result<HashSet<RecordId>, Failed> {
+    if new.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut ids = Vec::with_capacity(new.len());
+    let mut vintages = Vec::with_capacity(new.len());
+    let mut seqs = Vec::with_capacity(new.len());
+    for row in new {
+        ids.push(row.id.to_string());
+        vintages.push(
+            i16::try_from(row.record.vintage)
+                .map_err(|e| StoreError::corrupt(Some(row.id), "vintage", e))?,
+        );
+        seqs.push(
+            i32::try_from(row.event.seq)
+                .map_err(|e| StoreError::corrupt(Some(row.id), "seq", e))?,
+        );
+    }
+    let names: Vec<&str> = new.iter().map(|r| r.record.project_name.as_str()).collect();
+    let registries: Vec<&str> = new.iter().map(|r| r.record.registry.as_str()).collect();
+    let quantities: Vec<String> = new.iter().map(|r| r.record.quantity.to_string()).collect();
+    let serials: Vec<&str> = new
+        .iter()
+        .map(|r| r.record.serial_number.as_str())
+        .collect();
+    let times: Vec<OffsetDateTime> = new.iter().map(|r| r.event.created_at).collect();
+    let event_ids: Vec<uuid::Uuid> = new.iter().map(|r| r.event.id).collect();
+    let types: Vec<&str> = new.iter().map(|r| r.event.event_type.as_str()).collect();
+    let payloads: Vec<Option<Value>> = new
+        .iter()
+        .map(|r| r.event.payload.clone().map(Value::Object))
+        .collect();
+    let schemes: Vec<Option<&str>> = new.iter().map(|r| r.block.map(|b| b.scheme)).collect();
+    let prefixes: Vec<Option<&str>> = new
+        .iter()
+        .map(|r| r.block.map(|b| b.prefix.as_str()))
+        .collect();
+    let firsts: Vec<Option<String>> = new
+        .iter()
+        .map(|r| r.block.map(|b| b.first.to_string()))
+        .collect();
+    let lasts: Vec<Option<String>> = new
+        .iter()
+        .map(|r| r.block.map(|b| b.last.to_string()))
+        .collect();
+    let stmt = client.prepare_cached(CREATE_MANY).await?;
+    let inserted = client
+        .query(
+            &stmt,
+            &[
+                &ids,
+                &names,
+                &registries,
+                &vintages,
+                &quantities,
+                &serials,
+                &times,
+                &event_ids,
+                &seqs,
+                &types,
+                &payloads,
+                &schemes,
+                &prefixes,
+                &firsts,
+                &lasts,
+            ],
+        )
+        .await?;
+    inserted
+        .iter()
+        .map(|row| Ok(rows::record_id(&get::<String>(row, 0)?)?))
+        .collect()
+}
+
+/// The stored records among `ids` with their histories: one round trip.
+pub(super) async fn load_records<C: GenericClient + Sync>(
+    client: &C,
+    ids: &[RecordId],
+) -> Result<HashMap<RecordId, StoredRecord>, Failed> {
+    records_with_events(client, ids, false).await
+}
+
+/// Locks the stored records among `ids` (`FOR NO KEY UPDATE`, in id order,
+/// so that groups locking overlapping sets cannot deadlock) and reads them
+/// with their histories, in one round trip: the events are read by a
+/// statement that starts after the locks are held, so it sees every event
+/// committed before.
+pub(super) async fn lock_records<C: GenericClient + Sync>(
+    client: &C,
+    ids: &[RecordId],
+) -> Result<HashMap<RecordId, StoredRecord>, Failed> {
+    records_with_events(client, ids, true).await
+}
+
+async fn records_with_events<C: GenericClient + Sync>(
+    client: &C,
+    ids: &[RecordId],
+    lock: bool,
+) -> Result<HashMap<RecordId, StoredRecord>, Failed> {
+    let mut keys: Vec<String> = ids.iter().map(RecordId::to_string).collect();
+    keys.sort();
+    let records = client
+        .prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records r WHERE r.id = ANY($1) ORDER BY r.id{}",
+            if lock { " FOR NO KEY UPDATE" } else { "" }
+        ))
+        .await?;
+    let events = client
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE record_id = ANY($1) ORDER BY record_id, seq"
+        ))
+        .await?;
+    // Both statements go out together; the second starts once the first
+    // (and its locks) is done.
+    let (record_rows, event_rows) = tokio::try_join!(
+        async { Ok::<_, Failed>(client.query(&records, &[&keys]).await?) },
+        async { Ok::<_, Failed>(client.query(&events, &[&keys]).await?) },
+    )?;
+    let mut histories: HashMap<RecordId, Vec<Event>> = HashMap::new();
+    for row in &event_rows {
+        let event = event(row)?;
+        histories.entry(event.record_id).or_default().push(event);
+    }
+    let mut out = HashMap::with_capacity(record_rows.len());
+    for row in &record_rows {
+        let row = record_row(row)?;
+        let id = rows::record_id(&row.id)?;
+        let (_, record) = row.decode(histories.remove(&id).unwrap_or_default())?;
+        out.insert(id, record);
+    }
+    Ok(out)
+}
+
+/// Inserts `events` in their order, in one statement; returns them as stored.
+pub(super) async fn insert_events<C: GenericClient + Sync>(
+    client: &C,
+    events: &[Event],
+) -> Result<Vec<Event>, Failed> {
+    let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
+    let records: Vec<String> = events.iter().map(|e| e.record_id.to_string()).collect();
+    let seqs = events
+        .iter()
+        .map(|e| {
+            i32::try_from(e.seq).map_err(|err| StoreError::corrupt(Some(e.record_id), "seq", err))
+        })
+        .collect::<Result<Vec<i32>, _>>()?;
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let payloads: Vec<Option<Value>> = events
+        .iter()
+        .map(|e| e.payload.clone().map(Value::Object))
+        .collect();
+    let times: Vec<OffsetDateTime> = events.iter().map(|e| e.created_at).collect();
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO events (id, record_id, seq, event_type, payload, created_at) \
+             SELECT u.id, u.record_id, u.seq, u.event_type, u.payload, u.created_at \
+             FROM unnest($1::uuid[], $2::text[], $3::int4[], $4::text[], $5::jsonb[], $6::timestamptz[]) \
+             WITH ORDINALITY AS u(id, record_id, seq, event_type, payload, created_at, n) \
+             ORDER BY u.n RETURNING id, payload",
+        )
+        .await?;
+    let rows = client
+        .query(&stmt, &[&ids, &records, &seqs, &types, &payloads, &times])
+        .await?;
+    let mut payloads: HashMap<uuid::Uuid, Option<Value>> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        payloads.insert(get(row, 0)?, get(row, 1)?);
+    }
+    Ok(events
+        .iter()
+        .map(|e| Event {
+            payload: payloads.remove(&e.id).and_then(super::group::object),
+            ..e.clone()
+        })
+        .collect())
 }

@@ -1,0 +1,495 @@
+//! Group commit: the writes waiting at one moment share one transaction.
+//!
+//! Every create and lifecycle call goes into one queue. A few writer tasks
+//! each take everything waiting (up to [`MAX_GROUP`] records), write it with
+//! one statement per table, commit once, and only then answer each request.
+//! Under load, many requests share a round trip, a WAL flush and the
+//! backend's per-statement work; with no load a request is a group of one.
+//! While one writer commits, the next collects what arrived meanwhile.
+//!
+//! What held one request at a time holds for a group:
+//! - creates insert in record id order (`INSERT … SELECT FROM unnest(…)
+//!   ORDER BY id … ON CONFLICT DO NOTHING`), so two groups sharing records,
+//!   in this process or another, wait for each other in one order and
+//!   cannot deadlock; identical creates make one record;
+//! - lifecycle calls lock every record they address in one statement,
+//!   sorted by id (`… ORDER BY id FOR NO KEY UPDATE`), with their histories
+//!   read in the same round trip; the core then decides each call in
+//!   arrival order on the history as the calls before it left it, so calls
+//!   on one record still run one after the other (one retire wins);
+//! - a request's own failure (an overlap, a transition error, an id with
+//!   other data) is its answer alone, decided before anything is written;
+//! - a collision with another process rolls the whole group back and runs
+//!   it again (`retry`); a connection lost during the commit leaves every
+//!   request of the group with a 503, since its outcome is unknown; any
+//!   other failure of the group runs its requests one by one, so one bad
+//!   request cannot fail the others.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use carbon_tracker_core::lifecycle::Event;
+use carbon_tracker_core::{Acted, CanonicalRecord, RecordId};
+use deadpool_postgres::{GenericClient, Pool};
+use serde_json::Value;
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::retry::{run, Failed};
+use super::sql::{self, now};
+use crate::store::blocks::LiveBlock;
+use crate::store::write::{self, Step};
+use crate::store::{Append, Created, StoreError, StoredRecord};
+
+/// Most records (a create's, or one per lifecycle call) one group writes.
+const MAX_GROUP: usize = 2048;
+
+/// Writer tasks per process: while one commits, another collects.
+pub(super) const WRITERS: usize = 3;
+
+/// Where a create's outcomes go.
+pub(super) type CreateReply = oneshot::Sender<Result<Vec<Result<Created, StoreError>>, StoreError>>;
+/// Where a lifecycle call's outcome goes.
+pub(super) type AppendReply = oneshot::Sender<Result<Acted, StoreError>>;
+
+/// A write waiting for a group.
+pub(super) enum Job {
+    /// Records to create (one, or a batch's).
+    Create(Vec<CanonicalRecord>, CreateReply),
+    /// A lifecycle call.
+    Append(Append, AppendReply),
+}
+
+impl Job {
+    fn size(&self) -> usize {
+        match self {
+            Self::Create(records, _) => records.len().max(1),
+            Self::Append(..) => 1,
+        }
+    }
+}
+
+/// Starts the writer tasks; they stop when the sender is dropped and the
+/// queue is empty.
+pub(super) fn start(pool: &Pool) -> mpsc::UnboundedSender<Job> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for _ in 0..WRITERS {
+        let (pool, receiver) = (pool.clone(), Arc::clone(&receiver));
+        tokio::spawn(async move {
+            while let Some(jobs) = next_group(&receiver).await {
+                commit(&pool, jobs).await;
+            }
+        });
+    }
+    sender
+}
+
+/// Everything waiting, once at least one job is.
+async fn next_group(receiver: &Mutex<mpsc::UnboundedReceiver<Job>>) -> Option<Vec<Job>> {
+    let mut receiver = receiver.lock().await;
+    let first = receiver.recv().await?;
+    let mut size = first.size();
+    let mut jobs = vec![first];
+    while size < MAX_GROUP {
+        match receiver.try_recv() {
+            Ok(job) => {
+                size += job.size();
+                jobs.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    Some(jobs)
+}
+
+/// Writes and commits one group, then answers each of its requests.
+async fn commit(pool: &Pool, jobs: Vec<Job>) {
+    let mut creates = Vec::new();
+    let mut create_replies = Vec::new();
+    let mut appends = Vec::new();
+    let mut append_replies = Vec::new();
+    for job in jobs {
+        match job {
+            Job::Create(records, reply) => {
+                creates.push(records);
+                create_replies.push(reply);
+            }
+            Job::Append(request, reply) => {
+                appends.push(request);
+                append_replies.push(reply);
+            }
+        }
+    }
+    let (c, a) = (&creates, &appends);
+    let outcome = run(pool, |mut client| async move {
+        if a.is_empty() {
+            // Creates alone: the insert is one statement, so it commits by
+            // itself (no BEGIN, no COMMIT round trip).
+            let created = create_group(&client, c, true).await?;
+            return Ok((created, Vec::new()));
+        }
+        let tx = client.transaction().await?;
+        let created = create_group(&tx, c, false).await?;
+        let acted = append_group(&tx, a).await?;
+        tx.commit().await.map_err(Failed::at_commit)?;
+        Ok((created, acted))
+    })
+    .await;
+    // A client that went away no longer waits for its answer.
+    match outcome {
+        Ok((created, acted)) => {
+            for (reply, outcome) in create_replies.into_iter().zip(created) {
+                let _ = reply.send(Ok(outcome));
+            }
+            for (reply, outcome) in append_replies.into_iter().zip(acted) {
+                let _ = reply.send(outcome);
+            }
+        }
+        Err(StoreError::Unavailable { context, source }) => {
+            let source = source.map(|s| s.to_string());
+            let error = || StoreError::Unavailable {
+                context: context.clone(),
+                source: source.clone().map(Into::into),
+            };
+            for reply in create_replies {
+                let _ = reply.send(Err(error()));
+            }
+            for reply in append_replies {
+                let _ = reply.send(Err(error()));
+            }
+        }
+        Err(e) => {
+            // Something in the group failed as a whole: each request alone,
+            // so that it is only that request's answer.
+            tracing::warn!(error = %e, "a group commit failed; its requests run one by one");
+            let creates =
+                creates
+                    .into_iter()
+                    .zip(create_replies)
+                    .map(|(records, reply)| async move {
+                        let _ = reply.send(super::create_alone(pool, records).await);
+                    });
+            let appends =
+                appends
+                    .into_iter()
+                    .zip(append_replies)
+                    .map(|(request, reply)| async move {
+                        let _ = reply.send(super::append_alone(pool, request).await);
+                    });
+            futures_util::future::join(
+                futures_util::future::join_all(creates),
+                futures_util::future::join_all(appends),
+            )
+            .await;
+        }
+    }
+}
+
+/// How the first request for an id in a group came out.
+enum Resolved {
+    /// Stored (new or found): later identical requests find it.
+    Stored(StoredRecord),
+    /// Refused for sharing credits with this block.
+    Overlap(RecordId),
+}
+
+/// One record of a create in the group: which request, which item.
+struct Item<'a> {
+    job: usize,
+    index: usize,
+    record: &'a CanonicalRecord,
+    id: RecordId,
+}
+
+/// The creates of a group: their outcomes, request by request.
+/// `autocommit`: no transaction is open, so the insert is the commit, and a
+/// connection lost during it leaves the outcome unknown.
+async fn create_group<C: GenericClient + Sync>(
+    client: &C,
+    creates: &[Vec<CanonicalRecord>],
+    autocommit: bool,
+) -> Result<Vec<Vec<Result<Created, StoreError>>>, Failed> {
+    if creates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = now();
+    let items: Vec<Item<'_>> = creates
+        .iter()
+        .enumerate()
+        .flat_map(|(job, records)| {
+            records.iter().enumerate().map(move |(index, record)| Item {
+                job,
+                index,
+                record,
+                id: record.id(),
+            })
+        })
+        .collect();
+    // The first request for each id, in arrival order; later ones follow it.
+    let mut seen = HashSet::new();
+    let firsts: Vec<&Item<'_>> = items.iter().filter(|i| seen.insert(i.id)).collect();
+    let blocks: Vec<Option<LiveBlock>> = firsts
+        .iter()
+        .map(|i| LiveBlock::with_id(i.id, i.record))
+        .collect();
+
+    // Overlaps: with the stored blocks (one query), then within the group.
+    let looks = sql::overlapping_many(client, &blocks).await?;
+    let mut overlap: HashMap<RecordId, RecordId> = HashMap::new();
+    let mut accepted: Vec<&LiveBlock> = Vec::new();
+    for ((item, block), look) in firsts.iter().zip(&blocks).zip(looks) {
+        let Some(block) = block else { continue };
+        let (held, exists) = look;
+        if let Some(held) = held {
+            // An identical block is that record, split or not: the insert
+            // then finds it.
+            if held != item.id && !exists {
+                overlap.insert(item.id, held);
+                continue;
+            }
+        }
+        if exists {
+            continue;
+        }
+        if let Some(earlier) = accepted
+            .iter()
+            .find(|a| a.record != item.id && a.overlaps(block))
+        {
+            overlap.insert(item.id, earlier.record);
+            continue;
+        }
+        accepted.push(block);
+    }
+
+    // One statement inserts the records, their CREATED events and their
+    // blocks, in id order.
+    let mut to_insert: Vec<(&Item<'_>, Option<&LiveBlock>, Event)> = Vec::new();
+    for (item, block) in firsts.iter().zip(&blocks) {
+        if !overlap.contains_key(&item.id) {
+            to_insert.push((item, block.as_ref(), write::created_event(item.id, now)?));
+        }
+    }
+    to_insert.sort_by_key(|(item, ..)| item.id);
+    let rows: Vec<sql::NewRecord<'_>> = to_insert
+        .iter()
+        .map(|(item, block, event)| sql::NewRecord {
+            id: item.id,
+            record: item.record,
+            event,
+            block: *block,
+        })
+        .collect();
+    let inserted = match sql::insert_records(client, &rows).await {
+        Ok(inserted) => inserted,
+        Err(e) if autocommit => return Err(e.unknown_outcome()),
+        Err(e) => return Err(e),
+    };
+
+    // The ids already stored (committed: the insert waited for any writer
+    // of them), read in one round trip.
+    let found: Vec<RecordId> = to_insert
+        .iter()
+        .map(|(item, ..)| item.id)
+        .filter(|id| !inserted.contains(id))
+        .collect();
+    let mut stored = if found.is_empty() {
+        HashMap::new()
+    } else {
+        sql::load_records(client, &found).await?
+    };
+
+    let mut resolved: HashMap<RecordId, Resolved> = HashMap::new();
+    for (item, _, event) in &to_insert {
+        if inserted.contains(&item.id) {
+            resolved.insert(
+                item.id,
+                Resolved::Stored(StoredRecord {
+                    id: item.id,
+                    canonical: item.record.clone(),
+                    created_at: event.created_at,
+                    events: vec![event.clone()],
+                }),
+            );
+        } else {
+            let record = stored.remove(&item.id).ok_or_else(|| {
+                StoreError::corrupt(
+                    Some(item.id),
+                    "record",
+                    "it vanished after its insert conflicted",
+                )
+            })?;
+            resolved.insert(item.id, Resolved::Stored(record));
+        }
+    }
+    for (id, held) in overlap {
+        resolved.insert(id, Resolved::Overlap(held));
+    }
+
+    let mut outcomes: Vec<Vec<Result<Created, StoreError>>> = creates
+        .iter()
+        .map(|records| Vec::with_capacity(records.len()))
+        .collect();
+    let mut first_seen = HashSet::new();
+    for item in &items {
+        let first = first_seen.insert(item.id);
+        let outcome = match resolved.get(&item.id) {
+            Some(Resolved::Stored(record)) if first && inserted.contains(&item.id) => {
+                Ok(Created::New(record.clone()))
+            }
+            Some(Resolved::Stored(record)) => write::existing(item.record, record.clone()),
+            Some(Resolved::Overlap(held)) if first || firsts_equal(&firsts, item) => {
+                Err(StoreError::SerialOverlap { existing: *held })
+            }
+            // The same id with other data after a refused first: on its own.
+            _ => sql::create_one(client, item.record, now).await?,
+        };
+        if let Some(slot) = outcomes.get_mut(item.job) {
+            debug_assert_eq!(slot.len(), item.index);
+            slot.push(outcome);
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Whether `item` asks for exactly what the first request for its id did.
+fn firsts_equal(firsts: &[&Item<'_>], item: &Item<'_>) -> bool {
+    firsts
+        .iter()
+        .find(|f| f.id == item.id)
+        .is_some_and(|f| f.record == item.record)
+}
+
+/// The lifecycle calls of a group, in the caller's transaction: their
+/// outcomes in order.
+async fn append_group<C: GenericClient + Sync>(
+    tx: &C,
+    appends: &[Append],
+) -> Result<Vec<Result<Acted, StoreError>>, Failed> {
+    if appends.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = now();
+    let mut ids: Vec<RecordId> = appends.iter().map(|a| a.record).collect();
+    ids.sort();
+    ids.dedup();
+    // Every addressed record locked, in id order, and read: one round trip.
+    let mut known: HashMap<RecordId, Option<StoredRecord>> =
+        ids.iter().map(|id| (*id, None)).collect();
+    known.extend(
+        sql::lock_records(tx, &ids)
+            .await?
+            .into_iter()
+            .map(|(id, r)| (id, Some(r))),
+    );
+    let mut decided = Vec::with_capacity(appends.len());
+    for request in appends {
+        decided.push(decide(tx, request, &mut known, now).await?);
+    }
+
+    // The events in decision order: runs of whole actions in one statement,
+    // a split with its children on its own.
+    let mut outcomes: Vec<Option<Result<Acted, StoreError>>> = Vec::with_capacity(decided.len());
+    let mut run_of: Vec<(usize, Event)> = Vec::new();
+    for (i, outcome) in decided.into_iter().enumerate() {
+        match outcome {
+            Ok(Acted::Whole(event)) => {
+                run_of.push((i, event));
+                outcomes.push(None);
+            }
+            Ok(acted @ Acted::Split(_)) => {
+                flush(tx, &mut run_of, &mut outcomes).await?;
+                outcomes.push(Some(Ok(sql::write_acted(tx, acted).await?)));
+            }
+            Err(e) => outcomes.push(Some(Err(e))),
+        }
+    }
+    flush(tx, &mut run_of, &mut outcomes).await?;
+    outcomes
+        .into_iter()
+        .map(|o| {
+            o.ok_or_else(|| StoreError::corrupt(None, "event", "an event was not written").into())
+        })
+        .collect()
+}
+
+/// Inserts the events of `pending` in one statement and fills their outcomes.
+async fn flush<C: GenericClient + Sync>(
+    tx: &C,
+    pending: &mut Vec<(usize, Event)>,
+    outcomes: &mut [Option<Result<Acted, StoreError>>],
+) -> Result<(), Failed> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let events: Vec<Event> = pending.iter().map(|(_, e)| e.clone()).collect();
+    let stored = sql::insert_events(tx, &events).await?;
+    for ((i, _), event) in pending.drain(..).zip(stored) {
+        if let Some(slot) = outcomes.get_mut(i) {
+            *slot = Some(Ok(Acted::Whole(event)));
+        }
+    }
+    Ok(())
+}
+
+/// The core's decision for `request` on the histories as the group left
+/// them; a record not yet locked (a split's remainder) is locked and read
+/// first. `known` gains the decision's events.
+async fn decide<C: GenericClient + Sync>(
+    tx: &C,
+    request: &Append,
+    known: &mut HashMap<RecordId, Option<StoredRecord>>,
+    now: OffsetDateTime,
+) -> Result<Result<Acted, StoreError>, Failed> {
+    let mut reached = request.record;
+    for hop in 0..write::MAX_HOPS {
+        if let std::collections::hash_map::Entry::Vacant(slot) = known.entry(reached) {
+            let mut found = sql::lock_records(tx, &[reached]).await?;
+            slot.insert(found.remove(&reached));
+        }
+        let record = known.get(&reached).and_then(Option::as_ref);
+        match write::step(request, reached, record, hop > 0, now) {
+            Err(e) => return Ok(Err(e)),
+            Ok(Step::Follow(next)) => reached = next,
+            Ok(Step::Act(acted)) => {
+                remember(known, &acted);
+                return Ok(Ok(acted));
+            }
+        }
+    }
+    Ok(Err(write::too_deep(request.record)))
+}
+
+/// Adds what `acted` writes to the histories the group decides on.
+fn remember(known: &mut HashMap<RecordId, Option<StoredRecord>>, acted: &Acted) {
+    let mut push = |event: &Event| {
+        if let Some(Some(record)) = known.get_mut(&event.record_id) {
+            record.events.push(event.clone());
+        }
+    };
+    match acted {
+        Acted::Whole(event) => push(event),
+        Acted::Split(split) => {
+            push(&split.parent);
+            for child in [&split.front, &split.back] {
+                known.insert(
+                    child.id,
+                    Some(StoredRecord {
+                        id: child.id,
+                        canonical: child.record.clone(),
+                        created_at: split.parent.created_at,
+                        events: child.events.clone(),
+                    }),
+                );
+            }
+        }
+    }
+}
+
+/// The stored payload of a JSON object (`jsonb` respells numbers).
+pub(super) fn object(value: Option<Value>) -> Option<serde_json::Map<String, Value>> {
+    match value {
+        Some(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
