@@ -27,10 +27,7 @@
 //!   Details` joined by "; ".
 //! - Issuances: every row skipped (no serial).
 
-use carbon_tracker_core::{Action, MAX_NAME_CHARS};
-
-use super::values::Dates;
-use super::{BlockColumns, Cells, Format, Item, Kind, Payload, RowError};
+use super::{BlockColumns, Cells, Format, Item, Kind, RowError};
 
 const NAME: &str = "Project Name";
 const ID: &str = "Project ID";
@@ -63,29 +60,16 @@ pub(super) const KINDS: &[Kind] = &[
 ];
 
 fn retirement(c: &Cells<'_>) -> Result<Item, RowError> {
-    BLOCK.read(c, |c| {
-        let mut payload = Payload::at(c.date(RETIRED_AT, Dates::MonthFirst)?);
-        payload.put(
-            "beneficiary",
-            c.text("Retired on Behalf of", MAX_NAME_CHARS)?,
-        );
-        let (purpose, reason) =
-            c.purpose_and_reason("Retirement Reason", &["Purpose of Retirement"])?;
-        payload.put("purpose", purpose);
-        payload.put("reason", reason);
-        Ok(payload.end(Action::Retire))
-    })
+    super::apx_retirement(&BLOCK, RETIRED_AT, c)
 }
 
 fn cancellation(c: &Cells<'_>) -> Result<Item, RowError> {
-    BLOCK.read(c, |c| {
-        let mut payload = Payload::at(c.date(CANCELLED_AT, Dates::MonthFirst)?);
-        payload.put(
-            "reason",
-            c.joined(&["Cancellation Type", "Cancellation Details"])?,
-        );
-        Ok(payload.end(Action::Cancel))
-    })
+    super::cancellation_row(
+        &BLOCK,
+        CANCELLED_AT,
+        &["Cancellation Type", "Cancellation Details"],
+        c,
+    )
 }
 
 /// Where a block row's fields are.

@@ -24,10 +24,7 @@
 //! - Cancellations: `Cancel`, reason `Cancellation Reason` and
 //!   `Cancellation Details` joined by "; ".
 
-use carbon_tracker_core::{Action, MAX_NAME_CHARS};
-
-use super::values::Dates;
-use super::{BlockColumns, Cells, Format, Item, Kind, Payload, RowError};
+use super::{BlockColumns, Cells, Format, Item, Kind, RowError};
 
 const NAME: &str = "Program Name";
 const ID: &str = "Program ID";
@@ -54,29 +51,16 @@ pub(super) const KINDS: &[Kind] = &[
 ];
 
 fn retirement(c: &Cells<'_>) -> Result<Item, RowError> {
-    BLOCK.read(c, |c| {
-        let mut payload = Payload::at(c.date(DATE, Dates::MonthFirst)?);
-        payload.put(
-            "beneficiary",
-            c.text("Retired on Behalf of", MAX_NAME_CHARS)?,
-        );
-        let (purpose, reason) =
-            c.purpose_and_reason("Retirement Reason", &["Purpose of Retirement"])?;
-        payload.put("purpose", purpose);
-        payload.put("reason", reason);
-        Ok(payload.end(Action::Retire))
-    })
+    super::apx_retirement(&BLOCK, DATE, c)
 }
 
 fn cancellation(c: &Cells<'_>) -> Result<Item, RowError> {
-    BLOCK.read(c, |c| {
-        let mut payload = Payload::at(c.date(DATE, Dates::MonthFirst)?);
-        payload.put(
-            "reason",
-            c.joined(&["Cancellation Reason", "Cancellation Details"])?,
-        );
-        Ok(payload.end(Action::Cancel))
-    })
+    super::cancellation_row(
+        &BLOCK,
+        DATE,
+        &["Cancellation Reason", "Cancellation Details"],
+        c,
+    )
 }
 
 /// Where a block row's fields are.

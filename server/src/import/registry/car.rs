@@ -70,11 +70,7 @@ fn retirement(c: &Cells<'_>) -> Result<Item, RowError> {
 }
 
 fn cancellation(c: &Cells<'_>) -> Result<Item, RowError> {
-    BLOCK.read(c, |c| {
-        let mut payload = Payload::at(c.date(DATE, Dates::MonthFirst)?);
-        payload.put("reason", c.joined(&["Cancellation Reason"])?);
-        Ok(payload.end(Action::Cancel))
-    })
+    super::cancellation_row(&BLOCK, DATE, &["Cancellation Reason"], c)
 }
 
 /// Where a block row's fields are.

@@ -30,7 +30,7 @@ mod verra;
 use std::collections::HashMap;
 
 use carbon_tracker_core::{
-    canonical_text, parse_serial, Action, MAX_NOTE_CHARS, RETIREMENT_PURPOSES,
+    canonical_text, parse_serial, Action, MAX_NAME_CHARS, MAX_NOTE_CHARS, RETIREMENT_PURPOSES,
 };
 use serde_json::{Map, Value};
 
@@ -660,6 +660,38 @@ impl BlockColumns {
         }
         .item())
     }
+}
+
+/// A retirement row of the registries hosted on APX (ACR, ART TREES), whose
+/// reports share these columns; `date` is the date's column.
+fn apx_retirement(block: &BlockColumns, date: &str, c: &Cells<'_>) -> Result<Item, RowError> {
+    block.read(c, |c| {
+        let mut payload = Payload::at(c.date(date, Dates::MonthFirst)?);
+        payload.put(
+            "beneficiary",
+            c.text("Retired on Behalf of", MAX_NAME_CHARS)?,
+        );
+        let (purpose, reason) =
+            c.purpose_and_reason("Retirement Reason", &["Purpose of Retirement"])?;
+        payload.put("purpose", purpose);
+        payload.put("reason", reason);
+        Ok(payload.end(Action::Retire))
+    })
+}
+
+/// A cancellation row of ACR, CAR or ART TREES: the date in `date`
+/// (M/D/YYYY), the reason from the `reasons` columns joined.
+fn cancellation_row(
+    block: &BlockColumns,
+    date: &str,
+    reasons: &[&str],
+    c: &Cells<'_>,
+) -> Result<Item, RowError> {
+    block.read(c, |c| {
+        let mut payload = Payload::at(c.date(date, Dates::MonthFirst)?);
+        payload.put("reason", c.joined(reasons)?);
+        Ok(payload.end(Action::Cancel))
+    })
 }
 
 /// Why a row without a serial is skipped.
