@@ -864,17 +864,21 @@ fn load_record(conn: &Connection, id: RecordId) -> Result<Option<StoredRecord>, 
         .transpose()
 }
 
-fn list_records(conn: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
-    let (sql, args) = list::query(q, &DIALECT);
-    let args: Vec<Box<dyn rusqlite::ToSql>> = args
-        .into_iter()
+/// The built query's arguments as driver parameters.
+fn sql_args(args: Vec<Arg>) -> Vec<Box<dyn rusqlite::ToSql>> {
+    args.into_iter()
         .map(|arg| -> Box<dyn rusqlite::ToSql> {
             match arg {
                 Arg::Int(i) => Box::new(i),
                 Arg::Text(t) => Box::new(t),
             }
         })
-        .collect();
+        .collect()
+}
+
+fn list_records(conn: &Connection, q: &ListQuery) -> Result<Page, StoreError> {
+    let (sql, args) = list::query(q, &DIALECT);
+    let args = sql_args(args);
     let rows = select(
         conn,
         &sql,
@@ -898,15 +902,7 @@ const SUMS: &str = "sum(CAST(substr(t.quantity, 1, instr(t.quantity, '.') - 1) A
 
 fn summarize(conn: &Connection, keys: &[GroupKey]) -> Result<Vec<(Group, Tally)>, StoreError> {
     let (sql, args) = summary::query(keys, &DIALECT, SUMS);
-    let args: Vec<Box<dyn rusqlite::ToSql>> = args
-        .into_iter()
-        .map(|arg| -> Box<dyn rusqlite::ToSql> {
-            match arg {
-                Arg::Int(i) => Box::new(i),
-                Arg::Text(t) => Box::new(t),
-            }
-        })
-        .collect();
+    let args = sql_args(args);
     let mut stmt = conn.prepare_cached(&sql).map_err(failed)?;
     let mut rows = stmt
         .query(rusqlite::params_from_iter(args.iter()))

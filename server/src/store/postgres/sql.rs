@@ -432,15 +432,7 @@ pub(super) async fn list_records<C: GenericClient + Sync>(
     q: &ListQuery,
 ) -> Result<Page, Failed> {
     let (sql, args) = list::query(q, &DIALECT);
-    let args: Vec<Box<dyn ToSql + Sync + Send>> = args
-        .into_iter()
-        .map(|arg| -> Box<dyn ToSql + Sync + Send> {
-            match arg {
-                Arg::Int(i) => Box::new(i),
-                Arg::Text(t) => Box::new(t),
-            }
-        })
-        .collect();
+    let args = sql_args(args);
     let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as _).collect();
     let stmt = client.prepare_cached(&sql).await?;
     let rows = client.query(&stmt, &params).await?;
@@ -460,6 +452,18 @@ pub(super) async fn list_records<C: GenericClient + Sync>(
     Ok(cut.page(events)?)
 }
 
+/// The built query's arguments as driver parameters.
+fn sql_args(args: Vec<Arg>) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    args.into_iter()
+        .map(|arg| -> Box<dyn ToSql + Sync + Send> {
+            match arg {
+                Arg::Int(i) => Box::new(i),
+                Arg::Text(t) => Box::new(t),
+            }
+        })
+        .collect()
+}
+
 /// The sum of [`summary::query`] on PostgreSQL: `numeric` adds exactly.
 const SUMS: &str = "sum(t.quantity)::text";
 
@@ -469,15 +473,7 @@ pub(super) async fn summary_rows<C: GenericClient + Sync>(
     keys: &[GroupKey],
 ) -> Result<Vec<RawRow>, Failed> {
     let (sql, args) = summary::query(keys, &DIALECT, SUMS);
-    let args: Vec<Box<dyn ToSql + Sync + Send>> = args
-        .into_iter()
-        .map(|arg| -> Box<dyn ToSql + Sync + Send> {
-            match arg {
-                Arg::Int(i) => Box::new(i),
-                Arg::Text(t) => Box::new(t),
-            }
-        })
-        .collect();
+    let args = sql_args(args);
     let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref() as _).collect();
     let stmt = client.prepare_cached(&sql).await?;
     let mut out = Vec::new();
