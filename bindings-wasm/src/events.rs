@@ -249,6 +249,10 @@ fn event(value: &JsValue, at: At<'_>) -> Result<Event, JsValue> {
         _ => return Err(at.field("payload").error("must be an object or null")),
     };
     let created_at = timestamp(value, at.field("created_at"))?;
+    let actor = match property(value, at.field("actor"))? {
+        a if a.is_null() || a.is_undefined() => None,
+        _ => Some(text(value, at.field("actor"))?),
+    };
     Ok(Event {
         id,
         record_id,
@@ -256,6 +260,7 @@ fn event(value: &JsValue, at: At<'_>) -> Result<Event, JsValue> {
         event_type,
         payload,
         created_at,
+        actor,
     })
 }
 

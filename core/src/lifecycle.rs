@@ -161,6 +161,13 @@ pub struct Event {
     #[cfg_attr(feature = "typescript", tsify(type = "string | Date"))]
     #[serde(with = "utc_rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The name of the API key whose request caused the event (SPEC §8);
+    /// absent (`null`) on a server without keys, and on events from before
+    /// keys. Written only when present, so that the log's leaf of an event
+    /// without an actor is the same bytes as before (SPEC §7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", tsify(optional))]
+    pub actor: Option<String>,
 }
 
 /// A record's state after some prefix of its events.
@@ -527,6 +534,7 @@ pub fn next_event(
         event_type,
         payload,
         created_at,
+        actor: None,
     };
     let next = apply(state, &event)?;
     Ok((event, next))

@@ -96,6 +96,35 @@ pub enum Acted {
     Split(Box<Split>),
 }
 
+impl Acted {
+    /// The same events, each naming `actor` as the one who caused them
+    /// (SPEC §8): the action's event, and after a split the parent's `SPLIT`
+    /// event and both children's events. Ids do not depend on the actor.
+    #[must_use]
+    pub fn by(self, actor: Option<&str>) -> Self {
+        let Some(actor) = actor else {
+            return self;
+        };
+        let stamp = |event: &mut Event| event.actor = Some(actor.to_owned());
+        match self {
+            Self::Whole(mut event) => {
+                stamp(&mut event);
+                Self::Whole(event)
+            }
+            Self::Split(mut split) => {
+                stamp(&mut split.parent);
+                split
+                    .front
+                    .events
+                    .iter_mut()
+                    .chain(split.back.events.iter_mut())
+                    .for_each(stamp);
+                Self::Split(split)
+            }
+        }
+    }
+}
+
 /// Acts on `record`, whose history adds up to `state`.
 ///
 /// `payload` is the action's payload as the client sent it; its `quantity`

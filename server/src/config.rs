@@ -92,6 +92,10 @@ pub struct Cli {
     #[command(flatten)]
     pub webhooks: crate::webhooks::WebhookArgs,
 
+    /// Access and retries (server/README.md, "Access").
+    #[command(flatten)]
+    pub access: crate::access::AccessArgs,
+
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -161,6 +165,13 @@ pub enum Command {
     /// (SPEC §6 forbids it; databases from before that rule may hold some).
     /// They are kept as they are; exits with status 1 if there are any.
     Overlaps,
+    /// Manages the API keys and their scopes (SPEC §8; server/README.md,
+    /// "Access"). Works while the server runs: a revoke takes effect at once.
+    Keys {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::access::KeyCommand,
+    },
     /// Manages the endpoints the server POSTs the event feed to, signed per
     /// the Standard Webhooks specification (server/README.md, "Webhooks").
     Webhooks {
@@ -192,6 +203,12 @@ pub struct Settings {
     /// `--webhook-retry-base-ms`, `--webhook-retry-cap-ms`,
     /// `--webhook-timeout-ms`.
     pub webhooks: crate::webhooks::WebhookSettings,
+    /// `--private-reads`.
+    pub private_reads: bool,
+    /// `--idempotency-ttl-hours`.
+    pub idempotency_ttl_hours: u32,
+    /// `--idempotency-wait-ms`.
+    pub idempotency_wait_ms: u64,
 }
 
 impl Cli {
@@ -242,6 +259,9 @@ impl Cli {
                 .transpose()?,
             no_log: self.no_log,
             webhooks: self.webhooks.settings()?,
+            private_reads: self.access.private_reads,
+            idempotency_ttl_hours: self.access.idempotency_ttl_hours,
+            idempotency_wait_ms: self.access.idempotency_wait_ms,
         })
     }
 }
@@ -275,6 +295,13 @@ impl Settings {
             line.push_str(" --no-log");
         }
         line.push_str(&self.webhooks.flags());
+        if self.private_reads {
+            line.push_str(" --private-reads");
+        }
+        line.push_str(&format!(
+            " --idempotency-ttl-hours {} --idempotency-wait-ms {}",
+            self.idempotency_ttl_hours, self.idempotency_wait_ms
+        ));
         if self.api_token.is_some() {
             line.push_str(" (API_TOKEN set, not shown)");
         }

@@ -1,10 +1,12 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod audit;
 pub mod config;
 pub(crate) mod create;
 pub mod export;
+pub mod idempotency;
 pub mod import;
 pub(crate) mod openapi;
 pub(crate) mod problem;

@@ -12,7 +12,7 @@ use carbon_tracker_server::store::postgres::PostgresStore;
 use carbon_tracker_server::store::sqlite::SqliteStore;
 use carbon_tracker_server::store::Store;
 use carbon_tracker_server::webhooks::{self, WebhookStore};
-use carbon_tracker_server::{audit, export, import, routes, tlog};
+use carbon_tracker_server::{access, audit, export, idempotency, import, routes, tlog};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -77,6 +77,9 @@ async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, B
     let (store, hooks) = open(&settings).await?;
     let result = match &command {
         Some(Command::Verify { .. }) => Ok(ExitCode::SUCCESS),
+        Some(Command::Keys { command }) => access::command(store.as_ref(), command)
+            .await
+            .map_err(Into::into),
         Some(Command::Webhooks { command }) => {
             webhooks::command(store.as_ref(), hooks.as_ref(), command).await
         }
@@ -92,6 +95,7 @@ async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, B
                 from: Some(from.clone()),
                 dry_run: *dry_run,
                 skip_rejected: *skip_rejected,
+                actor: None,
             };
             let summary = import::import(store.as_ref(), file, &options).await?;
             import::report(&file.display().to_string(), &summary);
@@ -189,9 +193,18 @@ async fn serve(
         )?)
         .run(),
     );
+    let idempotency = Arc::new(idempotency::Settings::new(
+        settings.idempotency_ttl_hours,
+        settings.idempotency_wait_ms,
+    ));
+    let purger = tokio::spawn(idempotency::purge(Arc::clone(&store), idempotency.ttl));
     let state = routes::AppState {
         store,
-        api_token: settings.api_token.map(Arc::new),
+        access: access::Access {
+            api_token: settings.api_token.map(Arc::new),
+            private_reads: settings.private_reads,
+        },
+        idempotency,
         log,
     };
     let shutdown = shutdown_signal()?;
@@ -203,6 +216,7 @@ async fn serve(
         sequencer.abort();
     }
     deliverer.abort();
+    purger.abort();
     tracing::info!("stopped; every acknowledged write is committed");
     Ok(())
 }

@@ -152,6 +152,19 @@ impl From<ApiError> for Problem {
 
 impl From<StoreError> for Problem {
     fn from(e: StoreError) -> Self {
+        let problem = Self::of(&e);
+        if problem.status.is_server_error() {
+            problem.caused_by(e)
+        } else {
+            problem
+        }
+    }
+}
+
+impl Problem {
+    /// The answer to a store error (a 5xx without its cause: see
+    /// [`From<StoreError>`], which keeps it for the log).
+    pub(crate) fn of(e: &StoreError) -> Self {
         match e {
             StoreError::NotFound(id) => Self::not_found(&id.to_string()),
             StoreError::Conflict(_) => {
@@ -165,6 +178,12 @@ impl From<StoreError> for Problem {
                 e.to_string(),
             )
             .with_help("the same credits cannot be registered twice (SPEC §6): GET /records/{id} of the tracked block shows who holds them; a block identical to it is that record"),
+            StoreError::IdempotencyKeyReused => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                e.to_string(),
+            )
+            .with_help("a retry sends the same method, path and body as the first request; a new request needs a new key"),
             StoreError::Transition(t) => {
                 // A malformed payload is a bad request; any other transition
                 // error is a conflict with the record's state.
@@ -175,17 +194,16 @@ impl From<StoreError> for Problem {
                 };
                 Self {
                     status,
-                    ..ApiError::from(t).into()
+                    ..ApiError::from(t.clone()).into()
                 }
             }
             StoreError::WriteConflict(_) => {
-                Self::new(StatusCode::CONFLICT, "write_conflict", chain(&e))
+                Self::new(StatusCode::CONFLICT, "write_conflict", chain(e))
                     .with_help("other requests changed the same records at the same moment, or the write broke a rule of the schema; read the record and retry")
             }
             StoreError::Unavailable { .. } => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", chain(&e))
-                    .with_help("retry later: a create is safe to repeat; read the record before repeating a lifecycle call")
-                    .caused_by(e)
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", chain(e))
+                    .with_help("retry later: with the same Idempotency-Key, a retry is never done twice (SPEC §8); a create is safe to repeat anyway")
             }
             StoreError::Corrupt { record, .. } => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -195,8 +213,7 @@ impl From<StoreError> for Problem {
                     None => "a stored record is in a form this server cannot read".to_owned(),
                 },
             )
-            .with_help("retrying will not help: an operator must look at the record (the server's log names the fault); other records are served as usual")
-            .caused_by(e),
+            .with_help("retrying will not help: an operator must look at the record (the server's log names the fault); other records are served as usual"),
         }
     }
 }
@@ -210,9 +227,9 @@ impl Problem {
     }
 }
 
-impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
-        let body = ProblemBody {
+impl Problem {
+    fn body(&self) -> ProblemBody<'_> {
+        ProblemBody {
             type_uri: format!("urn:carbon-tracker:problem:{}", self.code),
             title: self.status.canonical_reason().unwrap_or("Error"),
             status: self.status.as_u16(),
@@ -220,8 +237,25 @@ impl IntoResponse for Problem {
             code: &self.code,
             help: self.help.as_deref(),
             errors: &self.errors,
-        };
-        let mut response = (self.status, axum::Json(body)).into_response();
+        }
+    }
+
+    /// The problem as an answer kept for an `Idempotency-Key` (SPEC §8).
+    pub(crate) fn saved(&self) -> crate::store::SavedResponse {
+        crate::store::SavedResponse {
+            status: self.status.as_u16(),
+            headers: vec![(
+                "content-type".to_owned(),
+                "application/problem+json".to_owned(),
+            )],
+            body: serde_json::to_vec(&self.body()).unwrap_or_default(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body())).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

@@ -143,7 +143,9 @@ def utc_rfc3339(text: str) -> str:
 
 
 def leaf_bytes(event: dict[str, Any], record: Optional[dict[str, Any]]) -> bytes:
-    """SPEC §7: the event's six keys, and ``record`` for a CREATED event."""
+    """SPEC §7: the event's six keys, ``actor`` when the event names one
+    (SPEC §8; absent or ``null``: no key, so older leaves keep their bytes),
+    and ``record`` for a CREATED event."""
     created = event["event_type"] == "CREATED"
     if created != (record is not None):
         raise Refused("leaf_record")
@@ -155,6 +157,8 @@ def leaf_bytes(event: dict[str, Any], record: Optional[dict[str, Any]]) -> bytes
         "payload": event.get("payload"),
         "created_at": utc_rfc3339(event["created_at"]),
     }
+    if event.get("actor") is not None:
+        obj["actor"] = event["actor"]
     if record is not None:
         if line_id(record) != event["record_id"]:
             raise Refused("record_mismatch")

@@ -979,6 +979,9 @@ def leaf_vectors() -> list[dict[str, Any]]:
         leaf_case("CREATED without its record", text(14, vid, 1, "CREATED", "null", T0), None),
         leaf_case("SOLD with a record", text(15, vid, 2, "SOLD", '{"buyer": "B"}', T1), verra),
         leaf_case("CREATED with another record", text(16, vid, 1, "CREATED", "null", T0), plain),
+        leaf_case("SOLD by an API key: the actor is committed to (SPEC §8)", text(17, vid, 2, "SOLD", '{"buyer": "B"}', T1)[:-1] + ', "actor": "trading-desk"}', None),
+        leaf_case("CREATED by an API key, with its record", text(18, vid, 1, "CREATED", "null", T0)[:-1] + ', "actor": "importer \u00e9"}', verra),
+        leaf_case("an actor of null is no actor: the same leaf as without", text(19, vid, 2, "SOLD", '{"buyer": "B"}', T1)[:-1] + ', "actor": null}', None),
     ]
 
 

@@ -20,8 +20,8 @@ use futures_util::stream::{self, StreamExt};
 use indicatif::ProgressBar;
 use serde_json::{Map, Value};
 
-use super::{Rejected, Summary};
-use crate::store::{Append, Created, Store, StoreError, StoredRecord};
+use super::{Rejected, Summary, Writer};
+use crate::store::{Append, Created, StoreError, StoredRecord};
 
 /// Records sent to the store per create call.
 const CHUNK: usize = 1000;
@@ -79,7 +79,7 @@ enum Done {
 
 /// Writes `planned` to `store`, counting into `summary`.
 pub(crate) async fn apply(
-    store: &dyn Store,
+    store: &Writer<'_>,
     mut planned: Vec<Planned>,
     summary: &mut Summary,
     bar: &ProgressBar,
@@ -123,7 +123,7 @@ pub(crate) async fn apply(
 }
 
 /// Writes the rows of one issuance, one after another.
-async fn issuance(store: &dyn Store, rows: Vec<Pending>) -> Written {
+async fn issuance(store: &Writer<'_>, rows: Vec<Pending>) -> Written {
     let mut done = Vec::with_capacity(rows.len());
     for (p, created) in rows {
         let outcome = write_row(store, &p, created).await;
@@ -135,7 +135,7 @@ async fn issuance(store: &dyn Store, rows: Vec<Pending>) -> Written {
 /// Writes one row, given what its bulk create did (`None`, or an overlap:
 /// look again, as rows before it in its issuance may have split blocks).
 async fn write_row(
-    store: &dyn Store,
+    store: &Writer<'_>,
     p: &Planned,
     created: Option<Result<Created, StoreError>>,
 ) -> Result<Done, StoreError> {
@@ -173,7 +173,7 @@ async fn write_row(
 /// A row whose block is already tracked as it is: done, unless the row
 /// retires it and it is still held.
 async fn existing(
-    store: &dyn Store,
+    store: &Writer<'_>,
     p: &Planned,
     record: &StoredRecord,
 ) -> Result<Done, StoreError> {
@@ -198,7 +198,7 @@ async fn existing(
 /// A row whose credits share some with the tracked block `holder`: a
 /// retirement from the front of it is a partial retirement of it; anything
 /// else is refused, naming the block.
-async fn inside(store: &dyn Store, p: &Planned, holder: RecordId) -> Result<Done, StoreError> {
+async fn inside(store: &Writer<'_>, p: &Planned, holder: RecordId) -> Result<Done, StoreError> {
     let overlap = || {
         rejected(
             "serial_number",
@@ -235,7 +235,7 @@ async fn inside(store: &dyn Store, p: &Planned, holder: RecordId) -> Result<Done
 /// Appends the row's action to `record` (for `quantity` credits, a partial
 /// action): `None` when done, the refusal otherwise.
 async fn act(
-    store: &dyn Store,
+    store: &Writer<'_>,
     record: RecordId,
     (action, payload): &(Action, Map<String, Value>),
     quantity: Option<u64>,

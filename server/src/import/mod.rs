@@ -22,7 +22,7 @@ mod tracker;
 use std::path::Path;
 
 use carbon_tracker_core::lifecycle::{self, Status};
-use carbon_tracker_core::{api, validate_payload, RecordId};
+use carbon_tracker_core::{api, validate_payload, Acted, CanonicalRecord, RecordId};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::Value;
@@ -33,7 +33,7 @@ use registry::{Format, Item};
 
 use crate::create::{create_all, Outcome};
 use crate::problem::Problem;
-use crate::store::{Created, Store, StoreError};
+use crate::store::{Append, Created, Store, StoreError, Write};
 
 /// Rows sent to the store per transaction.
 const CHUNK: usize = 1000;
@@ -149,6 +149,9 @@ pub struct Options {
     pub dry_run: bool,
     /// Write the rows that pass even when others are rejected.
     pub skip_rejected: bool,
+    /// The API key whose request this is: the `actor` of every event the
+    /// import writes (SPEC §8); `None` from the command line.
+    pub actor: Option<String>,
 }
 
 /// A row not imported: its number in the file, the column, a code and why.
@@ -206,6 +209,41 @@ pub struct Summary {
     pub warnings: Vec<Skipped>,
 }
 
+/// The store as an import writes to it: every write by the import's actor.
+pub(crate) struct Writer<'a> {
+    store: &'a dyn Store,
+    actor: Option<String>,
+}
+
+impl<'a> std::ops::Deref for Writer<'a> {
+    type Target = dyn Store + 'a;
+
+    fn deref(&self) -> &Self::Target {
+        self.store
+    }
+}
+
+impl Writer<'_> {
+    /// [`Store::create`] by the import's actor.
+    pub(crate) async fn create(
+        &self,
+        records: Vec<CanonicalRecord>,
+    ) -> Result<Vec<Result<Created, StoreError>>, StoreError> {
+        self.store
+            .create(records, Write::by(self.actor.clone()))
+            .await?
+            .fresh()
+    }
+
+    /// [`Store::append`] by the import's actor.
+    pub(crate) async fn append(&self, request: Append) -> Result<Acted, StoreError> {
+        self.store
+            .append(request, Write::by(self.actor.clone()))
+            .await?
+            .fresh()
+    }
+}
+
 /// Imports the file at `path`, showing progress on a terminal.
 pub async fn import(
     store: &dyn Store,
@@ -229,6 +267,10 @@ pub async fn import_bytes(
     options: &Options,
     progress: bool,
 ) -> Result<Summary, ImportError> {
+    let store = &Writer {
+        store,
+        actor: options.actor.clone(),
+    };
     let format_error = |detail: String| ImportError::Format {
         path: name.to_owned(),
         detail,
@@ -337,7 +379,7 @@ pub async fn import_bytes(
             let planned = plan_registry(rows, &mut summary);
             if stop_before_writing(&mut summary, options) {
                 if options.dry_run {
-                    dry_run_blocks(store, &planned, &mut summary).await?;
+                    dry_run_blocks(store.store, &planned, &mut summary).await?;
                 }
                 return Ok(sorted(summary));
             }
@@ -552,7 +594,7 @@ fn json_lines(name: &str, bytes: &[u8]) -> Result<Vec<tracker::Cells>, ImportErr
 }
 
 async fn finish_tracker(
-    store: &dyn Store,
+    store: &Writer<'_>,
     nodes: Vec<tracker::Node>,
     mut summary: Summary,
     options: &Options,
@@ -580,7 +622,7 @@ async fn finish_tracker(
 /// A file of records (SPEC §2's five fields); `first_row` is the first
 /// row's number (2 in a CSV file, after its header; 1 in a JSON array).
 async fn records(
-    store: &dyn Store,
+    store: &Writer<'_>,
     rows: Vec<Row>,
     first_row: usize,
     mut summary: Summary,
@@ -623,7 +665,10 @@ async fn records(
     let bar = bar(inputs.len(), progress);
     for chunk in inputs.chunks(CHUNK) {
         let values = chunk.iter().map(|(_, v)| v.clone()).collect();
-        for ((row, _), outcome) in chunk.iter().zip(create_all(store, values).await?) {
+        let outcomes = create_all(store.store, values, store.actor.clone(), None)
+            .await?
+            .fresh()?;
+        for ((row, _), outcome) in chunk.iter().zip(outcomes.each()) {
             if let Outcome::Stored(Ok(Created::New(r) | Created::Existing(r))) = &outcome {
                 if let Some(reason) = r.canonical.block_warning() {
                     summary.warnings.push(Skipped { row: *row, reason });
@@ -633,7 +678,7 @@ async fn records(
                 Outcome::Stored(Ok(Created::New(_))) => summary.created += 1,
                 Outcome::Stored(Ok(Created::Existing(_))) => summary.existing += 1,
                 Outcome::Stored(Err(e)) => {
-                    let p = Problem::from(e);
+                    let p = Problem::of(e);
                     summary.rejected.push(Rejected {
                         row: *row,
                         column: None,
@@ -641,7 +686,7 @@ async fn records(
                         message: p.detail,
                     });
                 }
-                Outcome::Invalid(e) => summary.rejected.push(api_rejection(*row, &e)),
+                Outcome::Invalid(e) => summary.rejected.push(api_rejection(*row, e)),
             }
         }
         bar.inc(chunk.len() as u64);

@@ -21,9 +21,9 @@ use futures_util::stream::{self, StreamExt};
 use indicatif::ProgressBar;
 use serde_json::{Map, Value};
 
-use super::{Rejected, Summary};
+use super::{Rejected, Summary, Writer};
 use crate::export::FINAL_FIELDS;
-use crate::store::{Append, Created, Store, StoreError};
+use crate::store::{Append, Created, StoreError};
 
 /// Records sent to the store per create call.
 const CHUNK: usize = 1000;
@@ -174,7 +174,7 @@ fn is_empty(value: &Value) -> bool {
 
 /// Replays `nodes` into `store`, counting into `summary`.
 pub(crate) async fn apply(
-    store: &dyn Store,
+    store: &Writer<'_>,
     nodes: Vec<Node>,
     summary: &mut Summary,
     bar: &ProgressBar,
@@ -233,7 +233,7 @@ pub(crate) async fn apply(
 
 /// Replays the tree under `root`, parents before children.
 async fn tree(
-    store: &dyn Store,
+    store: &Writer<'_>,
     root: &Node,
     by_id: &HashMap<RecordId, &Node>,
 ) -> Result<Counts, StoreError> {
@@ -267,7 +267,7 @@ struct Counts {
 /// Brings the stored record `n` to its exported state; `Ok(Err(_))` when it
 /// cannot get there.
 async fn settle(
-    store: &dyn Store,
+    store: &Writer<'_>,
     n: &Node,
     by_id: &HashMap<RecordId, &Node>,
     counts: &mut Counts,
@@ -345,7 +345,7 @@ async fn settle(
 
 /// Splits `n` (held by `holder`) by the partial action its front child shows.
 async fn split(
-    store: &dyn Store,
+    store: &Writer<'_>,
     n: &Node,
     holder: Option<String>,
     by_id: &HashMap<RecordId, &Node>,
@@ -420,7 +420,7 @@ fn sale(buyer: &str) -> Map<String, Value> {
 }
 
 async fn act(
-    store: &dyn Store,
+    store: &Writer<'_>,
     record: RecordId,
     action: Action,
     mut payload: Map<String, Value>,

@@ -1,6 +1,10 @@
 //! Lifecycle events: sell, retire, cancel, and the global feed.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use carbon_tracker_core::lifecycle::{Event, TransitionCode};
 use carbon_tracker_core::{Acted, Action, ErrorCode, FieldError, Split};
@@ -10,9 +14,10 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::records::{parse_limit, record_id};
-use super::{bad_param, AppState, JsonBody, Params};
+use super::{bad_param, AppState, Call, JsonBody, Params};
+use crate::idempotency;
 use crate::problem::Problem;
-use crate::store::{Append, StoreError};
+use crate::store::{Answer, Append, Render, SavedResponse, StoreError};
 
 /// What a sell, retire or cancel did: the action's event, and for a partial
 /// action on a block the split it made (SPEC §6). A whole action's answer is
@@ -30,6 +35,14 @@ pub(crate) struct ActedBody {
 }
 
 impl ActedBody {
+    /// The answer to a lifecycle call that took effect.
+    fn render(acted: &Acted) -> SavedResponse {
+        match Self::new(acted.clone()) {
+            Ok(body) => idempotency::json(StatusCode::OK, &body),
+            Err(problem) => problem.saved(),
+        }
+    }
+
     fn new(acted: Acted) -> Result<Self, Problem> {
         match acted {
             Acted::Whole(event) => Ok(Self { event, split: None }),
@@ -54,11 +67,12 @@ impl ActedBody {
 /// splits a block for a partial action.
 async fn append(
     app: &AppState,
+    call: Call,
     raw_id: &str,
     action: Action,
     body: JsonBody,
     required: bool,
-) -> Result<Json<ActedBody>, Problem> {
+) -> Result<Response, Problem> {
     let id = record_id(raw_id)?;
     let body = if required {
         Some(body.required()?)
@@ -81,7 +95,12 @@ async fn append(
         action,
         payload,
     };
-    Ok(Json(ActedBody::new(app.store.append(request).await?)?))
+    let render: Render<Acted> = Arc::new(ActedBody::render);
+    let write = idempotency::write(&call.caller, call.key, Arc::clone(&render));
+    Ok(match app.store.append(request, write).await? {
+        Answer::Done(acted) => idempotency::respond(render(&acted), false),
+        Answer::Replayed(saved) => idempotency::respond(saved, true),
+    })
 }
 
 /// Sells a record (again, if it was sold before).
@@ -98,10 +117,11 @@ async fn append(
 )]
 pub(crate) async fn sell(
     State(app): State<AppState>,
+    call: Call,
     Path(id): Path<String>,
     body: JsonBody,
-) -> Result<Json<ActedBody>, Problem> {
-    append(&app, &id, Action::Sell, body, true).await
+) -> Result<Response, Problem> {
+    append(&app, call, &id, Action::Sell, body, true).await
 }
 
 /// Retires a record: final.
@@ -118,10 +138,11 @@ pub(crate) async fn sell(
 )]
 pub(crate) async fn retire(
     State(app): State<AppState>,
+    call: Call,
     Path(id): Path<String>,
     body: JsonBody,
-) -> Result<Json<ActedBody>, Problem> {
-    append(&app, &id, Action::Retire, body, false).await
+) -> Result<Response, Problem> {
+    append(&app, call, &id, Action::Retire, body, false).await
 }
 
 /// Cancels a record: final.
@@ -138,10 +159,11 @@ pub(crate) async fn retire(
 )]
 pub(crate) async fn cancel(
     State(app): State<AppState>,
+    call: Call,
     Path(id): Path<String>,
     body: JsonBody,
-) -> Result<Json<ActedBody>, Problem> {
-    append(&app, &id, Action::Cancel, body, false).await
+) -> Result<Response, Problem> {
+    append(&app, call, &id, Action::Cancel, body, false).await
 }
 
 /// Position in the feed.

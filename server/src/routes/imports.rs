@@ -5,14 +5,15 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{AppState, Params};
+use super::{AppState, Call, Params};
+use crate::idempotency;
 use crate::import::{self, Options, Summary};
 use crate::problem::Problem;
+use crate::store::StoreError;
 
 /// Largest file `POST /imports` takes: a 100,000-row registry export is
 /// about 40 MB of CSV.
@@ -55,9 +56,21 @@ pub(crate) struct ImportParams {
 )]
 pub(crate) async fn create(
     State(app): State<AppState>,
+    Call { caller, key }: Call,
     Params(p): Params<ImportParams>,
     request: Request,
 ) -> Result<Response, Problem> {
+    // An import is many transactions: its answer is kept once it is done
+    // (a retry after a crash in the middle imports again, which changes
+    // nothing that was written: see server/README.md, "Retrying safely").
+    if let Some(key) = &key {
+        if let Some((fingerprint, saved)) = app.store.kept_answer(key.clone()).await? {
+            if fingerprint != key.fingerprint {
+                return Err(StoreError::IdempotencyKeyReused.into());
+            }
+            return Ok(idempotency::respond(saved, true));
+        }
+    }
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -86,6 +99,7 @@ pub(crate) async fn create(
         from: p.from,
         dry_run: p.dry_run.unwrap_or(false),
         skip_rejected: p.skip_rejected.unwrap_or(false),
+        actor: caller.actor,
     };
     let summary = import::import_bytes(app.store.as_ref(), &name, &bytes, &options, false).await?;
     let status = if summary.written || summary.dry_run {
@@ -93,7 +107,11 @@ pub(crate) async fn create(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    Ok((status, Json(summary)).into_response())
+    let answer = idempotency::json(status, &summary);
+    if let Some(key) = key {
+        app.store.keep_answer(key, answer.clone()).await?;
+    }
+    Ok(idempotency::respond(answer, false))
 }
 
 /// The name a raw body is read under: the `filename` parameter, else one

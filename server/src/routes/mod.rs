@@ -16,21 +16,18 @@ pub(crate) mod summary;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
-use axum::http::{header, Method, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, StatusCode};
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 use carbon_tracker_core::{ErrorCode, FieldError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::config::ApiToken;
 use crate::openapi::ApiDoc;
 use crate::problem::Problem;
 use crate::store::Store;
@@ -48,8 +45,10 @@ pub const BATCH_BODY_LIMIT: usize = 4 * 1024 * 1024;
 pub struct AppState {
     /// The database.
     pub store: Arc<dyn Store>,
-    /// When set, POSTs other than `/ids` need `Authorization: Bearer <token>`.
-    pub api_token: Option<Arc<ApiToken>>,
+    /// `API_TOKEN` and `--private-reads` (SPEC §8).
+    pub access: crate::access::Access,
+    /// `Idempotency-Key` settings and the keys in flight (SPEC §8).
+    pub idempotency: Arc<crate::idempotency::Settings>,
     /// The Merkle log of every event (SPEC §7); `None` with `--no-log`.
     pub log: Option<Arc<crate::tlog::Log>>,
 }
@@ -82,7 +81,15 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(events::feed))
         .route("/health", get(health::health))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        // Runs after `authorize`, which names the caller a key belongs to.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::idempotency::guard,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::access::authorize,
+        ))
         .with_state(state);
     let app = api.merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()));
     #[cfg(feature = "page")]
@@ -121,57 +128,30 @@ async fn not_found() -> Problem {
         .with_help("see /docs for the endpoints")
 }
 
-/// Checks the bearer token on writes, in constant time.
-///
-/// The header is read as RFC 6750 §2.1 and RFC 9110 §11 spell it: the scheme
-/// in any case (`Bearer`, `bearer`, `BEARER`), one or more spaces, the token.
-/// A 401 says which part is wrong: no header, another scheme, no token, or a
-/// token that is not this server's.
-async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(token) = &state.api_token else {
-        return next.run(request).await;
-    };
-    if request.method() != Method::POST || request.uri().path() == "/ids" {
-        return next.run(request).await;
-    }
-    let failure = match bearer_token(request.headers().get(header::AUTHORIZATION)) {
-        Ok(presented) if bool::from(presented.as_bytes().ct_eq(token.as_bytes())) => {
-            return next.run(request).await;
-        }
-        Ok(_) => "the bearer token is not the one this server was started with".to_owned(),
-        Err(failure) => failure,
-    };
-    let mut response = Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", failure)
-        .with_help("send `Authorization: Bearer <token>` with the token the server was started with (API_TOKEN)")
-        .into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        axum::http::HeaderValue::from_static("Bearer"),
-    );
-    response
+/// Who calls, and the call's `Idempotency-Key`.
+pub(crate) struct Call {
+    /// The caller (SPEC §8).
+    pub(crate) caller: crate::access::Caller,
+    /// The `Idempotency-Key`, checked and fingerprinted.
+    pub(crate) key: Option<crate::store::IdempotencyKey>,
 }
 
-/// The token of an `Authorization: Bearer <token>` header, or what is wrong
-/// with the header's spelling.
-fn bearer_token(value: Option<&axum::http::HeaderValue>) -> Result<&str, String> {
-    let value = value
-        .ok_or("this server needs `Authorization: Bearer <token>` on writes; the request has none")?
-        .to_str()
-        .map_err(|_| "the Authorization header holds bytes that are not visible ASCII")?
-        .trim_matches([' ', '\t']);
-    let Some((scheme, token)) = value.split_once([' ', '\t']) else {
-        return Err(if value.eq_ignore_ascii_case("bearer") {
-            "the Authorization header has the Bearer scheme but no token".to_owned()
-        } else {
-            "the Authorization header has no scheme: write `Bearer <token>`".to_owned()
-        });
-    };
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(format!(
-            "the Authorization header uses the {scheme:?} scheme; this server takes `Bearer <token>`"
-        ));
+impl<S: Send + Sync> FromRequestParts<S> for Call {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            caller: parts
+                .extensions
+                .get::<crate::access::Caller>()
+                .cloned()
+                .unwrap_or_default(),
+            key: parts
+                .extensions
+                .get::<crate::store::IdempotencyKey>()
+                .cloned(),
+        })
     }
-    Ok(token.trim_start_matches([' ', '\t']))
 }
 
 /// A JSON request body, read with the core's exact-number JSON: `None` when

@@ -16,11 +16,14 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{bad_param, AppState, JsonBody, Params};
-use crate::create::{self, create_all};
+use super::{bad_param, AppState, Call, JsonBody, Params};
+use crate::create::{self, create_all, RenderOutcomes};
 use crate::export::{self, ExportFormat};
+use crate::idempotency;
 use crate::problem::Problem;
-use crate::store::{write, Created, ListQuery, Position, StoreError, StoredRecord};
+use crate::store::{
+    write, Answer, Created, ListQuery, Position, SavedResponse, StoreError, StoredRecord,
+};
 
 /// Most inputs one batch takes.
 pub(crate) const MAX_BATCH: usize = 1000;
@@ -164,29 +167,42 @@ pub(crate) async fn stored(app: &AppState, raw: &str) -> Result<StoredRecord, Pr
 )]
 pub(crate) async fn create(
     State(app): State<AppState>,
+    Call { caller, key }: Call,
     body: JsonBody,
 ) -> Result<Response, Problem> {
-    let outcome = create_all(app.store.as_ref(), vec![body.required()?])
-        .await?
-        .pop()
-        .ok_or_else(|| StoreError::stopped("the store returned no outcome"))?;
-    Ok(match outcome {
-        create::Outcome::Invalid(e) => return Err(e.into()),
-        create::Outcome::Stored(stored) => match stored? {
-            Created::New(record) => {
-                let location = format!("/records/{}", record.id);
-                (
-                    StatusCode::CREATED,
-                    [(header::LOCATION, location)],
-                    Json(RecordBody::of(record)?),
-                )
-                    .into_response()
-            }
-            Created::Existing(record) => {
-                (StatusCode::OK, Json(RecordBody::of(record)?)).into_response()
-            }
+    let input = body.required()?;
+    let key = key.map(|key| (key, render_create as RenderOutcomes));
+    Ok(
+        match create_all(app.store.as_ref(), vec![input], caller.actor, key).await? {
+            Answer::Replayed(saved) => idempotency::respond(saved, true),
+            Answer::Done(outcomes) => idempotency::respond(render_create(&outcomes.each()), false),
         },
-    })
+    )
+}
+
+/// The answer to `POST /records`: 201 with `Location` for a new record, 200
+/// for an identical one, a problem otherwise.
+fn render_create(outcomes: &[create::Outcome<'_>]) -> SavedResponse {
+    let record = |r: &StoredRecord| RecordBody::of(r.clone());
+    match outcomes.first() {
+        Some(create::Outcome::Invalid(e)) => Problem::from((*e).clone()).saved(),
+        Some(create::Outcome::Stored(Ok(Created::New(r)))) => match record(r) {
+            Ok(body) => {
+                let mut saved = idempotency::json(StatusCode::CREATED, &body);
+                saved
+                    .headers
+                    .push((header::LOCATION.to_string(), format!("/records/{}", r.id)));
+                saved
+            }
+            Err(p) => p.saved(),
+        },
+        Some(create::Outcome::Stored(Ok(Created::Existing(r)))) => match record(r) {
+            Ok(body) => idempotency::json(StatusCode::OK, &body),
+            Err(p) => p.saved(),
+        },
+        Some(create::Outcome::Stored(Err(e))) => Problem::of(e).saved(),
+        None => Problem::of(&StoreError::stopped("the store returned no outcome")).saved(),
+    }
 }
 
 /// `?at=` of `GET /records/{id}`.
@@ -542,8 +558,9 @@ impl BatchItem {
 )]
 pub(crate) async fn batch(
     State(app): State<AppState>,
+    Call { caller, key }: Call,
     body: JsonBody,
-) -> Result<Json<BatchResult>, Problem> {
+) -> Result<Response, Problem> {
     let serde_json::Value::Array(inputs) = body.required()? else {
         return Err(Problem::invalid(
             "invalid_batch",
@@ -566,12 +583,22 @@ pub(crate) async fn batch(
         )
         .with_help("split the input into several batches"));
     }
-    let outcomes = create_all(app.store.as_ref(), inputs).await?;
+    let key = key.map(|key| (key, render_batch as RenderOutcomes));
+    Ok(
+        match create_all(app.store.as_ref(), inputs, caller.actor, key).await? {
+            Answer::Replayed(saved) => idempotency::respond(saved, true),
+            Answer::Done(outcomes) => idempotency::respond(render_batch(&outcomes.each()), false),
+        },
+    )
+}
+
+/// The answer to `POST /records/batch`: one item per input.
+fn render_batch(outcomes: &[create::Outcome<'_>]) -> SavedResponse {
     let items = outcomes
-        .into_iter()
+        .iter()
         .enumerate()
         .map(|(index, outcome)| match outcome {
-            create::Outcome::Invalid(e) => BatchItem::error(index, None, e.into()),
+            create::Outcome::Invalid(e) => BatchItem::error(index, None, (*e).clone().into()),
             create::Outcome::Stored(Ok(created)) => {
                 let (outcome, record) = match created {
                     Created::New(r) => (Outcome::Created, r),
@@ -592,13 +619,13 @@ pub(crate) async fn batch(
                 }
             }
             create::Outcome::Stored(Err(e)) => {
-                let id = match &e {
+                let id = match e {
                     StoreError::Conflict(id) | StoreError::NotFound(id) => Some(id.to_string()),
                     _ => None,
                 };
-                BatchItem::error(index, id, e.into())
+                BatchItem::error(index, id, Problem::of(e))
             }
         })
         .collect();
-    Ok(Json(BatchResult { items }))
+    idempotency::json(StatusCode::OK, &BatchResult { items })
 }

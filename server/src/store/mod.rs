@@ -56,6 +56,109 @@ pub struct Append {
     pub payload: Option<Map<String, Value>>,
 }
 
+/// Who asks for a write, and what to keep of its answer (SPEC §8).
+pub struct Write<T> {
+    /// The name of the API key that asked: every event the write makes
+    /// names it as its `actor` (`None` on an open server).
+    pub actor: Option<String>,
+    /// The request's `Idempotency-Key` and how to render its answer, which
+    /// the store keeps in the same transaction as the write's effect.
+    pub remember: Option<Remember<T>>,
+}
+
+impl<T> Write<T> {
+    /// A write by `actor` whose answer is not kept.
+    pub fn by(actor: Option<String>) -> Self {
+        Self {
+            actor,
+            remember: None,
+        }
+    }
+}
+
+/// An `Idempotency-Key` with the request it came with (SPEC §8).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    /// The API key's name (`""` on an open server): a key is the caller's own.
+    pub scope: String,
+    /// The header's value: 1 to 255 printable ASCII characters.
+    pub key: String,
+    /// SHA-256 (hex) of the request's method, path and body: a repeat must
+    /// send the same.
+    pub fingerprint: String,
+    /// When the request arrived.
+    pub at: OffsetDateTime,
+    /// An answer kept from before this instant has expired: the key is new
+    /// again.
+    pub not_before: OffsetDateTime,
+}
+
+/// How to keep the answer of a write for replays.
+pub struct Remember<T> {
+    /// The key.
+    pub key: IdempotencyKey,
+    /// The answer of a write that took effect: called once, inside the
+    /// write's transaction, and again by the handler for the first answer,
+    /// so that a replay is the same bytes.
+    pub render: Render<T>,
+}
+
+/// Renders a write's outcome as the HTTP answer to keep.
+pub type Render<T> = std::sync::Arc<dyn Fn(&T) -> SavedResponse + Send + Sync>;
+
+/// An answer kept for an `Idempotency-Key` (SPEC §8): what a repeat gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The headers that matter (`Content-Type`, `Location`), in order.
+    pub headers: Vec<(String, String)>,
+    /// The body's bytes.
+    pub body: Vec<u8>,
+}
+
+impl SavedResponse {
+    /// The headers as stored: a JSON array of `[name, value]` pairs.
+    pub(crate) fn headers_json(&self) -> String {
+        serde_json::to_string(&self.headers).unwrap_or_else(|_| "[]".to_owned())
+    }
+
+    /// An answer as stored.
+    pub(crate) fn read(status: u16, headers: &str, body: Vec<u8>) -> Result<Self, StoreError> {
+        Ok(Self {
+            status,
+            headers: serde_json::from_str(headers)
+                .map_err(|e| StoreError::corrupt(None, "kept answer's headers", e))?,
+            body,
+        })
+    }
+}
+
+/// A write's answer: done now, or an earlier request's answer replayed.
+#[derive(Debug)]
+pub enum Answer<T> {
+    /// The write was done (or refused) now.
+    Done(T),
+    /// A request with the same `Idempotency-Key` and body was answered
+    /// before: its answer.
+    Replayed(SavedResponse),
+}
+
+impl<T> Answer<T> {
+    /// The outcome of a write that sent no `Idempotency-Key`, which the
+    /// store never replays.
+    pub fn fresh(self) -> Result<T, StoreError> {
+        match self {
+            Self::Done(t) => Ok(t),
+            Self::Replayed(_) => Err(StoreError::corrupt(
+                None,
+                "idempotency key",
+                "a replay for a request without a key",
+            )),
+        }
+    }
+}
+
 /// What a create did.
 #[derive(Clone, Debug)]
 pub enum Created {
@@ -85,6 +188,10 @@ pub enum StoreError {
         /// The tracked block that holds some of the credits.
         existing: RecordId,
     },
+    /// The `Idempotency-Key` came with another request before (422
+    /// `idempotency_key_reused`, SPEC §8).
+    #[error("the Idempotency-Key was used for another request (another method, path or body)")]
+    IdempotencyKeyReused,
     /// The core refused the event (409, or 422 for a bad payload).
     #[error(transparent)]
     Transition(#[from] TransitionError),
@@ -192,6 +299,22 @@ pub struct Page {
     pub next: Option<Position>,
 }
 
+/// An API key (SPEC §8), as stored: its token is never kept, only the
+/// token's SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Its name: recorded as `actor` on the events it causes.
+    pub name: String,
+    /// Its scopes, comma-separated (`create,trade`).
+    pub scopes: String,
+    /// When it was made.
+    pub created_at: OffsetDateTime,
+    /// When it was last used (to the minute), if ever.
+    pub last_used_at: Option<OffsetDateTime>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
 /// Where a record sits in the order pages are read in: by `tx`, then `pos`.
 ///
 /// SQLite has one writer, so its rows commit in `pos` order and `tx` is
@@ -210,15 +333,57 @@ pub struct Position {
 pub trait Store: Send + Sync {
     /// Creates each record unless it exists; one outcome per record, in order.
     /// The outer error means nothing was written.
+    /// With an `Idempotency-Key`, the answer is kept in the same
+    /// transaction, or an earlier answer to the key replayed
+    /// ([`StoreError::IdempotencyKeyReused`] when it was for another request).
     async fn create(
         &self,
         records: Vec<CanonicalRecord>,
-    ) -> Result<Vec<Result<Created, StoreError>>, StoreError>;
+        write: Write<Vec<Result<Created, StoreError>>>,
+    ) -> Result<Answer<Vec<Result<Created, StoreError>>>, StoreError>;
 
     /// Acts on a record, if the core allows it: appends the action's event,
     /// or, for a partial action on a block, writes the split (the parent's
-    /// `SPLIT` event and both children) at once.
-    async fn append(&self, request: Append) -> Result<Acted, StoreError>;
+    /// `SPLIT` event and both children) at once. Keys as for [`Store::create`].
+    async fn append(
+        &self,
+        request: Append,
+        write: Write<Acted>,
+    ) -> Result<Answer<Acted>, StoreError>;
+
+    /// The answer kept for `key`, unless it has expired; the caller compares
+    /// fingerprints. (For writes made of several transactions, such as an
+    /// import, which keep their answer once done with [`Store::keep_answer`].)
+    async fn kept_answer(
+        &self,
+        key: IdempotencyKey,
+    ) -> Result<Option<(String, SavedResponse)>, StoreError>;
+
+    /// Keeps `answer` for `key`, replacing an expired one.
+    async fn keep_answer(
+        &self,
+        key: IdempotencyKey,
+        answer: SavedResponse,
+    ) -> Result<(), StoreError>;
+
+    /// Forgets the answers kept before `before`; returns how many.
+    async fn purge_answers(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// The API key whose token hashes to `hash` (SHA-256), unless revoked;
+    /// its last use is noted (at most once a minute).
+    async fn api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Whether any API key is active (then writes need one).
+    async fn has_api_keys(&self) -> Result<bool, StoreError>;
+
+    /// Adds an API key; a conflict if the name is taken.
+    async fn add_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError>;
+
+    /// Every API key, revoked ones included, oldest first.
+    async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Revokes the key `name`; `false` if no active key has it.
+    async fn revoke_api_key(&self, name: String) -> Result<bool, StoreError>;
 
     /// A record and its history.
     async fn get(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError>;

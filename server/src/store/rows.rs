@@ -42,6 +42,8 @@ pub(crate) struct EventRow {
     /// A JSON object, or none.
     pub(crate) payload: Option<Value>,
     pub(crate) created_at: OffsetDateTime,
+    /// The API key that caused it (SPEC §8), if any.
+    pub(crate) actor: Option<String>,
 }
 
 /// One row as a driver returns it: how each backend reads a column of each
@@ -52,6 +54,8 @@ pub(crate) trait Columns {
     fn int(&self, i: usize) -> Result<i64, StoreError>;
     /// A text column.
     fn text(&self, i: usize) -> Result<String, StoreError>;
+    /// A text column that may be null.
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError>;
     /// A timestamp column.
     fn time(&self, i: usize) -> Result<OffsetDateTime, StoreError>;
     /// A UUID column.
@@ -61,7 +65,7 @@ pub(crate) trait Columns {
 }
 
 /// The columns of an [`EventRow`], in order.
-pub(crate) const EVENT_COLUMNS: &str = "id, record_id, seq, event_type, payload, created_at";
+pub(crate) const EVENT_COLUMNS: &str = "id, record_id, seq, event_type, payload, created_at, actor";
 
 impl RecordRow {
     /// Reads a row selected in this order: `tx, pos, id, project_name,
@@ -113,6 +117,7 @@ impl EventRow {
             event_type: c.text(3)?,
             payload: c.json(4)?,
             created_at: c.time(5)?,
+            actor: c.opt_text(6)?,
         })
     }
 
@@ -133,6 +138,7 @@ impl EventRow {
                 .ok_or_else(|| bad("event type", format!("unknown: {:?}", self.event_type)))?,
             payload,
             created_at: self.created_at,
+            actor: self.actor,
         })
     }
 }

@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use async_trait::async_trait;
 use carbon_tracker_core::lifecycle::Event;
 use carbon_tracker_core::{Acted, CanonicalRecord, RecordId};
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
@@ -31,9 +31,10 @@ use super::rows::{log_checkpoint, log_leaf};
 use super::summary::{self, Credits, Group, GroupKey, RawRow, Tally};
 use super::write::Step;
 use super::{
-    migrate, write, Append, Created, Leaf, ListQuery, Page, Store, StoreError, StoredCheckpoint,
-    StoredRecord,
+    migrate, write, Answer, ApiKey, Append, Created, IdempotencyKey, Leaf, ListQuery, Page,
+    Remember, SavedResponse, Store, StoreError, StoredCheckpoint, StoredRecord, Write,
 };
+use crate::access;
 
 mod webhooks;
 
@@ -44,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_blocks.sql"),
     include_str!("../../migrations/sqlite/0003_log.sql"),
     include_str!("../../migrations/sqlite/0004_webhooks.sql"),
+    include_str!("../../migrations/sqlite/0005_access.sql"),
 ];
 
 /// Most requests one transaction commits together.
@@ -57,23 +59,25 @@ pub struct OpenError {
     detail: String,
 }
 
-type CreateReply = oneshot::Sender<Result<Vec<Result<Created, StoreError>>, StoreError>>;
-type AppendReply = oneshot::Sender<Result<Acted, StoreError>>;
+/// The outcomes of a create, one per record.
+type Creates = Vec<Result<Created, StoreError>>;
+type CreateReply = oneshot::Sender<Result<Answer<Creates>, StoreError>>;
+type AppendReply = oneshot::Sender<Result<Answer<Acted>, StoreError>>;
 type ExecReply = oneshot::Sender<Result<(), StoreError>>;
 /// A write of the log's own tables, run by the writer thread.
 type Exec = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
 
 /// A unit of work for the writer thread.
 enum Job {
-    Create(Vec<CanonicalRecord>, CreateReply),
-    Append(Append, AppendReply),
+    Create(Vec<CanonicalRecord>, Write<Creates>, CreateReply),
+    Append(Append, Write<Acted>, AppendReply),
     Exec(Exec, ExecReply),
 }
 
 /// A job's outcome, held until the transaction has committed.
 enum Done {
-    Create(Vec<Result<Created, StoreError>>, CreateReply),
-    Append(Result<Acted, StoreError>, AppendReply),
+    Create(Result<Answer<Creates>, StoreError>, CreateReply),
+    Append(Result<Answer<Acted>, StoreError>, AppendReply),
     Exec(Result<(), StoreError>, ExecReply),
 }
 
@@ -186,16 +190,132 @@ impl Store for SqliteStore {
     async fn create(
         &self,
         records: Vec<CanonicalRecord>,
-    ) -> Result<Vec<Result<Created, StoreError>>, StoreError> {
+        write: Write<Creates>,
+    ) -> Result<Answer<Creates>, StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.send(Job::Create(records, tx))?;
+        self.send(Job::Create(records, write, tx))?;
         answer(rx).await
     }
 
-    async fn append(&self, request: Append) -> Result<Acted, StoreError> {
+    async fn append(
+        &self,
+        request: Append,
+        write: Write<Acted>,
+    ) -> Result<Answer<Acted>, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.send(Job::Append(request, reply))?;
+        self.send(Job::Append(request, write, reply))?;
         answer(rx).await
+    }
+
+    async fn kept_answer(
+        &self,
+        key: IdempotencyKey,
+    ) -> Result<Option<(String, SavedResponse)>, StoreError> {
+        self.read(|conn| kept(conn, &key))
+    }
+
+    async fn keep_answer(
+        &self,
+        key: IdempotencyKey,
+        answer: SavedResponse,
+    ) -> Result<(), StoreError> {
+        self.exec(Box::new(move |conn| keep(conn, &key, &answer)))
+            .await
+    }
+
+    async fn purge_answers(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let purge: Exec = Box::new(move |conn| {
+            let n = conn
+                .prepare_cached("DELETE FROM idempotency_keys WHERE created_at < ?1")
+                .and_then(|mut s| s.execute(params![before.unix_timestamp()]))
+                .map_err(failed)?;
+            let _ = reply.send(u64::try_from(n).unwrap_or(u64::MAX));
+            Ok(())
+        });
+        self.exec(purge).await?;
+        Ok(rx.await.unwrap_or(0))
+    }
+
+    async fn api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError> {
+        let found = self.read(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE token_hash = ?1 AND revoked_at IS NULL"
+            ))
+            .and_then(|mut s| s.query_row(params![hash.as_slice()], api_key_row).optional())
+            .map_err(failed)?
+            .transpose()
+        })?;
+        if let Some(key) = &found {
+            if access::stale(key.last_used_at) {
+                let name = key.name.clone();
+                let now = rows::timestamp_text(OffsetDateTime::now_utc())?;
+                // Noted in the next group, without waiting for it.
+                let note: Exec = Box::new(move |conn| {
+                    conn.prepare_cached("UPDATE api_keys SET last_used_at = ?2 WHERE name = ?1")
+                        .and_then(|mut s| s.execute(params![name, now]))
+                        .map_err(failed)?;
+                    Ok(())
+                });
+                let (reply, _) = oneshot::channel();
+                self.send(Job::Exec(note, reply))?;
+            }
+        }
+        Ok(found)
+    }
+
+    async fn has_api_keys(&self) -> Result<bool, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)")
+                .and_then(|mut s| s.query_row([], |r| r.get::<_, bool>(0)))
+                .map_err(failed)
+        })
+    }
+
+    async fn add_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError> {
+        let created_at = rows::timestamp_text(key.created_at)?;
+        self.exec(Box::new(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO api_keys (name, token_hash, scopes, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut s| s.execute(params![key.name, hash.as_slice(), key.scopes, created_at]))
+            .map_err(failed)?;
+            Ok(())
+        }))
+        .await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, name"
+                ))
+                .map_err(failed)?;
+            let rows = stmt
+                .query_map([], api_key_row)
+                .map_err(failed)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(failed)?;
+            rows.into_iter().collect()
+        })
+    }
+
+    async fn revoke_api_key(&self, name: String) -> Result<bool, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        let now = rows::timestamp_text(OffsetDateTime::now_utc())?;
+        let revoke: Exec = Box::new(move |conn| {
+            let n = conn
+                .prepare_cached(
+                    "UPDATE api_keys SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+                )
+                .and_then(|mut s| s.execute(params![name, now]))
+                .map_err(failed)?;
+            let _ = reply.send(n == 1);
+            Ok(())
+        });
+        self.exec(revoke).await?;
+        Ok(rx.await.unwrap_or(false))
     }
 
     async fn get(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
@@ -445,7 +565,7 @@ fn write_loop(mut conn: Connection, rx: &mpsc::Receiver<Job>) {
         for d in done {
             // A client that went away no longer waits for its answer.
             let _ = match d {
-                Done::Create(result, reply) => reply.send(Ok(result)).is_ok(),
+                Done::Create(result, reply) => reply.send(result).is_ok(),
                 Done::Append(result, reply) => reply.send(result).is_ok(),
                 Done::Exec(result, reply) => reply.send(result).is_ok(),
             };
@@ -488,60 +608,177 @@ fn commit_group(
     jobs: Vec<Job>,
 ) -> Result<Vec<Done>, (rusqlite::Error, Vec<Reply>)> {
     let now = OffsetDateTime::now_utc();
-    let mut tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             let replies = jobs
                 .into_iter()
                 .map(|job| match job {
-                    Job::Create(_, r) => Reply::Create(r),
-                    Job::Append(_, reply) => Reply::Append(reply),
+                    Job::Create(_, _, r) => Reply::Create(r),
+                    Job::Append(_, _, reply) => Reply::Append(reply),
                     Job::Exec(_, reply) => Reply::Exec(reply),
                 })
                 .collect();
             return Err((e, replies));
         }
     };
-    let done: Vec<Done> = jobs
-        .into_iter()
-        .map(|job| run_job(&mut tx, job, now))
-        .collect();
+    let done: Vec<Done> = jobs.into_iter().map(|job| run_job(&tx, job, now)).collect();
     match tx.commit() {
         Ok(()) => Ok(done),
         Err(e) => Err((e, done.into_iter().map(Done::into_reply).collect())),
     }
 }
 
-fn run_job(tx: &mut Transaction<'_>, job: Job, now: OffsetDateTime) -> Done {
+fn run_job(tx: &Connection, job: Job, now: OffsetDateTime) -> Done {
     match job {
-        Job::Create(records, reply) => {
-            let outcomes = records
-                .into_iter()
-                .map(|record| in_savepoint(tx, |sp| create_one(sp, record, now)))
-                .collect();
-            Done::Create(outcomes, reply)
+        Job::Create(records, write, reply) => {
+            let actor = write.actor.as_deref();
+            let outcome = remembered(tx, write.remember.as_ref(), |conn| {
+                Ok(records
+                    .into_iter()
+                    .map(|record| in_savepoint(conn, |sp| create_one(sp, record, now, actor)))
+                    .collect())
+            });
+            Done::Create(outcome, reply)
         }
         Job::Exec(exec, reply) => Done::Exec(in_savepoint(tx, |sp| exec(sp)), reply),
-        Job::Append(request, reply) => {
-            Done::Append(in_savepoint(tx, |sp| append_one(sp, &request, now)), reply)
+        Job::Append(request, write, reply) => {
+            let actor = write.actor.as_deref();
+            let outcome = remembered(tx, write.remember.as_ref(), |conn| {
+                append_one(conn, &request, now, actor)
+            });
+            Done::Append(outcome, reply)
         }
     }
 }
 
+/// Runs `f` in a savepoint: what it wrote stays if it succeeds and is undone
+/// if it fails, without touching the rest of the group's transaction.
+/// (Savepoints nest; SQLite releases or rolls back the innermost of a name.)
 fn in_savepoint<T>(
-    tx: &mut Transaction<'_>,
+    conn: &Connection,
     f: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let sp = tx.savepoint().map_err(failed)?;
-    let result = f(&sp)?;
-    sp.commit().map_err(failed)?;
-    Ok(result)
+    conn.execute_batch("SAVEPOINT job").map_err(failed)?;
+    match f(conn) {
+        Ok(result) => {
+            conn.execute_batch("RELEASE job").map_err(failed)?;
+            Ok(result)
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+                .map_err(failed)?;
+            Err(e)
+        }
+    }
+}
+
+/// Runs a write's `effect` and keeps its answer for its `Idempotency-Key`,
+/// both in one savepoint (SPEC §8); or replays the answer kept for the key.
+/// The writer thread runs one job at a time, so a repeat in the same group
+/// finds the first one's answer.
+fn remembered<T>(
+    conn: &Connection,
+    remember: Option<&Remember<T>>,
+    effect: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<Answer<T>, StoreError> {
+    let Some(remember) = remember else {
+        return effect(conn).map(Answer::Done);
+    };
+    if let Some((fingerprint, saved)) = kept(conn, &remember.key)? {
+        return if fingerprint == remember.key.fingerprint {
+            Ok(Answer::Replayed(saved))
+        } else {
+            Err(StoreError::IdempotencyKeyReused)
+        };
+    }
+    in_savepoint(conn, |sp| {
+        let done = effect(sp)?;
+        keep(sp, &remember.key, &(remember.render)(&done))?;
+        Ok(Answer::Done(done))
+    })
+}
+
+/// The fingerprint and answer kept for `key`, unless expired.
+fn kept(
+    conn: &Connection,
+    key: &IdempotencyKey,
+) -> Result<Option<(String, SavedResponse)>, StoreError> {
+    let row = conn
+        .prepare_cached(
+            "SELECT fingerprint, status, headers, body FROM idempotency_keys \
+             WHERE scope = ?1 AND key = ?2 AND created_at >= ?3",
+        )
+        .and_then(|mut s| {
+            s.query_row(
+                params![key.scope, key.key, key.not_before.unix_timestamp()],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, u16>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                    ))
+                },
+            )
+            .optional()
+        })
+        .map_err(failed)?;
+    row.map(|(fingerprint, status, headers, body)| {
+        Ok((fingerprint, SavedResponse::read(status, &headers, body)?))
+    })
+    .transpose()
+}
+
+/// Keeps `answer` for `key` (replacing an expired answer).
+fn keep(conn: &Connection, key: &IdempotencyKey, answer: &SavedResponse) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO idempotency_keys \
+         (scope, key, fingerprint, created_at, status, headers, body) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            key.scope,
+            key.key,
+            key.fingerprint,
+            key.at.unix_timestamp(),
+            answer.status,
+            answer.headers_json(),
+            answer.body,
+        ])
+    })
+    .map_err(failed)?;
+    Ok(())
+}
+
+/// The columns [`api_key_row`] reads.
+const API_KEY_COLUMNS: &str = "name, scopes, created_at, last_used_at, revoked_at";
+
+fn api_key_row(r: &Row<'_>) -> rusqlite::Result<Result<ApiKey, StoreError>> {
+    let time = |i: usize| -> rusqlite::Result<Result<Option<OffsetDateTime>, StoreError>> {
+        Ok(r.get::<_, Option<String>>(i)?
+            .map(|t| rows::timestamp(&t))
+            .transpose())
+    };
+    let created_at = r.get::<_, String>(2)?;
+    let (last_used_at, revoked_at) = (time(3)?, time(4)?);
+    Ok((|| {
+        Ok(ApiKey {
+            name: r.get(0).map_err(failed)?,
+            scopes: r.get(1).map_err(failed)?,
+            created_at: rows::timestamp(&created_at)?,
+            last_used_at: last_used_at?,
+            revoked_at: revoked_at?,
+        })
+    })())
 }
 
 fn create_one(
     conn: &Connection,
     record: CanonicalRecord,
     now: OffsetDateTime,
+    actor: Option<&str>,
 ) -> Result<Created, StoreError> {
     let id = record.id();
     if let Some(stored) = load_record(conn, id)? {
@@ -553,7 +790,7 @@ fn create_one(
             return Err(StoreError::SerialOverlap { existing });
         }
     }
-    let event = write::created_event(id, now)?;
+    let event = write::created_event(id, now, actor)?;
     insert_record(conn, id, &record, event.created_at)?;
     insert_event(conn, &event)?;
     if let Some(block) = &block {
@@ -668,11 +905,12 @@ fn append_one(
     conn: &Connection,
     request: &Append,
     now: OffsetDateTime,
+    actor: Option<&str>,
 ) -> Result<Acted, StoreError> {
     let mut reached = request.record;
     for hop in 0..write::MAX_HOPS {
         let record = load_record(conn, reached)?;
-        match write::step(request, reached, record.as_ref(), hop > 0, now)? {
+        match write::step(request, reached, record.as_ref(), hop > 0, now, actor)? {
             Step::Follow(next) => reached = next,
             Step::Act(acted) => {
                 write_acted(conn, &acted)?;
@@ -731,8 +969,8 @@ fn insert_event(conn: &Connection, event: &Event) -> Result<(), StoreError> {
         .map(|p| Value::Object(p.clone()).to_string());
     let created_at = rows::timestamp_text(event.created_at)?;
     conn.prepare_cached(
-        "INSERT INTO events (id, record_id, seq, event_type, payload, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO events (id, record_id, seq, event_type, payload, created_at, actor) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -742,6 +980,7 @@ fn insert_event(conn: &Connection, event: &Event) -> Result<(), StoreError> {
             event.event_type.as_str(),
             payload,
             created_at,
+            event.actor,
         ])
     })
     .map_err(failed)?;
@@ -789,6 +1028,9 @@ impl SqliteRow<'_, '_> {
 
 impl Columns for SqliteRow<'_, '_> {
     fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.get(i)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
         self.get(i)
     }
     fn text(&self, i: usize) -> Result<String, StoreError> {

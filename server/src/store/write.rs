@@ -14,10 +14,15 @@ pub(crate) fn history(id: RecordId, events: &[Event]) -> Result<RecordState, Sto
 }
 
 /// The CREATED event of a new record, made with this host's clock and
-/// randomness.
-pub(crate) fn created_event(id: RecordId, now: OffsetDateTime) -> Result<Event, StoreError> {
-    let (event, _) =
+/// randomness, naming the API key that asked for it (SPEC §8).
+pub(crate) fn created_event(
+    id: RecordId,
+    now: OffsetDateTime,
+    actor: Option<&str>,
+) -> Result<Event, StoreError> {
+    let (mut event, _) =
         lifecycle::next_event(None, id, EventType::Created, None, now, random_bytes()?)?;
+    event.actor = actor.map(str::to_owned);
     Ok(event)
 }
 
@@ -44,6 +49,7 @@ pub(crate) fn step(
     stored: Option<&StoredRecord>,
     followed: bool,
     now: OffsetDateTime,
+    actor: Option<&str>,
 ) -> Result<Step, StoreError> {
     let Some((record, events)) = stored
         .filter(|r| !r.events.is_empty())
@@ -70,14 +76,17 @@ pub(crate) fn step(
         random_bytes()?,
         random_bytes()?,
     ];
-    Ok(Step::Act(act(
-        record,
-        &state,
-        request.action,
-        request.payload.clone(),
-        now,
-        random,
-    )?))
+    Ok(Step::Act(
+        act(
+            record,
+            &state,
+            request.action,
+            request.payload.clone(),
+            now,
+            random,
+        )?
+        .by(actor),
+    ))
 }
 
 /// Where a request goes next.

@@ -39,7 +39,7 @@ use super::retry::{run, Failed};
 use super::sql::{self, now};
 use crate::store::blocks::LiveBlock;
 use crate::store::write::{self, Step};
-use crate::store::{Append, Created, StoreError, StoredRecord};
+use crate::store::{Answer, Append, Created, StoreError, StoredRecord};
 
 /// Most records (a create's, or one per lifecycle call) one group writes.
 const MAX_GROUP: usize = 2048;
@@ -54,16 +54,16 @@ pub(super) type AppendReply = oneshot::Sender<Result<Acted, StoreError>>;
 
 /// A write waiting for a group.
 pub(super) enum Job {
-    /// Records to create (one, or a batch's).
-    Create(Vec<CanonicalRecord>, CreateReply),
-    /// A lifecycle call.
-    Append(Append, AppendReply),
+    /// Records to create (one, or a batch's), by an actor.
+    Create(Vec<CanonicalRecord>, Option<String>, CreateReply),
+    /// A lifecycle call, by an actor.
+    Append(Append, Option<String>, AppendReply),
 }
 
 impl Job {
     fn size(&self) -> usize {
         match self {
-            Self::Create(records, _) => records.len().max(1),
+            Self::Create(records, ..) => records.len().max(1),
             Self::Append(..) => 1,
         }
     }
@@ -111,12 +111,12 @@ async fn commit(pool: &Pool, jobs: Vec<Job>) {
     let mut append_replies = Vec::new();
     for job in jobs {
         match job {
-            Job::Create(records, reply) => {
-                creates.push(records);
+            Job::Create(records, actor, reply) => {
+                creates.push((records, actor));
                 create_replies.push(reply);
             }
-            Job::Append(request, reply) => {
-                appends.push(request);
+            Job::Append(request, actor, reply) => {
+                appends.push((request, actor));
                 append_replies.push(reply);
             }
         }
@@ -163,20 +163,18 @@ async fn commit(pool: &Pool, jobs: Vec<Job>) {
             // Something in the group failed as a whole: each request alone,
             // so that it is only that request's answer.
             tracing::warn!(error = %e, "a group commit failed; its requests run one by one");
-            let creates =
-                creates
-                    .into_iter()
-                    .zip(create_replies)
-                    .map(|(records, reply)| async move {
-                        let _ = reply.send(super::create_alone(pool, records).await);
-                    });
-            let appends =
-                appends
-                    .into_iter()
-                    .zip(append_replies)
-                    .map(|(request, reply)| async move {
-                        let _ = reply.send(super::append_alone(pool, request).await);
-                    });
+            let creates = creates.into_iter().zip(create_replies).map(
+                |((records, actor), reply)| async move {
+                    let outcome = super::create_alone(pool, records, actor, None).await;
+                    let _ = reply.send(outcome.and_then(Answer::fresh));
+                },
+            );
+            let appends = appends.into_iter().zip(append_replies).map(
+                |((request, actor), reply)| async move {
+                    let outcome = super::append_alone(pool, request, actor, None).await;
+                    let _ = reply.send(outcome.and_then(Answer::fresh));
+                },
+            );
             futures_util::future::join(
                 futures_util::future::join_all(creates),
                 futures_util::future::join_all(appends),
@@ -200,6 +198,7 @@ struct Item<'a> {
     index: usize,
     record: &'a CanonicalRecord,
     id: RecordId,
+    actor: Option<&'a str>,
 }
 
 /// The creates of a group: their outcomes, request by request.
@@ -207,7 +206,7 @@ struct Item<'a> {
 /// connection lost during it leaves the outcome unknown.
 async fn create_group<C: GenericClient + Sync>(
     client: &C,
-    creates: &[Vec<CanonicalRecord>],
+    creates: &[(Vec<CanonicalRecord>, Option<String>)],
     autocommit: bool,
 ) -> Result<Vec<Vec<Result<Created, StoreError>>>, Failed> {
     if creates.is_empty() {
@@ -217,12 +216,13 @@ async fn create_group<C: GenericClient + Sync>(
     let items: Vec<Item<'_>> = creates
         .iter()
         .enumerate()
-        .flat_map(|(job, records)| {
+        .flat_map(|(job, (records, actor))| {
             records.iter().enumerate().map(move |(index, record)| Item {
                 job,
                 index,
                 record,
                 id: record.id(),
+                actor: actor.as_deref(),
             })
         })
         .collect();
@@ -267,7 +267,8 @@ async fn create_group<C: GenericClient + Sync>(
     let mut to_insert: Vec<(&Item<'_>, Option<&LiveBlock>, Event)> = Vec::new();
     for (item, block) in firsts.iter().zip(&blocks) {
         if !overlap.contains_key(&item.id) {
-            to_insert.push((item, block.as_ref(), write::created_event(item.id, now)?));
+            let event = write::created_event(item.id, now, item.actor)?;
+            to_insert.push((item, block.as_ref(), event));
         }
     }
     to_insert.sort_by_key(|(item, ..)| item.id);
@@ -328,7 +329,7 @@ async fn create_group<C: GenericClient + Sync>(
 
     let mut outcomes: Vec<Vec<Result<Created, StoreError>>> = creates
         .iter()
-        .map(|records| Vec::with_capacity(records.len()))
+        .map(|(records, _)| Vec::with_capacity(records.len()))
         .collect();
     let mut first_seen = HashSet::new();
     for item in &items {
@@ -342,7 +343,7 @@ async fn create_group<C: GenericClient + Sync>(
                 Err(StoreError::SerialOverlap { existing: *held })
             }
             // The same id with other data after a refused first: on its own.
-            _ => sql::create_one(client, item.record, now).await?,
+            _ => sql::create_one(client, item.record, now, item.actor).await?,
         };
         if let Some(slot) = outcomes.get_mut(item.job) {
             debug_assert_eq!(slot.len(), item.index);
@@ -364,13 +365,13 @@ fn firsts_equal(firsts: &[&Item<'_>], item: &Item<'_>) -> bool {
 /// outcomes in order.
 async fn append_group<C: GenericClient + Sync>(
     tx: &C,
-    appends: &[Append],
+    appends: &[(Append, Option<String>)],
 ) -> Result<Vec<Result<Acted, StoreError>>, Failed> {
     if appends.is_empty() {
         return Ok(Vec::new());
     }
     let now = now();
-    let mut ids: Vec<RecordId> = appends.iter().map(|a| a.record).collect();
+    let mut ids: Vec<RecordId> = appends.iter().map(|(a, _)| a.record).collect();
     ids.sort();
     ids.dedup();
     // Every addressed record locked, in id order, and read: one round trip.
@@ -383,8 +384,8 @@ async fn append_group<C: GenericClient + Sync>(
             .map(|(id, r)| (id, Some(r))),
     );
     let mut decided = Vec::with_capacity(appends.len());
-    for request in appends {
-        decided.push(decide(tx, request, &mut known, now).await?);
+    for (request, actor) in appends {
+        decided.push(decide(tx, request, actor.as_deref(), &mut known, now).await?);
     }
 
     // The events in decision order: runs of whole actions in one statement,
@@ -438,6 +439,7 @@ async fn flush<C: GenericClient + Sync>(
 async fn decide<C: GenericClient + Sync>(
     tx: &C,
     request: &Append,
+    actor: Option<&str>,
     known: &mut HashMap<RecordId, Option<StoredRecord>>,
     now: OffsetDateTime,
 ) -> Result<Result<Acted, StoreError>, Failed> {
@@ -448,7 +450,7 @@ async fn decide<C: GenericClient + Sync>(
             slot.insert(found.remove(&reached));
         }
         let record = known.get(&reached).and_then(Option::as_ref);
-        match write::step(request, reached, record, hop > 0, now) {
+        match write::step(request, reached, record, hop > 0, now, actor) {
             Err(e) => return Ok(Err(e)),
             Ok(Step::Follow(next)) => reached = next,
             Ok(Step::Act(acted)) => {

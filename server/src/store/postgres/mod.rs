@@ -39,6 +39,7 @@
 
 mod connect;
 mod group;
+mod keys;
 mod reads;
 mod retry;
 mod sql;
@@ -49,6 +50,7 @@ use async_trait::async_trait;
 use carbon_tracker_core::lifecycle::Event;
 use carbon_tracker_core::{Acted, CanonicalRecord, RecordId};
 use deadpool_postgres::Pool;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use connect::{parse_url, OpenError};
@@ -59,9 +61,12 @@ pub use webhooks::PostgresWebhooks;
 use super::rows::{log_checkpoint, log_leaf};
 use super::write::Step;
 use super::{
-    write, Append, Created, Leaf, ListQuery, Page, Position, Store, StoreError, StoredCheckpoint,
-    StoredRecord,
+    write, Answer, ApiKey, Append, Created, IdempotencyKey, Leaf, ListQuery, Page, Position,
+    Remember, SavedResponse, Store, StoreError, StoredCheckpoint, StoredRecord, Write,
 };
+
+/// The outcomes of a create, one per record.
+type Creates = Vec<Result<Created, StoreError>>;
 
 /// A PostgreSQL database.
 pub struct PostgresStore {
@@ -110,20 +115,113 @@ impl Store for PostgresStore {
     async fn create(
         &self,
         records: Vec<CanonicalRecord>,
-    ) -> Result<Vec<Result<Created, StoreError>>, StoreError> {
+        write: Write<Creates>,
+    ) -> Result<Answer<Creates>, StoreError> {
+        if let Some(remember) = write.remember {
+            // With a key: in a transaction of its own, which claims the key
+            // first (see `keys`).
+            return create_alone(&self.pool, records, write.actor, Some(&remember)).await;
+        }
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.send(group::Job::Create(records, reply))?;
+        self.send(group::Job::Create(records, write.actor, reply))?;
         answer
             .await
             .unwrap_or_else(|_| Err(StoreError::stopped("the writer stopped")))
+            .map(Answer::Done)
     }
 
-    async fn append(&self, request: Append) -> Result<Acted, StoreError> {
+    async fn append(
+        &self,
+        request: Append,
+        write: Write<Acted>,
+    ) -> Result<Answer<Acted>, StoreError> {
+        if let Some(remember) = write.remember {
+            return append_alone(&self.pool, request, write.actor, Some(&remember)).await;
+        }
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.send(group::Job::Append(request, reply))?;
+        self.send(group::Job::Append(request, write.actor, reply))?;
         answer
             .await
             .unwrap_or_else(|_| Err(StoreError::stopped("the writer stopped")))
+            .map(Answer::Done)
+    }
+
+    async fn kept_answer(
+        &self,
+        key: IdempotencyKey,
+    ) -> Result<Option<(String, SavedResponse)>, StoreError> {
+        let key = &key;
+        self.run(|client| async move { keys::kept(&client, key).await })
+            .await
+    }
+
+    async fn keep_answer(
+        &self,
+        key: IdempotencyKey,
+        answer: SavedResponse,
+    ) -> Result<(), StoreError> {
+        let (key, answer) = (&key, &answer);
+        self.run(|client| async move { keys::keep(&client, key, answer).await })
+            .await
+    }
+
+    async fn purge_answers(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.run(|client| async move {
+            let stmt = client
+                .prepare_cached("DELETE FROM idempotency_keys WHERE created_at < $1")
+                .await?;
+            Ok(client.execute(&stmt, &[&before]).await?)
+        })
+        .await
+    }
+
+    async fn api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError> {
+        let hash = &hash;
+        self.run(|client| async move { keys::api_key(&client, hash).await })
+            .await
+    }
+
+    async fn has_api_keys(&self) -> Result<bool, StoreError> {
+        self.run(|client| async move {
+            let stmt = client
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)")
+                .await?;
+            Ok(get(&client.query_one(&stmt, &[]).await?, 0)?)
+        })
+        .await
+    }
+
+    async fn add_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError> {
+        let (key, hash) = (&key, &hash);
+        self.run(|client| async move {
+            client
+                .execute(
+                    "INSERT INTO api_keys (name, token_hash, scopes, created_at) VALUES ($1, $2, $3, $4)",
+                    &[&key.name, &hash.as_slice(), &key.scopes, &key.created_at],
+                )
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.run(|client| async move { keys::api_keys(&client).await })
+            .await
+    }
+
+    async fn revoke_api_key(&self, name: String) -> Result<bool, StoreError> {
+        let name = &name;
+        self.run(|client| async move {
+            let n = client
+                .execute(
+                    "UPDATE api_keys SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL",
+                    &[name],
+                )
+                .await?;
+            Ok(n == 1)
+        })
+        .await
     }
 
     async fn get(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
@@ -363,38 +461,55 @@ impl Store for PostgresStore {
 async fn create_alone(
     pool: &Pool,
     records: Vec<CanonicalRecord>,
-) -> Result<Vec<Result<Created, StoreError>>, StoreError> {
+    actor: Option<String>,
+    remember: Option<&Remember<Creates>>,
+) -> Result<Answer<Creates>, StoreError> {
     // Batches insert in id order, so two batches that share records take
     // their row locks in the same order and cannot deadlock; the stable
     // sort keeps a repeated record's first occurrence first.
     let mut order: Vec<(RecordId, usize)> =
         records.iter().map(CanonicalRecord::id).zip(0..).collect();
     order.sort();
-    let (records, order) = (&records, &order);
+    let (records, order, actor) = (&records, &order, actor.as_deref());
     run(pool, |mut client| async move {
         let now = now();
-        if let [record] = records.as_slice() {
+        if let ([record], None) = (records.as_slice(), remember) {
             // One record: one autocommitted statement.
-            return Ok(vec![sql::create_one(&client, record, now).await?]);
+            return Ok(Answer::Done(vec![
+                sql::create_one(&client, record, now, actor).await?,
+            ]));
         }
         let tx = client.transaction().await?;
+        if let Some(replayed) = keys::claim(&tx, remember.map(|r| &r.key)).await? {
+            return Ok(replayed);
+        }
         let mut outcomes: Vec<_> = records.iter().map(|_| None).collect();
         for &(_, index) in order {
             if let (Some(record), Some(slot)) = (records.get(index), outcomes.get_mut(index)) {
-                *slot = Some(sql::create_one(&tx, record, now).await?);
+                *slot = Some(sql::create_one(&tx, record, now, actor).await?);
             }
         }
+        let outcomes: Creates = outcomes.into_iter().flatten().collect();
+        keys::answer(&tx, remember, &outcomes).await?;
         tx.commit().await.map_err(Failed::at_commit)?;
-        Ok(outcomes.into_iter().flatten().collect())
+        Ok(Answer::Done(outcomes))
     })
     .await
 }
 
 /// A lifecycle call on its own, in one transaction.
-async fn append_alone(pool: &Pool, request: Append) -> Result<Acted, StoreError> {
-    let request = &request;
+async fn append_alone(
+    pool: &Pool,
+    request: Append,
+    actor: Option<String>,
+    remember: Option<&Remember<Acted>>,
+) -> Result<Answer<Acted>, StoreError> {
+    let (request, actor) = (&request, actor.as_deref());
     run(pool, |mut client| async move {
         let tx = client.transaction().await?;
+        if let Some(replayed) = keys::claim(&tx, remember.map(|r| &r.key)).await? {
+            return Ok(replayed);
+        }
         let lock = tx
             .prepare_cached("SELECT 1 FROM records WHERE id = $1 FOR NO KEY UPDATE")
             .await?;
@@ -412,13 +527,16 @@ async fn append_alone(pool: &Pool, request: Append) -> Result<Acted, StoreError>
             } else {
                 None
             };
-            match write::step(request, reached, record.as_ref(), hop > 0, now)? {
-                Step::Follow(next) => reached = next,
-                Step::Act(acted) => {
+            match write::step(request, reached, record.as_ref(), hop > 0, now, actor) {
+                Ok(Step::Follow(next)) => reached = next,
+                Ok(Step::Act(acted)) => {
                     let acted = sql::write_acted(&tx, acted).await?;
+                    keys::answer(&tx, remember, &acted).await?;
                     tx.commit().await.map_err(Failed::at_commit)?;
-                    return Ok(acted);
+                    return Ok(Answer::Done(acted));
                 }
+                // Refused: nothing is kept, the key's claim is undone.
+                Err(e) => return Err(e.into()),
             }
         }
         Err(write::too_deep(request.record).into())

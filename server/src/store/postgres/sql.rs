@@ -23,7 +23,7 @@ pub(super) const SETTLED: &str = "pg_snapshot_xmin(pg_current_snapshot())::text:
 
 /// [`crate::store::rows::EVENT_COLUMNS`], `seq` widened to the row's integer.
 pub(super) const EVENT_COLUMNS: &str =
-    "id, record_id, seq::bigint, event_type, payload, created_at";
+    "id, record_id, seq::bigint, event_type, payload, created_at, actor";
 
 /// The columns [`RecordRow::read`] reads, integers widened, the quantity as text.
 const RECORD_COLUMNS: &str = "r.tx, r.pos, r.id, r.project_name, r.registry, r.vintage::bigint, \
@@ -48,8 +48,8 @@ const CREATE: &str = "WITH r AS (\
         INSERT INTO records (id, project_name, registry, vintage, quantity, serial_number, created_at) \
         VALUES ($1, $2, $3, $4, $5::text::numeric, $6, $7) \
         ON CONFLICT (id) DO NOTHING RETURNING id), \
-    e AS (INSERT INTO events (id, record_id, seq, event_type, payload, created_at) \
-        SELECT $8, r.id, $9, $10, $11, $7 FROM r), \
+    e AS (INSERT INTO events (id, record_id, seq, event_type, payload, created_at, actor) \
+        SELECT $8, r.id, $9, $10, $11, $7, $16 FROM r), \
     b AS (INSERT INTO live_blocks (record_id, scheme, prefix, credits) \
         SELECT r.id, $12, $13, numrange($14::text::numeric, $15::text::numeric, '[]') \
         FROM r WHERE $12::text IS NOT NULL) \
@@ -83,6 +83,9 @@ struct PgRow<'a>(&'a Row, usize);
 
 impl Columns for PgRow<'_> {
     fn int(&self, i: usize) -> Result<i64, StoreError> {
+        get(self.0, self.1 + i)
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
         get(self.0, self.1 + i)
     }
     fn text(&self, i: usize) -> Result<String, StoreError> {
@@ -127,7 +130,7 @@ pub(super) async fn load_joined<C: GenericClient + Sync>(
     let stmt = client
         .prepare_cached(&format!(
             "SELECT {RECORD_COLUMNS}, \
-             e.id, e.record_id, e.seq::bigint, e.event_type, e.payload, e.created_at \
+             e.id, e.record_id, e.seq::bigint, e.event_type, e.payload, e.created_at, e.actor \
              FROM unnest($1::text[]) AS k(id) JOIN records r ON r.id = k.id \
              LEFT JOIN LATERAL (SELECT * FROM events e WHERE e.record_id = r.id) e ON true \
              ORDER BY r.id, e.seq"
@@ -182,9 +185,10 @@ pub(super) async fn create_one<C: GenericClient + Sync>(
     client: &C,
     record: &CanonicalRecord,
     now: OffsetDateTime,
+    actor: Option<&str>,
 ) -> Result<Result<Created, StoreError>, Failed> {
     let id = record.id();
-    let event = write::created_event(id, now)?;
+    let event = write::created_event(id, now, actor)?;
     let payload = event.payload.clone().map(Value::Object);
     let seq = i32::try_from(event.seq).map_err(|e| StoreError::corrupt(Some(id), "seq", e))?;
     let vintage =
@@ -228,6 +232,7 @@ pub(super) async fn create_one<C: GenericClient + Sync>(
                 &prefix,
                 &first,
                 &last,
+                &event.actor,
             ],
         )
         .await
@@ -401,8 +406,8 @@ pub(super) async fn insert_event<C: GenericClient + Sync>(
 ) -> Result<Event, Failed> {
     let stmt = client
         .prepare_cached(
-            "INSERT INTO events (id, record_id, seq, event_type, payload, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING payload",
+            "INSERT INTO events (id, record_id, seq, event_type, payload, created_at, actor) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING payload",
         )
         .await?;
     let seq = i32::try_from(event.seq)
@@ -417,6 +422,7 @@ pub(super) async fn insert_event<C: GenericClient + Sync>(
                 &event.event_type.as_str(),
                 &event.payload.clone().map(Value::Object),
                 &event.created_at,
+                &event.actor,
             ],
         )
         .await?;
@@ -566,15 +572,16 @@ pub(super) struct NewRecord<'a> {
 /// statement. Returns the ids it inserted; the others were stored already.
 const CREATE_MANY: &str = "WITH g AS MATERIALIZED (SELECT * FROM unnest(\
         $1::text[], $2::text[], $3::text[], $4::int2[], $5::text[], $6::text[], $7::timestamptz[], \
-        $8::uuid[], $9::int4[], $10::text[], $11::jsonb[], $12::text[], $13::text[], $14::text[], $15::text[]) \
+        $8::uuid[], $9::int4[], $10::text[], $11::jsonb[], $12::text[], $13::text[], $14::text[], $15::text[], \
+        $16::text[]) \
         WITH ORDINALITY AS g(id, project_name, registry, vintage, quantity, serial_number, created_at, \
-        event_id, seq, event_type, payload, scheme, prefix, first, last, n)), \
+        event_id, seq, event_type, payload, scheme, prefix, first, last, actor, n)), \
     r AS (INSERT INTO records (id, project_name, registry, vintage, quantity, serial_number, created_at) \
         SELECT id, project_name, registry, vintage, quantity::numeric, serial_number, created_at \
         FROM g ORDER BY n \
         ON CONFLICT (id) DO NOTHING RETURNING id), \
-    e AS (INSERT INTO events (id, record_id, seq, event_type, payload, created_at) \
-        SELECT g.event_id, g.id, g.seq, g.event_type, g.payload, g.created_at \
+    e AS (INSERT INTO events (id, record_id, seq, event_type, payload, created_at, actor) \
+        SELECT g.event_id, g.id, g.seq, g.event_type, g.payload, g.created_at, g.actor \
         FROM g JOIN r ON r.id = g.id ORDER BY g.n), \
     b AS (INSERT INTO live_blocks (record_id, scheme, prefix, credits) \
         SELECT g.id, g.scheme, g.prefix, numrange(g.first::numeric, g.last::numeric, '[]') \
@@ -630,6 +637,7 @@ pub(super) async fn insert_records<C: GenericClient + Sync>(
         .iter()
         .map(|r| r.block.map(|b| b.last.to_string()))
         .collect();
+    let actors: Vec<Option<&str>> = new.iter().map(|r| r.event.actor.as_deref()).collect();
     let stmt = client.prepare_cached(CREATE_MANY).await?;
     let inserted = client
         .query(
@@ -650,6 +658,7 @@ pub(super) async fn insert_records<C: GenericClient + Sync>(
                 &prefixes,
                 &firsts,
                 &lasts,
+                &actors,
             ],
         )
         .await?;
@@ -737,17 +746,21 @@ pub(super) async fn insert_events<C: GenericClient + Sync>(
         .map(|e| e.payload.clone().map(Value::Object))
         .collect();
     let times: Vec<OffsetDateTime> = events.iter().map(|e| e.created_at).collect();
+    let actors: Vec<Option<&str>> = events.iter().map(|e| e.actor.as_deref()).collect();
     let stmt = client
         .prepare_cached(
-            "INSERT INTO events (id, record_id, seq, event_type, payload, created_at) \
-             SELECT u.id, u.record_id, u.seq, u.event_type, u.payload, u.created_at \
-             FROM unnest($1::uuid[], $2::text[], $3::int4[], $4::text[], $5::jsonb[], $6::timestamptz[]) \
-             WITH ORDINALITY AS u(id, record_id, seq, event_type, payload, created_at, n) \
+            "INSERT INTO events (id, record_id, seq, event_type, payload, created_at, actor) \
+             SELECT u.id, u.record_id, u.seq, u.event_type, u.payload, u.created_at, u.actor \
+             FROM unnest($1::uuid[], $2::text[], $3::int4[], $4::text[], $5::jsonb[], $6::timestamptz[], $7::text[]) \
+             WITH ORDINALITY AS u(id, record_id, seq, event_type, payload, created_at, actor, n) \
              ORDER BY u.n RETURNING id, payload",
         )
         .await?;
     let rows = client
-        .query(&stmt, &[&ids, &records, &seqs, &types, &payloads, &times])
+        .query(
+            &stmt,
+            &[&ids, &records, &seqs, &types, &payloads, &times, &actors],
+        )
         .await?;
     let mut payloads: HashMap<uuid::Uuid, Option<Value>> = HashMap::with_capacity(rows.len());
     for row in &rows {

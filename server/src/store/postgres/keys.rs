@@ -1,0 +1,189 @@
+//! API keys and the answers kept for `Idempotency-Key` retries (SPEC §8).
+//!
+//! A write with a key claims it first in its own transaction: an insert of
+//! the key's row without an answer. A repeat in another process then waits
+//! on that row (the unique index) until the first transaction ends: if it
+//! committed, the repeat reads the answer kept with it and replays it; if it
+//! rolled back, the repeat claims the key itself. The answer is written in
+//! the same transaction as the write's effect, so a crash loses neither or
+//! both.
+
+use deadpool_postgres::GenericClient;
+use time::OffsetDateTime;
+
+use super::retry::Failed;
+use super::sql::get;
+use crate::access;
+use crate::store::{Answer, ApiKey, IdempotencyKey, Remember, SavedResponse, StoreError};
+
+/// Claims `key` in the caller's transaction; the answer kept for it when it
+/// was answered before (or the reuse error), `None` when the write should go
+/// ahead. No key: `None`.
+pub(super) async fn claim<T, C: GenericClient + Sync>(
+    tx: &C,
+    key: Option<&IdempotencyKey>,
+) -> Result<Option<Answer<T>>, Failed> {
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    // An expired row is taken over; a live one is left alone.
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (scope, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
+             created_at = EXCLUDED.created_at, status = NULL, headers = NULL, body = NULL \
+             WHERE idempotency_keys.created_at < $5 \
+             RETURNING 1",
+        )
+        .await?;
+    let claimed = tx
+        .query_opt(
+            &stmt,
+            &[
+                &key.scope,
+                &key.key,
+                &key.fingerprint,
+                &key.at,
+                &key.not_before,
+            ],
+        )
+        .await?
+        .is_some();
+    if claimed {
+        return Ok(None);
+    }
+    match kept(tx, key).await? {
+        Some((fingerprint, saved)) if fingerprint == key.fingerprint => {
+            Ok(Some(Answer::Replayed(saved)))
+        }
+        Some(_) => Err(StoreError::IdempotencyKeyReused.into()),
+        // Claimed and committed without an answer cannot happen (both are
+        // one transaction); expired meanwhile: the next try claims it.
+        None => Err(StoreError::WriteConflict("the Idempotency-Key's row changed".into()).into()),
+    }
+}
+
+/// Writes the answer of a write that claimed its key, in its transaction.
+pub(super) async fn answer<T, C: GenericClient + Sync>(
+    tx: &C,
+    remember: Option<&Remember<T>>,
+    done: &T,
+) -> Result<(), Failed> {
+    let Some(remember) = remember else {
+        return Ok(());
+    };
+    keep(tx, &remember.key, &(remember.render)(done)).await
+}
+
+/// The fingerprint and answer kept for `key`, unless expired or not yet
+/// answered.
+pub(super) async fn kept<C: GenericClient + Sync>(
+    client: &C,
+    key: &IdempotencyKey,
+) -> Result<Option<(String, SavedResponse)>, Failed> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT fingerprint, status, headers, body FROM idempotency_keys \
+             WHERE scope = $1 AND key = $2 AND created_at >= $3 AND status IS NOT NULL",
+        )
+        .await?;
+    let Some(row) = client
+        .query_opt(&stmt, &[&key.scope, &key.key, &key.not_before])
+        .await?
+    else {
+        return Ok(None);
+    };
+    let status: i32 = get(&row, 1)?;
+    let status =
+        u16::try_from(status).map_err(|e| StoreError::corrupt(None, "kept answer's status", e))?;
+    let headers: String = get(&row, 2)?;
+    let saved = SavedResponse::read(status, &headers, get(&row, 3)?)?;
+    Ok(Some((get(&row, 0)?, saved)))
+}
+
+/// Keeps `answer` for `key`, replacing a claim or an expired answer.
+pub(super) async fn keep<C: GenericClient + Sync>(
+    client: &C,
+    key: &IdempotencyKey,
+    answer: &SavedResponse,
+) -> Result<(), Failed> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at, status, headers, body) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (scope, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
+             created_at = EXCLUDED.created_at, status = EXCLUDED.status, \
+             headers = EXCLUDED.headers, body = EXCLUDED.body",
+        )
+        .await?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &key.scope,
+                &key.key,
+                &key.fingerprint,
+                &key.at,
+                &i32::from(answer.status),
+                &answer.headers_json(),
+                &answer.body,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The columns [`api_key_row`] reads.
+const API_KEY_COLUMNS: &str = "name, scopes, created_at, last_used_at, revoked_at";
+
+fn api_key_row(row: &tokio_postgres::Row) -> Result<ApiKey, StoreError> {
+    Ok(ApiKey {
+        name: get(row, 0)?,
+        scopes: get(row, 1)?,
+        created_at: get(row, 2)?,
+        last_used_at: get(row, 3)?,
+        revoked_at: get(row, 4)?,
+    })
+}
+
+/// The active key whose token hashes to `hash`; notes its use when the last
+/// noted one is over a minute old (one write a minute per key, not one per
+/// request).
+pub(super) async fn api_key<C: GenericClient + Sync>(
+    client: &C,
+    hash: &[u8; 32],
+) -> Result<Option<ApiKey>, Failed> {
+    let stmt = client
+        .prepare_cached(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL"
+        ))
+        .await?;
+    let Some(row) = client.query_opt(&stmt, &[&hash.as_slice()]).await? else {
+        return Ok(None);
+    };
+    let key = api_key_row(&row)?;
+    if access::stale(key.last_used_at) {
+        let note = client
+            .prepare_cached("UPDATE api_keys SET last_used_at = $2 WHERE name = $1")
+            .await?;
+        client
+            .execute(&note, &[&key.name, &OffsetDateTime::now_utc()])
+            .await?;
+    }
+    Ok(Some(key))
+}
+
+/// Every key, oldest first.
+pub(super) async fn api_keys<C: GenericClient + Sync>(client: &C) -> Result<Vec<ApiKey>, Failed> {
+    let rows = client
+        .query(
+            &format!("SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, name"),
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(api_key_row)
+        .collect::<Result<Vec<_>, _>>()?)
+}
