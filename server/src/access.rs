@@ -349,7 +349,7 @@ pub(crate) async fn authorize(
         Err(Missing) => match is_open(&state).await {
             Ok(true) => Ok(Caller::default()),
             Ok(false) => Err(unauthorized(format!(
-                "this request needs a key with the `{scope}` scope: send `Authorization: Bearer <token>`"
+                "this request needs a key with the `{scope}` scope in `Authorization: Bearer <token>`; the request has none"
             ))),
             Err(e) => return Problem::from(e).into_response(),
         },

@@ -219,7 +219,7 @@ async function lookup(event) {
   const caption = document.createElement("caption");
   caption.textContent = "Event history";
   const head = document.createElement("tr");
-  for (const title of ["seq", "event", "at", "payload"]) {
+  for (const title of ["seq", "event", "at", "by", "payload"]) {
     const th = document.createElement("th");
     th.scope = "col";
     th.textContent = title;
@@ -233,6 +233,7 @@ async function lookup(event) {
     cell(row, String(e.seq));
     cell(row, e.event_type);
     cell(row, e.created_at);
+    cell(row, e.actor ?? "");
     cell(row, e.payload ? JSON.stringify(e.payload) : "");
     tbody.append(row);
   }

@@ -39,9 +39,9 @@ def test_bearer_in_every_standard_spelling(authed: Server, value: str) -> None:
         ({"Authorization": "s3cret"}, "no scheme"),
         ({"Authorization": "Bearer"}, "no token"),
         ({"Authorization": "Basic czNjcmV0Og=="}, '"Basic" scheme'),
-        ({"Authorization": "Bearer wrong"}, "not the one"),
-        ({"Authorization": "Bearer s3cret2"}, "not the one"),
-        ({"Authorization": "Bearer s3cre"}, "not the one"),
+        ({"Authorization": "Bearer wrong"}, "not a key of this server"),
+        ({"Authorization": "Bearer s3cret2"}, "not a key of this server"),
+        ({"Authorization": "Bearer s3cre"}, "not a key of this server"),
     ],
 )
 def test_refused_authorization_says_what_is_wrong(authed: Server, headers: dict[str, str], words: str) -> None:
