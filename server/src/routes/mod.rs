@@ -82,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(events::feed))
         .route("/health", get(health::health))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(idempotency_key_form))
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state);
     let app = api.merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()));
@@ -149,6 +150,33 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
         axum::http::HeaderValue::from_static("Bearer"),
     );
     response
+}
+
+/// The header that makes a write safe to retry (issue 15; the OpenAPI
+/// document describes it on every POST but `/ids`).
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// Refuses an `Idempotency-Key` header that is not 1 to 255 printable ASCII
+/// characters, with a 400 naming the header, on the POSTs that take one.
+async fn idempotency_key_form(request: Request, next: Next) -> Response {
+    if request.method() == Method::POST && request.uri().path() != "/ids" {
+        for value in request.headers().get_all(IDEMPOTENCY_KEY) {
+            let bytes = value.as_bytes();
+            if bytes.is_empty()
+                || bytes.len() > 255
+                || !bytes.iter().all(|b| (0x20..=0x7e).contains(b))
+            {
+                return Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_header",
+                    "the Idempotency-Key header must be 1 to 255 printable ASCII characters",
+                )
+                .with_help("send a fresh random key per operation, such as a UUID, and the same key when retrying it")
+                .into_response();
+            }
+        }
+    }
+    next.run(request).await
 }
 
 /// The token of an `Authorization: Bearer <token>` header, or what is wrong
