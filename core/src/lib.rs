@@ -29,8 +29,8 @@ pub use lifecycle::{
     TransitionError,
 };
 pub use payload::{
-    payload_fields, validate_payload, PayloadField, PayloadRule, MAX_NAME_CHARS, MAX_NOTE_CHARS,
-    MAX_PUBLIC_NOTE_CHARS, RETIREMENT_PURPOSES,
+    country_codes, payload_fields, validate_payload, PayloadField, PayloadRule, MAX_NAME_CHARS,
+    MAX_NOTE_CHARS, MAX_PUBLIC_NOTE_CHARS, RETIREMENT_PURPOSES,
 };
 pub use quantity::Quantity;
 pub use serial::{parse_serial, Block, Scheme};

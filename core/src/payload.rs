@@ -336,6 +336,14 @@ const fn country_row(codes: &[&str], first: u8) -> u32 {
 /// Whether `code` is an officially assigned ISO 3166-1 alpha-2 code, exactly
 /// as ISO writes it: uppercase (`"ke"` is refused: a payload is stored as
 /// sent, and a currency is checked the same way).
+/// The officially assigned ISO 3166-1 alpha-2 codes that
+/// `beneficiary_country` takes, in order (for the OpenAPI document's enum).
+pub fn country_codes() -> impl Iterator<Item = String> {
+    (b'A'..=b'Z')
+        .flat_map(|a| (b'A'..=b'Z').map(move |b| String::from_utf8_lossy(&[a, b]).into_owned()))
+        .filter(|code| is_country_code(code))
+}
+
 fn is_country_code(code: &str) -> bool {
     match *code.as_bytes() {
         [a @ b'A'..=b'Z', b @ b'A'..=b'Z'] => COUNTRY_CODES

@@ -164,8 +164,9 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
     response
 }
 
-/// Reads the header: an RFC 8941 string (`"…"`, as the draft writes it) or
-/// the bare key; 1 to 255 printable ASCII characters.
+/// Reads the header: 1 to 255 printable ASCII characters, taken as they
+/// are (the draft's RFC 8941 string form, `"…"`, keeps its quotes: a client
+/// sends the same header again when it retries).
 fn read_key(raw: &HeaderValue) -> Result<String, Problem> {
     let bad = |why: &str| {
         Problem::new(
@@ -175,11 +176,7 @@ fn read_key(raw: &HeaderValue) -> Result<String, Problem> {
         )
         .with_help("send 1 to 255 printable ASCII characters, such as a UUID")
     };
-    let bytes = raw.as_bytes();
-    let key = match bytes {
-        [b'"', inner @ .., b'"'] => inner,
-        _ => bytes,
-    };
+    let key = raw.as_bytes();
     if key.is_empty() {
         return Err(bad("is empty"));
     }
@@ -295,9 +292,9 @@ mod tests {
     #[test]
     fn keys() {
         assert_eq!(read(b"abc-123"), Ok("abc-123".to_owned()));
-        assert_eq!(read(b"\"8e03978e-40d5\""), Ok("8e03978e-40d5".to_owned()));
+        assert_eq!(read(b"\"8e03978e-40d5\""), Ok("\"8e03978e-40d5\"".to_owned()));
         assert_eq!(read(b"with space"), Ok("with space".to_owned()));
-        assert!(read(b"\"\"").is_err_and(|e| e.contains("empty")));
+        assert!(read(b"").is_err_and(|e| e.contains("empty")));
         assert!(read(&[b'k'; 256]).is_err_and(|e| e.contains("256")));
         assert!(read(&[b'k'; 255]).is_ok());
         assert!(read("é".as_bytes()).is_err_and(|e| e.contains("printable ASCII")));

@@ -129,7 +129,7 @@ def test_an_expired_key_is_new_again_and_the_purge_leaves_records(backend: Backe
         s.stop()
 
 
-@pytest.mark.parametrize("value,why", [("k" * 256, "256 characters"), ("caf\u00e9", "printable ASCII"), ('""', "empty")])
+@pytest.mark.parametrize("value,why", [("k" * 256, "256 characters"), ("caf\u00e9", "printable ASCII"), ("", "empty"), ("tab\there", "printable ASCII")])
 def test_a_bad_key_is_400_naming_the_header(keyed: tuple[Server, str], value: str, why: str) -> None:
     s, token = keyed
     c = s.connection()

@@ -169,10 +169,13 @@ pub(crate) async fn cancel(
 /// Position in the feed.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct FeedParams {
     /// The id of the last event already seen (the previous `next_after`).
+    #[param(format = Uuid)]
     pub after: Option<String>,
     /// Page size, 1 to 1000 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
 }
 

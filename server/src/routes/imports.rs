@@ -22,9 +22,11 @@ pub(crate) const IMPORT_BODY_LIMIT: usize = 128 * 1024 * 1024;
 /// How to read the file.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ImportParams {
     /// The file's format: `auto` (the default), `records`, `tracker`,
     /// `verra`, `gold-standard`, `acr`, `car` or `art-trees`.
+    #[param(value_type = Option<ImportFrom>)]
     pub from: Option<String>,
     /// `true`: check every row and look up what is stored; write nothing.
     pub dry_run: Option<bool>,
@@ -36,6 +38,29 @@ pub(crate) struct ImportParams {
     pub filename: Option<String>,
 }
 
+/// The values of `from` (for the document: the import reads the text).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "kebab-case")]
+#[allow(dead_code)]
+pub(crate) enum ImportFrom {
+    /// Tell from the file.
+    Auto,
+    /// A file of records.
+    Records,
+    /// The tracker's own export.
+    Tracker,
+    /// Verra's export.
+    Verra,
+    /// Gold Standard's export.
+    GoldStandard,
+    /// ACR's export.
+    Acr,
+    /// CAR's export.
+    Car,
+    /// ART TREES' export.
+    ArtTrees,
+}
+
 /// Imports a file.
 ///
 /// Every row is read and checked before anything is written; a file with a
@@ -45,12 +70,14 @@ pub(crate) struct ImportParams {
 #[utoipa::path(
     post,
     path = "/imports",
+    operation_id = "import",
     tag = "records",
     params(ImportParams),
     request_body(content_type = "text/csv", content = String, description = "The file: CSV, XLSX (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet), JSON or JSON lines; or multipart/form-data with the file in the part `file`"),
     responses(
         (status = 200, description = "Imported (or checked, for a dry run)", body = Summary),
         (status = 422, description = "Rejected rows (nothing written: the summary lists them), or a file that cannot be read as the format given", body = Summary),
+        (status = 400, description = "`empty_body`: no file; `missing_file`: a form without the part `file`; `unreadable_body`: a body or form that cannot be read", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "A missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
     )
 )]

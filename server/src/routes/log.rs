@@ -80,8 +80,10 @@ fn latest(app: &AppState) -> Result<Arc<Signed>, Problem> {
 /// `?size=` of a proof.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SizeParams {
     /// The tree size to prove against (default: the latest checkpoint's).
+    #[param(value_type = Option<u64>, minimum = 0)]
     pub size: Option<String>,
 }
 
@@ -165,10 +167,14 @@ pub(crate) async fn proof(
 /// `?from=&to=` of a consistency proof.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ConsistencyParams {
-    /// The older tree size.
+    /// The older tree size, at least 1 (RFC 9162 §2.1.4: a proof from the
+    /// empty tree is not defined).
+    #[param(value_type = u64, minimum = 1)]
     pub from: String,
     /// The newer tree size (default: the latest checkpoint's).
+    #[param(value_type = Option<u64>, minimum = 0)]
     pub to: Option<String>,
 }
 
@@ -198,6 +204,13 @@ pub(crate) async fn consistency(
     Params(params): Params<ConsistencyParams>,
 ) -> Result<Json<ConsistencyBody>, Problem> {
     let from = parse_size("from", &params.from)?;
+    if from == 0 {
+        return Err(bad_param(
+            "from",
+            ErrorCode::OutOfRange,
+            "from must be at least 1: a consistency proof starts from a tree with leaves (RFC 9162 §2.1.4)".to_owned(),
+        ));
+    }
     let to = match params.to.as_deref() {
         Some(raw) => parse_size("to", raw)?,
         None => latest(&app)?.checkpoint.size,

@@ -208,8 +208,10 @@ fn render_create(outcomes: &[create::Outcome<'_>]) -> SavedResponse {
 /// `?at=` of `GET /records/{id}`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AtParams {
     /// An RFC 3339 instant: the record as it stood then.
+    #[param(format = DateTime)]
     pub at: Option<String>,
 }
 
@@ -282,24 +284,44 @@ pub(crate) async fn events(
 /// Filters of `GET /records`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
     /// Only this registry (compared after canonicalization: `VCS` finds `vcs`).
     pub registry: Option<String>,
     /// Only this vintage year.
+    #[param(value_type = Option<u16>, minimum = 1900, maximum = 2100)]
     pub vintage: Option<String>,
-    /// Only this status: ACTIVE, SOLD, RETIRED, CANCELLED or SPLIT.
+    /// Only this status: ACTIVE, SOLD, RETIRED, CANCELLED or SPLIT (in any case).
+    #[param(value_type = Option<Status>)]
     pub status: Option<String>,
     /// Only records this holder holds (SPEC §6: the latest buyer, inherited
     /// by a split's children); compared without surrounding spaces.
     pub holder: Option<String>,
     /// Page size, 1 to 1000 (default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9a-fA-F]{32}$")]
     pub cursor: Option<String>,
     /// `csv` or `jsonl`: every matching record as an export (issue 16),
     /// streamed, one row per record, instead of a page (`limit` and `cursor`
-    /// are then ignored). `Accept: text/csv` asks for CSV too.
+    /// are then ignored). `Accept: text/csv` asks for CSV too; `json` (a
+    /// page) is the default.
+    #[param(value_type = Option<FormatName>)]
     pub format: Option<String>,
+}
+
+/// The values of `format` (for the document: the handler reads the text).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum FormatName {
+    /// A page of records.
+    Json,
+    /// Every matching record, as CSV.
+    Csv,
+    /// Every matching record, as JSON lines.
+    Jsonl,
 }
 
 /// One page of records.
@@ -547,9 +569,9 @@ impl BatchItem {
 /// Creates up to 1,000 records in one request (one transaction).
 #[utoipa::path(
     post, path = "/records/batch", tag = "records",
-    request_body(content = Vec<crate::openapi::RecordInput>, description = "A JSON array of record inputs"),
+    request_body(content = crate::openapi::BatchInput, description = "A JSON array of record inputs; each is checked on its own"),
     responses(
-        (status = 200, description = "One outcome per input, in input order", body = BatchResult),
+        (status = 200, description = "One outcome per input, in input order; an input that is not a valid record (whatever its JSON type) has the outcome `error` with its `code` and field `errors`, and the others are stored all the same", body = BatchResult),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "More than 1,000 inputs, or too large a body", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
