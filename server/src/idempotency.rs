@@ -292,7 +292,10 @@ mod tests {
     #[test]
     fn keys() {
         assert_eq!(read(b"abc-123"), Ok("abc-123".to_owned()));
-        assert_eq!(read(b"\"8e03978e-40d5\""), Ok("\"8e03978e-40d5\"".to_owned()));
+        assert_eq!(
+            read(b"\"8e03978e-40d5\""),
+            Ok("\"8e03978e-40d5\"".to_owned())
+        );
         assert_eq!(read(b"with space"), Ok("with space".to_owned()));
         assert!(read(b"").is_err_and(|e| e.contains("empty")));
         assert!(read(&[b'k'; 256]).is_err_and(|e| e.contains("256")));

@@ -206,9 +206,16 @@ fn payload_schema(event_type: EventType) -> RefOr<Schema> {
                 .description(Some(description))
                 .into(),
         };
-        object = object.property(field.name, schema);
         if field.required {
-            object = object.required(field.name);
+            object = object.property(field.name, schema).required(field.name);
+        } else {
+            // The core reads `null` as a field not given (SPEC §3).
+            object = object.property(
+                field.name,
+                utoipa::openapi::schema::OneOfBuilder::new()
+                    .item(schema)
+                    .item(ObjectBuilder::new().schema_type(Type::Null)),
+            );
         }
     }
     RefOr::T(object.into())
@@ -427,12 +434,14 @@ impl Modify for Conventions {
                     if parameter.name == "group_by" {
                         if let Some(RefOr::T(Schema::Array(array))) = parameter.schema.as_mut() {
                             array.unique_items = true;
-                            // Empty names (`group_by=`, `a,,b`) are ignored.
+                            // `group_by=` (no names) is refused: leave the
+                            // parameter out for one grand total.
+                            array.min_items = Some(1);
                             let names = GroupKey::ALL.map(GroupKey::as_str);
                             array.items = ArrayItems::RefOrSchema(Box::new(RefOr::T(
                                 ObjectBuilder::new()
                                     .schema_type(Type::String)
-                                    .enum_values(Some(names.into_iter().chain([""])))
+                                    .enum_values(Some(names))
                                     .into(),
                             )));
                         }

@@ -65,7 +65,9 @@ def fuzz(backend: str, database_url: str, workdir: Path, reports: Path) -> bool:
         "--seed", str(SEED),
         "--max-examples", str(EXAMPLES),
         "--generation-database", "none",
-        "--workers", "2",
+        # One worker: two in threads crash CPython 3.11's `ast` inside
+        # Hypothesis now and then ("AST constructor recursion depth mismatch").
+        "--workers", "1",
         "--header", f"Authorization: Bearer {token}",
         "--request-timeout", "30",
         "--no-color",
@@ -75,7 +77,14 @@ def fuzz(backend: str, database_url: str, workdir: Path, reports: Path) -> bool:
     print(f"\n--- {backend}: {' '.join(c if token not in c else c.replace(token, '<token>') for c in command)}", flush=True)
     t0 = time.monotonic()
     try:
-        result = subprocess.run(command, env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"})
+        env = {
+            **os.environ,
+            "SCHEMATHESIS_TELEMETRY": "false",
+            # hooks.py: a valid generated Idempotency-Key is made unique.
+            "SCHEMATHESIS_HOOKS": "hooks",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+        }
+        result = subprocess.run(command, env=env)
     finally:
         code = server.stop()
     print(f"--- {backend}: schemathesis exited {result.returncode} in {time.monotonic() - t0:.0f}s; the server exited {code}", flush=True)

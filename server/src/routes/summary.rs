@@ -77,15 +77,22 @@ pub(crate) struct SummaryBody {
     pub total: SummaryTotal,
 }
 
-/// Reads `group_by`: names separated by commas (spaces around them and
-/// empty items ignored, case ignored); an unknown or repeated name is a 422
-/// listing the names allowed.
+/// Reads `group_by`: names separated by commas (spaces around them and case
+/// ignored); an empty, unknown or repeated name is a 422 listing the names
+/// allowed. (No `group_by` is one grand total.)
 pub(crate) fn parse_group_by(raw: Option<&str>) -> Result<Vec<GroupKey>, Problem> {
     let allowed = GroupKey::ALL.map(GroupKey::as_str).join(", ");
     let mut keys = Vec::new();
-    for name in raw.unwrap_or_default().split(',').map(str::trim) {
+    let Some(raw) = raw else {
+        return Ok(keys);
+    };
+    for name in raw.split(',').map(str::trim) {
         if name.is_empty() {
-            continue;
+            return Err(bad_param(
+                "group_by",
+                ErrorCode::NotAllowed,
+                format!("group_by names an empty key ({raw:?}); it takes {allowed}, separated by commas, or leave it out for one grand total"),
+            ));
         }
         let key = GroupKey::parse(&name.to_ascii_lowercase()).ok_or_else(|| {
             bad_param(
@@ -162,9 +169,11 @@ mod tests {
     #[test]
     fn group_by_names() {
         assert_eq!(parse_group_by(None).ok(), Some(vec![]));
-        assert_eq!(parse_group_by(Some("")).ok(), Some(vec![]));
+        assert!(parse_group_by(Some("")).is_err_and(|p| p.detail.contains("empty")));
+        assert!(parse_group_by(Some(",")).is_err_and(|p| p.detail.contains("empty")));
+        assert!(parse_group_by(Some("vintage,,registry")).is_err());
         assert_eq!(
-            parse_group_by(Some(" Holder, vintage ,,registry,status")).ok(),
+            parse_group_by(Some(" Holder, vintage ,registry,status")).ok(),
             Some(vec![
                 GroupKey::Holder,
                 GroupKey::Vintage,
