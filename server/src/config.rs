@@ -92,6 +92,10 @@ pub struct Cli {
     #[command(flatten)]
     pub webhooks: crate::webhooks::WebhookArgs,
 
+    /// Rate limits, timeouts and caps (server/README.md, "Limits").
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
+
     /// What to do instead of serving.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -192,6 +196,9 @@ pub struct Settings {
     /// `--webhook-retry-base-ms`, `--webhook-retry-cap-ms`,
     /// `--webhook-timeout-ms`.
     pub webhooks: crate::webhooks::WebhookSettings,
+    /// `--rate-limit`, `--rate-burst`, `--header-timeout-ms`,
+    /// `--body-timeout-ms`, `--max-connections`, `--max-header-bytes`.
+    pub limits: crate::limits::LimitSettings,
 }
 
 impl Cli {
@@ -242,6 +249,7 @@ impl Cli {
                 .transpose()?,
             no_log: self.no_log,
             webhooks: self.webhooks.settings()?,
+            limits: self.limits.settings()?,
         })
     }
 }
@@ -275,6 +283,7 @@ impl Settings {
             line.push_str(" --no-log");
         }
         line.push_str(&self.webhooks.flags());
+        line.push_str(&self.limits.flags());
         if self.api_token.is_some() {
             line.push_str(" (API_TOKEN set, not shown)");
         }
@@ -314,7 +323,7 @@ pub struct SettingError {
 
 /// Reads one setting: empty and surrounding whitespace are refused for every
 /// setting alike, then `parse` decides.
-fn setting<T, E: fmt::Display>(
+pub(crate) fn setting<T, E: fmt::Display>(
     name: &'static str,
     raw: &str,
     parse: impl FnOnce(&str) -> Result<T, E>,

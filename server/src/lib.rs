@@ -6,6 +6,7 @@ pub mod config;
 pub(crate) mod create;
 pub mod export;
 pub mod import;
+pub mod limits;
 pub(crate) mod openapi;
 pub(crate) mod problem;
 pub mod routes;

@@ -12,7 +12,7 @@ use carbon_tracker_server::store::postgres::PostgresStore;
 use carbon_tracker_server::store::sqlite::SqliteStore;
 use carbon_tracker_server::store::Store;
 use carbon_tracker_server::webhooks::{self, WebhookStore};
-use carbon_tracker_server::{audit, export, import, routes, tlog};
+use carbon_tracker_server::{audit, export, import, limits, routes, tlog};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -194,11 +194,17 @@ async fn serve(
         api_token: settings.api_token.map(Arc::new),
         log,
     };
+    let mut app = routes::router(state);
+    if let Some(rate) = settings.limits.rate {
+        let limiter = limits::rate::Limiter::new(rate)?;
+        app = app.layer(axum::middleware::from_fn_with_state(
+            limiter,
+            limits::rate_limited,
+        ));
+    }
     let shutdown = shutdown_signal()?;
     tracing::info!("listening on http://{address} (docs at http://{address}/docs)");
-    axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    limits::serve(listener, app, &settings.limits, shutdown).await;
     if let Some(sequencer) = sequencer {
         sequencer.abort();
     }
