@@ -196,7 +196,7 @@ async fn serve(
     };
     let mut app = routes::router(state);
     if let Some(rate) = settings.limits.rate {
-        let limiter = limits::rate::Limiter::new(rate)?;
+        let limiter = limits::Limiter::new(rate)?;
         app = app.layer(axum::middleware::from_fn_with_state(
             limiter,
             limits::rate_limited,

@@ -149,7 +149,7 @@ def test_the_environment_sets_the_limits_and_the_log_shows_them(fresh_server: Se
         MAX_HEADER_BYTES="8192",
     )
     assert s.log is not None
-    line = next(l for l in s.log.read_text().splitlines() if "configuration:" in l)
+    line = next(text for text in s.log.read_text().splitlines() if "configuration:" in text)
     for flag in (
         "--rate-limit 50/m",
         "--rate-burst 70",

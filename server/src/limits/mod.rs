@@ -1,16 +1,16 @@
 //! Limits on what one client can take from the server (server/README.md,
 //! "Limits"):
 //!
-//! - [`rate`]: requests per API key, or per client address without one
+//! - `rate`: requests per API key, or per client address without one
 //!   (`--rate-limit`, `--rate-burst`), answered over the limit with 429
 //!   `rate_limited`, `Retry-After` and the IETF draft's `RateLimit` headers;
-//! - [`serve`]: the HTTP/1 connection loop, with a header read timeout, a
+//! - `serve`: the HTTP/1 connection loop, with a header read timeout, a
 //!   body read timeout, a cap on the size of a request's head and a cap on
 //!   open connections, which `axum::serve` does not expose;
 //! - here: the flags and their checks.
 
-pub mod rate;
-pub mod serve;
+mod rate;
+mod serve;
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -18,7 +18,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::config::{setting, SettingError};
-pub use rate::{rate_limited, Rate};
+pub use rate::{rate_limited, Limiter, Rate};
 pub use serve::serve;
 
 /// The flags of the limits (`serve` only).
