@@ -249,8 +249,30 @@ def test_shutdown_waits_for_a_trickled_body_no_longer_than_the_timeout(fresh_ser
     assert elapsed <= 20, elapsed
 
 
+def read_one_response(sock: socket.socket) -> int:
+    """Reads one response (with a Content-Length) off a kept-alive connection; its status."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = next(int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, body
+        body += chunk
+    return int(lines[0].split()[1])
+
+
 def test_a_slow_or_silent_head_is_cut_off(fresh_server: Server) -> None:
     s = restart(fresh_server, HEADER_TIMEOUT_MS="2000")
+    # A kept-alive connection, idle after its request: closed after the
+    # header timeout too.
+    idle = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+    idle.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+    assert read_one_response(idle) == 200
     silent = socket.create_connection(("127.0.0.1", s.port), timeout=30)
     slow = socket.create_connection(("127.0.0.1", s.port), timeout=30)
     slow.sendall(b"GET /records HTTP/1.1\r\nHost: test\r\n")
@@ -272,12 +294,13 @@ def test_a_slow_or_silent_head_is_cut_off(fresh_server: Server) -> None:
         assert s.get("/records").status == 200
         assert closed_by_server(slow)
         assert closed_by_server(silent)
+        assert closed_by_server(idle)
         elapsed = time.monotonic() - started
     finally:
         stop.set()
         trickler.join()
-        slow.close()
-        silent.close()
+        for sock in (slow, silent, idle):
+            sock.close()
     assert 1.5 <= elapsed <= 20, elapsed
 
 

@@ -128,6 +128,10 @@ async fn connection(mut c: Connection) {
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let expired = Arc::new(AtomicBool::new(false));
         let mut request = request.map(|body| {
+            // A request without a body (most reads) needs no timer.
+            if http_body::Body::is_end_stream(&body) {
+                return Body::new(body);
+            }
             Body::new(DeadlineBody {
                 inner: body,
                 deadline: Box::pin(tokio::time::sleep(body_timeout)),
