@@ -339,29 +339,35 @@ pub(crate) async fn authorize(
     next: Next,
 ) -> Response {
     let access = &state.access;
-    let Some(scope) = Scope::required(request.method(), request.uri().path(), access.private_reads)
-    else {
+    if request.uri().path() == "/health" {
         request.extensions_mut().insert(Caller::default());
         return next.run(request).await;
-    };
+    }
+    let required = Scope::required(request.method(), request.uri().path(), access.private_reads);
     let presented = bearer_token(request.headers().get(header::AUTHORIZATION));
-    let caller = match presented {
-        Err(Missing) => match is_open(&state).await {
+    let caller = match (presented, required) {
+        // Nothing asked for and nothing needed: anybody.
+        (Err(Missing), None) => Ok(Caller::default()),
+        (Err(Missing), Some(scope)) => match is_open(&state).await {
             Ok(true) => Ok(Caller::default()),
             Ok(false) => Err(unauthorized(format!(
                 "this request needs a key with the `{scope}` scope in `Authorization: Bearer <token>`; the request has none"
             ))),
             Err(e) => return Problem::from(e).into_response(),
         },
-        Ok(Err(failure)) => Err(unauthorized(failure)),
-        Ok(Ok(token)) => match identify(&state, token).await {
-            Ok(Some((name, scopes))) if scopes.allow(scope) => Ok(Caller { actor: Some(name) }),
-            Ok(Some((name, scopes))) => Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                "missing_scope",
-                format!("the key {name} ({scopes}) lacks the `{scope}` scope this request needs"),
-            )
-            .with_help("ask for a key with that scope: carbon-tracker-server keys create --scope …")),
+        (Ok(Err(failure)), _) => Err(unauthorized(failure)),
+        // A key sent is checked even where none is needed, so that it
+        // counts for its own rate limit and a wrong one is said to be wrong.
+        (Ok(Ok(token)), required) => match identify(&state, token).await {
+            Ok(Some((name, scopes))) => match required {
+                Some(scope) if !scopes.allow(scope) => Err(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "missing_scope",
+                    format!("the key {name} ({scopes}) lacks the `{scope}` scope this request needs"),
+                )
+                .with_help("ask for a key with that scope: carbon-tracker-server keys create --scope …")),
+                _ => Ok(Caller { actor: Some(name) }),
+            },
             Ok(None) => Err(unauthorized(
                 "the bearer token is not a key of this server (unknown or revoked)".to_owned(),
             )),

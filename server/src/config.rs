@@ -95,6 +95,9 @@ pub struct Cli {
     /// Access and retries (server/README.md, "Access").
     #[command(flatten)]
     pub access: crate::access::AccessArgs,
+    /// Rate limits, timeouts and caps (server/README.md, "Limits").
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
 
     /// What to do instead of serving.
     #[command(subcommand)]
@@ -209,6 +212,9 @@ pub struct Settings {
     pub idempotency_ttl_hours: u32,
     /// `--idempotency-wait-ms`.
     pub idempotency_wait_ms: u64,
+    /// `--rate-limit`, `--rate-burst`, `--header-timeout-ms`,
+    /// `--body-timeout-ms`, `--max-connections`, `--max-header-bytes`.
+    pub limits: crate::limits::LimitSettings,
 }
 
 impl Cli {
@@ -262,6 +268,7 @@ impl Cli {
             private_reads: self.access.private_reads,
             idempotency_ttl_hours: self.access.idempotency_ttl_hours,
             idempotency_wait_ms: self.access.idempotency_wait_ms,
+            limits: self.limits.settings()?,
         })
     }
 }
@@ -302,6 +309,7 @@ impl Settings {
             " --idempotency-ttl-hours {} --idempotency-wait-ms {}",
             self.idempotency_ttl_hours, self.idempotency_wait_ms
         ));
+        line.push_str(&self.limits.flags());
         if self.api_token.is_some() {
             line.push_str(" (API_TOKEN set, not shown)");
         }
@@ -341,7 +349,7 @@ pub struct SettingError {
 
 /// Reads one setting: empty and surrounding whitespace are refused for every
 /// setting alike, then `parse` decides.
-fn setting<T, E: fmt::Display>(
+pub(crate) fn setting<T, E: fmt::Display>(
     name: &'static str,
     raw: &str,
     parse: impl FnOnce(&str) -> Result<T, E>,

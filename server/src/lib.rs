@@ -8,6 +8,7 @@ pub(crate) mod create;
 pub mod export;
 pub mod idempotency;
 pub mod import;
+pub mod limits;
 pub(crate) mod openapi;
 pub(crate) mod problem;
 pub mod routes;

@@ -12,7 +12,7 @@ use carbon_tracker_server::store::postgres::PostgresStore;
 use carbon_tracker_server::store::sqlite::SqliteStore;
 use carbon_tracker_server::store::Store;
 use carbon_tracker_server::webhooks::{self, WebhookStore};
-use carbon_tracker_server::{access, audit, export, idempotency, import, routes, tlog};
+use carbon_tracker_server::{access, audit, export, idempotency, import, limits, routes, tlog};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -205,13 +205,13 @@ async fn serve(
             private_reads: settings.private_reads,
         },
         idempotency,
+        limiter: settings.limits.rate.map(limits::Limiter::new).transpose()?,
         log,
     };
+    let app = routes::router(state);
     let shutdown = shutdown_signal()?;
     tracing::info!("listening on http://{address} (docs at http://{address}/docs)");
-    axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    limits::serve(listener, app, &settings.limits, shutdown).await;
     if let Some(sequencer) = sequencer {
         sequencer.abort();
     }

@@ -49,6 +49,8 @@ pub struct AppState {
     pub access: crate::access::Access,
     /// `Idempotency-Key` settings and the keys in flight (SPEC §8).
     pub idempotency: Arc<crate::idempotency::Settings>,
+    /// The rate limit per key or address (`--rate-limit`), if any.
+    pub limiter: Option<Arc<crate::limits::Limiter>>,
     /// The Merkle log of every event (SPEC §7); `None` with `--no-log`.
     pub log: Option<Arc<crate::tlog::Log>>,
 }
@@ -81,10 +83,15 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(events::feed))
         .route("/health", get(health::health))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        // Runs after `authorize`, which names the caller a key belongs to.
+        // These run after `authorize`, which names the key a request is
+        // made with: limits count per key, idempotency keys are per key.
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::idempotency::guard,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::rate_limited,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
