@@ -1,0 +1,99 @@
+"""The OpenAPI document says what the server does: each fault the outside
+fuzzer (tests/fuzz/run.py, Schemathesis) found, as a contract test on both
+backends. The fuzzer itself runs in tests/run."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from conftest import Server, assert_problem, new_record
+
+
+def operation(doc: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    op = doc["paths"][path][method]
+    assert isinstance(op, dict)
+    return op
+
+
+def test_consistency_from_zero_is_a_422_naming_from(server: Server) -> None:
+    # Was a 500 `corrupt_record`: the core's refusal of size 0 was read as a
+    # fault of the stored log.
+    server.post("/records", new_record())
+    deadline = time.monotonic() + 10
+    while server.get("/log/checkpoint").status != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    r = server.get("/log/consistency?from=0&to=1")
+    problem = assert_problem(r, 422)
+    assert "from" in problem["detail"], problem
+    doc = server.get("/openapi.json").json
+    params = {p["name"]: p for p in operation(doc, "get", "/log/consistency")["parameters"]}
+    assert params["from"]["schema"]["minimum"] == 1
+
+
+def test_query_parameters_are_query_parameters(server: Server) -> None:
+    # Every query parameter was documented as a required path parameter, so
+    # no client generator sent them where the server reads them.
+    doc = server.get("/openapi.json").json
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            for p in op.get("parameters", []):
+                if p["in"] == "path":
+                    assert "{" + p["name"] + "}" in path, (method, path, p["name"])
+    list_params = {p["name"]: p for p in operation(doc, "get", "/records")["parameters"]}
+    assert list_params["limit"]["in"] == "query" and not list_params["limit"].get("required", False)
+    assert list_params["limit"]["schema"]["maximum"] == 1000
+
+
+def test_lifecycle_posts_list_their_body_errors(server: Server) -> None:
+    # A missing or unreadable body is a 400, which the document did not list.
+    doc = server.get("/openapi.json").json
+    rid = server.post("/records", new_record()).json["id"]
+    for action in ("sell", "retire", "cancel"):
+        responses = operation(doc, "post", f"/records/{{id}}/{action}")["responses"]
+        for status in ("400", "413", "415", "401", "403", "429"):
+            assert status in responses, (action, status)
+    assert_problem(server.request("POST", f"/records/{rid}/sell", raw=b"{", headers={"Content-Type": "application/json"}), 400, "invalid_json")
+    assert_problem(server.post(f"/records/{rid}/sell"), 400, "invalid_json")
+
+
+def test_batch_items_are_any_json_answered_per_item(server: Server) -> None:
+    # A batch item that is not a record is an error item of a 200, by
+    # design; the document said items were records (schema-invalid, yet 200).
+    doc = server.get("/openapi.json").json
+    ref = operation(doc, "post", "/records/batch")["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert body["type"] == "array" and body["maxItems"] == 1000
+    assert set(body["items"]) <= {"description"}, body["items"]
+    r = server.post("/records/batch", [new_record(), None, {"serial_number": 7}])
+    assert r.status == 200
+    assert [item["outcome"] for item in r.json["items"]] == ["created", "error", "error"]
+
+
+def test_record_fields_the_document_allows_are_accepted(server: Server) -> None:
+    # The document allowed `vintage: ""`, empty text and `quantity: 0`,
+    # which the core refuses; it now says what the core accepts.
+    doc = server.get("/openapi.json").json
+    schemas = doc["components"]["schemas"]
+    record = schemas["RecordInput"]
+    assert set(record["required"]) == {"project_name", "registry", "vintage", "quantity", "serial_number"}
+    for bad in ({"vintage": ""}, {"project_name": "   "}, {"quantity": 0}):
+        assert_problem(server.post("/records", new_record(**bad)), 422)
+    assert server.post("/records", new_record(vintage="2023", quantity="0.0001")).status == 201
+
+
+def test_optional_payload_fields_may_be_null(server: Server) -> None:
+    # The core reads a null field as one not given; the document said the
+    # fields were strings (a null price was schema-invalid, yet accepted).
+    doc = server.get("/openapi.json").json
+    sell = doc["components"]["schemas"]["SellPayload"]["properties"]["price"]
+    assert any(alt.get("type") == "null" for alt in sell["oneOf"]), sell
+    rid = server.post("/records", new_record()).json["id"]
+    r = server.post(f"/records/{rid}/sell", {"buyer": "Acme", "price": None})
+    assert r.status == 200 and "price" not in (r.json["payload"] or {}) or r.json["payload"].get("price") is None
+
+
+def test_operation_ids_are_unique(server: Server) -> None:
+    doc = server.get("/openapi.json").json
+    ids = [op["operationId"] for item in doc["paths"].values() for op in item.values() if "operationId" in op]
+    assert len(ids) == len(set(ids)), sorted(ids)
