@@ -93,6 +93,7 @@ pub(crate) async fn create_all(
     });
     let stored = match store.create(records, Write { actor, remember }).await? {
         Answer::Done(stored) => stored,
+        Answer::Kept(saved) => return Ok(Answer::Kept(saved)),
         Answer::Replayed(saved) => return Ok(Answer::Replayed(saved)),
     };
     if stored.len() != expected {

@@ -99,6 +99,7 @@ async fn append(
     let write = idempotency::write(&call.caller, call.key, Arc::clone(&render));
     Ok(match app.store.append(request, write).await? {
         Answer::Done(acted) => idempotency::respond(render(&acted), false),
+        Answer::Kept(saved) => idempotency::respond(saved, false),
         Answer::Replayed(saved) => idempotency::respond(saved, true),
     })
 }

@@ -174,6 +174,7 @@ pub(crate) async fn create(
     let key = key.map(|key| (key, render_create as RenderOutcomes));
     Ok(
         match create_all(app.store.as_ref(), vec![input], caller.actor, key).await? {
+            Answer::Kept(saved) => idempotency::respond(saved, false),
             Answer::Replayed(saved) => idempotency::respond(saved, true),
             Answer::Done(outcomes) => idempotency::respond(render_create(&outcomes.each()), false),
         },
@@ -608,6 +609,7 @@ pub(crate) async fn batch(
     let key = key.map(|key| (key, render_batch as RenderOutcomes));
     Ok(
         match create_all(app.store.as_ref(), inputs, caller.actor, key).await? {
+            Answer::Kept(saved) => idempotency::respond(saved, false),
             Answer::Replayed(saved) => idempotency::respond(saved, true),
             Answer::Done(outcomes) => idempotency::respond(render_batch(&outcomes.each()), false),
         },

@@ -98,8 +98,9 @@ pub struct Remember<T> {
     /// The key.
     pub key: IdempotencyKey,
     /// The answer of a write that took effect: called once, inside the
-    /// write's transaction, and again by the handler for the first answer,
-    /// so that a replay is the same bytes.
+    /// write's transaction; the first answer and every replay are its
+    /// bytes. An answer of 500 or more is not kept (a retry is then decided
+    /// anew).
     pub render: Render<T>,
 }
 
@@ -139,6 +140,9 @@ impl SavedResponse {
 pub enum Answer<T> {
     /// The write was done (or refused) now.
     Done(T),
+    /// The write was done now, with an `Idempotency-Key`: its answer, as
+    /// rendered and kept in its transaction (what a replay gets).
+    Kept(SavedResponse),
     /// A request with the same `Idempotency-Key` and body was answered
     /// before: its answer.
     Replayed(SavedResponse),
@@ -150,7 +154,7 @@ impl<T> Answer<T> {
     pub fn fresh(self) -> Result<T, StoreError> {
         match self {
             Self::Done(t) => Ok(t),
-            Self::Replayed(_) => Err(StoreError::corrupt(
+            Self::Kept(_) | Self::Replayed(_) => Err(StoreError::corrupt(
                 None,
                 "idempotency key",
                 "a replay for a request without a key",

@@ -659,15 +659,22 @@ fn in_savepoint<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    conn.execute_batch("SAVEPOINT job").map_err(failed)?;
+    // Prepared once per connection: a savepoint per job is on the writer's
+    // hot path.
+    let run = |sql: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute([]))
+            .map_err(failed)
+    };
+    run("SAVEPOINT job")?;
     match f(conn) {
         Ok(result) => {
-            conn.execute_batch("RELEASE job").map_err(failed)?;
+            run("RELEASE job")?;
             Ok(result)
         }
         Err(e) => {
-            conn.execute_batch("ROLLBACK TO job; RELEASE job")
-                .map_err(failed)?;
+            run("ROLLBACK TO job")?;
+            run("RELEASE job")?;
             Err(e)
         }
     }
@@ -693,9 +700,11 @@ fn remembered<T>(
         };
     }
     in_savepoint(conn, |sp| {
-        let done = effect(sp)?;
-        keep(sp, &remember.key, &(remember.render)(&done))?;
-        Ok(Answer::Done(done))
+        let answer = (remember.render)(&effect(sp)?);
+        if answer.status < 500 {
+            keep(sp, &remember.key, &answer)?;
+        }
+        Ok(Answer::Kept(answer))
     })
 }
 

@@ -64,16 +64,28 @@ pub(super) async fn claim<T, C: GenericClient + Sync>(
     }
 }
 
-/// Writes the answer of a write that claimed its key, in its transaction.
+/// Writes the answer of a write that claimed its key, in its transaction
+/// (an answer of 500 or more gives the claim up instead); the write's
+/// [`Answer`].
 pub(super) async fn answer<T, C: GenericClient + Sync>(
     tx: &C,
     remember: Option<&Remember<T>>,
-    done: &T,
-) -> Result<(), Failed> {
+    done: T,
+) -> Result<Answer<T>, Failed> {
     let Some(remember) = remember else {
-        return Ok(());
+        return Ok(Answer::Done(done));
     };
-    keep(tx, &remember.key, &(remember.render)(done)).await
+    let answer = (remember.render)(&done);
+    if answer.status < 500 {
+        keep(tx, &remember.key, &answer).await?;
+    } else {
+        let stmt = tx
+            .prepare_cached("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2")
+            .await?;
+        tx.execute(&stmt, &[&remember.key.scope, &remember.key.key])
+            .await?;
+    }
+    Ok(Answer::Kept(answer))
 }
 
 /// The fingerprint and answer kept for `key`, unless expired or not yet

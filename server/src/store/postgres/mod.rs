@@ -490,9 +490,9 @@ async fn create_alone(
             }
         }
         let outcomes: Creates = outcomes.into_iter().flatten().collect();
-        keys::answer(&tx, remember, &outcomes).await?;
+        let answer = keys::answer(&tx, remember, outcomes).await?;
         tx.commit().await.map_err(Failed::at_commit)?;
-        Ok(Answer::Done(outcomes))
+        Ok(answer)
     })
     .await
 }
@@ -531,9 +531,9 @@ async fn append_alone(
                 Ok(Step::Follow(next)) => reached = next,
                 Ok(Step::Act(acted)) => {
                     let acted = sql::write_acted(&tx, acted).await?;
-                    keys::answer(&tx, remember, &acted).await?;
+                    let answer = keys::answer(&tx, remember, acted).await?;
                     tx.commit().await.map_err(Failed::at_commit)?;
-                    return Ok(Answer::Done(acted));
+                    return Ok(answer);
                 }
                 // Refused: nothing is kept, the key's claim is undone.
                 Err(e) => return Err(e.into()),
