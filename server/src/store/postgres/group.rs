@@ -35,11 +35,14 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use super::keys;
 use super::retry::{run, Failed};
 use super::sql::{self, now};
 use crate::store::blocks::LiveBlock;
 use crate::store::write::{self, Step};
-use crate::store::{Answer, Append, Created, StoreError, StoredRecord};
+use crate::store::{
+    Answer, Append, Created, IdempotencyKey, Remember, SavedResponse, StoreError, StoredRecord,
+};
 
 /// Most records (a create's, or one per lifecycle call) one group writes.
 const MAX_GROUP: usize = 2048;
@@ -47,23 +50,34 @@ const MAX_GROUP: usize = 2048;
 /// Writer tasks per process: while one commits, another collects.
 pub(super) const WRITERS: usize = 3;
 
-/// Where a create's outcomes go.
-pub(super) type CreateReply = oneshot::Sender<Result<Vec<Result<Created, StoreError>>, StoreError>>;
-/// Where a lifecycle call's outcome goes.
-pub(super) type AppendReply = oneshot::Sender<Result<Acted, StoreError>>;
+/// The outcomes of a create, one per record.
+pub(super) type Creates = Vec<Result<Created, StoreError>>;
+
+/// A request waiting for a group: its work, who asks, its
+/// `Idempotency-Key`, and where its answer goes.
+pub(super) struct Request<W, R> {
+    /// The records to create, or the lifecycle call.
+    pub(super) work: W,
+    /// The API key's name, the events' `actor`.
+    pub(super) actor: Option<String>,
+    /// The key, and how to render the answer kept for it.
+    pub(super) remember: Option<Remember<R>>,
+    /// Where the answer goes.
+    pub(super) reply: oneshot::Sender<Result<Answer<R>, StoreError>>,
+}
 
 /// A write waiting for a group.
 pub(super) enum Job {
-    /// Records to create (one, or a batch's), by an actor.
-    Create(Vec<CanonicalRecord>, Option<String>, CreateReply),
-    /// A lifecycle call, by an actor.
-    Append(Append, Option<String>, AppendReply),
+    /// Records to create (one, or a batch's).
+    Create(Request<Vec<CanonicalRecord>, Creates>),
+    /// A lifecycle call.
+    Append(Request<Append, Acted>),
 }
 
 impl Job {
     fn size(&self) -> usize {
         match self {
-            Self::Create(records, ..) => records.len().max(1),
+            Self::Create(r) => r.work.len().max(1),
             Self::Append(..) => 1,
         }
     }
@@ -104,46 +118,103 @@ async fn next_group(receiver: &Mutex<mpsc::UnboundedReceiver<Job>>) -> Option<Ve
 }
 
 /// Writes and commits one group, then answers each of its requests.
+///
+/// Requests with an `Idempotency-Key` claim their keys first, in one
+/// statement in key order (so that groups of several processes claiming the
+/// same keys wait for each other in one order); a key answered before is
+/// replayed and its request left out; the answers of the others are
+/// written before the commit, in the group's transaction (see `keys`).
 async fn commit(pool: &Pool, jobs: Vec<Job>) {
     let mut creates = Vec::new();
-    let mut create_replies = Vec::new();
     let mut appends = Vec::new();
-    let mut append_replies = Vec::new();
     for job in jobs {
         match job {
-            Job::Create(records, actor, reply) => {
-                creates.push((records, actor));
-                create_replies.push(reply);
-            }
-            Job::Append(request, actor, reply) => {
-                appends.push((request, actor));
-                append_replies.push(reply);
-            }
+            Job::Create(r) => creates.push(r),
+            Job::Append(r) => appends.push(r),
         }
     }
     let (c, a) = (&creates, &appends);
     let outcome = run(pool, |mut client| async move {
-        if a.is_empty() {
+        let keyed =
+            c.iter().any(|r| r.remember.is_some()) || a.iter().any(|r| r.remember.is_some());
+        if a.is_empty() && !keyed {
             // Creates alone: the insert is one statement, so it commits by
             // itself (no BEGIN, no COMMIT round trip).
-            let created = create_group(&client, c, true).await?;
-            return Ok((created, Vec::new()));
+            let work: Vec<_> = c
+                .iter()
+                .map(|r| (r.work.clone(), r.actor.clone()))
+                .collect();
+            let created = create_group(&client, &work, true).await?;
+            let answers: Vec<Result<Answer<Creates>, StoreError>> =
+                created.into_iter().map(|o| Ok(Answer::Done(o))).collect();
+            return Ok((answers, Vec::new()));
         }
         let tx = client.transaction().await?;
-        let created = create_group(&tx, c, false).await?;
-        let acted = append_group(&tx, a).await?;
+        let claims: Vec<&IdempotencyKey> = c
+            .iter()
+            .filter_map(|r| r.remember.as_ref().map(|m| &m.key))
+            .chain(a.iter().filter_map(|r| r.remember.as_ref().map(|m| &m.key)))
+            .collect();
+        let mut earlier = keys::claim_many(&tx, &claims).await?;
+        // The requests whose key was answered before are answered so.
+        let mut create_answers: Vec<Option<Result<Answer<Creates>, StoreError>>> = c
+            .iter()
+            .map(|r| replayed(r.remember.as_ref(), &mut earlier))
+            .collect();
+        let mut append_answers: Vec<Option<Result<Answer<Acted>, StoreError>>> = a
+            .iter()
+            .map(|r| replayed(r.remember.as_ref(), &mut earlier))
+            .collect();
+        let work: Vec<_> = c
+            .iter()
+            .zip(&create_answers)
+            .filter(|(_, answered)| answered.is_none())
+            .map(|(r, _)| (r.work.clone(), r.actor.clone()))
+            .collect();
+        let calls: Vec<_> = a
+            .iter()
+            .zip(&append_answers)
+            .filter(|(_, answered)| answered.is_none())
+            .map(|(r, _)| (r.work.clone(), r.actor.clone()))
+            .collect();
+        let mut created = create_group(&tx, &work, false).await?.into_iter();
+        let mut acted = append_group(&tx, &calls).await?.into_iter();
+        let mut kept = keys::Answers::default();
+        for (r, slot) in c.iter().zip(&mut create_answers) {
+            if slot.is_none() {
+                let outcome = created.next().ok_or_else(|| lost("create"))?;
+                *slot = Some(Ok(kept.add(r.remember.as_ref(), outcome)));
+            }
+        }
+        for (r, slot) in a.iter().zip(&mut append_answers) {
+            if slot.is_none() {
+                let outcome = acted.next().ok_or_else(|| lost("lifecycle call"))?;
+                *slot = Some(match outcome {
+                    Ok(acted) => Ok(kept.add(r.remember.as_ref(), acted)),
+                    Err(e) => {
+                        // Refused: nothing is kept, the claim is given up.
+                        kept.release(r.remember.as_ref());
+                        Err(e)
+                    }
+                });
+            }
+        }
+        kept.write(&tx).await?;
         tx.commit().await.map_err(Failed::at_commit)?;
-        Ok((created, acted))
+        Ok((
+            create_answers.into_iter().flatten().collect(),
+            append_answers.into_iter().flatten().collect(),
+        ))
     })
     .await;
     // A client that went away no longer waits for its answer.
     match outcome {
         Ok((created, acted)) => {
-            for (reply, outcome) in create_replies.into_iter().zip(created) {
-                let _ = reply.send(Ok(outcome));
+            for (r, outcome) in creates.into_iter().zip(created) {
+                let _ = r.reply.send(outcome);
             }
-            for (reply, outcome) in append_replies.into_iter().zip(acted) {
-                let _ = reply.send(outcome);
+            for (r, outcome) in appends.into_iter().zip(acted) {
+                let _ = r.reply.send(outcome);
             }
         }
         Err(StoreError::Unavailable { context, source }) => {
@@ -152,29 +223,25 @@ async fn commit(pool: &Pool, jobs: Vec<Job>) {
                 context: context.clone(),
                 source: source.clone().map(Into::into),
             };
-            for reply in create_replies {
-                let _ = reply.send(Err(error()));
+            for r in creates {
+                let _ = r.reply.send(Err(error()));
             }
-            for reply in append_replies {
-                let _ = reply.send(Err(error()));
+            for r in appends {
+                let _ = r.reply.send(Err(error()));
             }
         }
         Err(e) => {
             // Something in the group failed as a whole: each request alone,
             // so that it is only that request's answer.
             tracing::warn!(error = %e, "a group commit failed; its requests run one by one");
-            let creates = creates.into_iter().zip(create_replies).map(
-                |((records, actor), reply)| async move {
-                    let outcome = super::create_alone(pool, records, actor, None).await;
-                    let _ = reply.send(outcome.and_then(Answer::fresh));
-                },
-            );
-            let appends = appends.into_iter().zip(append_replies).map(
-                |((request, actor), reply)| async move {
-                    let outcome = super::append_alone(pool, request, actor, None).await;
-                    let _ = reply.send(outcome.and_then(Answer::fresh));
-                },
-            );
+            let creates = creates.into_iter().map(|r| async move {
+                let outcome = super::create_alone(pool, r.work, r.actor, r.remember.as_ref()).await;
+                let _ = r.reply.send(outcome);
+            });
+            let appends = appends.into_iter().map(|r| async move {
+                let outcome = super::append_alone(pool, r.work, r.actor, r.remember.as_ref()).await;
+                let _ = r.reply.send(outcome);
+            });
             futures_util::future::join(
                 futures_util::future::join_all(creates),
                 futures_util::future::join_all(appends),
@@ -182,6 +249,23 @@ async fn commit(pool: &Pool, jobs: Vec<Job>) {
             .await;
         }
     }
+}
+
+/// The answer to a request whose key was answered before (taken from
+/// `earlier`), or `None` when the request goes ahead.
+fn replayed<T, R>(
+    remember: Option<&Remember<R>>,
+    earlier: &mut HashMap<(String, String), Result<SavedResponse, StoreError>>,
+) -> Option<Result<Answer<T>, StoreError>> {
+    let key = &remember?.key;
+    earlier
+        .remove(&(key.scope.clone(), key.key.clone()))
+        .map(|found| found.map(Answer::Replayed))
+}
+
+/// A group's outcomes fewer than its requests: a fault of this code.
+fn lost(what: &str) -> Failed {
+    StoreError::corrupt(None, what, "the group lost an outcome").into()
 }
 
 /// How the first request for an id in a group came out.

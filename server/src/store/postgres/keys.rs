@@ -8,6 +8,8 @@
 //! the same transaction as the write's effect, so a crash loses neither or
 //! both.
 
+use std::collections::{HashMap, HashSet};
+
 use deadpool_postgres::GenericClient;
 use time::OffsetDateTime;
 
@@ -86,6 +88,125 @@ pub(super) async fn answer<T, C: GenericClient + Sync>(
             .await?;
     }
     Ok(Answer::Kept(answer))
+}
+
+/// Claims `keys` (distinct) in the caller's transaction, in key order, in
+/// one statement; the keys answered before, with their answers (or the
+/// reuse error), by `(scope, key)`. The keys not in it were claimed.
+pub(super) async fn claim_many<C: GenericClient + Sync>(
+    tx: &C,
+    keys: &[&IdempotencyKey],
+) -> Result<HashMap<(String, String), Result<SavedResponse, StoreError>>, Failed> {
+    let mut earlier = HashMap::new();
+    let Some(first) = keys.first() else {
+        return Ok(earlier);
+    };
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) \
+             AS k(scope, key, fingerprint, created_at) ORDER BY scope, key \
+             ON CONFLICT (scope, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
+             created_at = EXCLUDED.created_at, status = NULL, headers = NULL, body = NULL \
+             WHERE idempotency_keys.created_at < $5 \
+             RETURNING scope, key",
+        )
+        .await?;
+    let scopes: Vec<&str> = keys.iter().map(|k| k.scope.as_str()).collect();
+    let names: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
+    let prints: Vec<&str> = keys.iter().map(|k| k.fingerprint.as_str()).collect();
+    let times: Vec<OffsetDateTime> = keys.iter().map(|k| k.at).collect();
+    let claimed: HashSet<(String, String)> = tx
+        .query(
+            &stmt,
+            &[&scopes, &names, &prints, &times, &first.not_before],
+        )
+        .await?
+        .iter()
+        .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
+        .collect::<Result<_, StoreError>>()?;
+    for key in keys {
+        let id = (key.scope.clone(), key.key.clone());
+        if claimed.contains(&id) {
+            continue;
+        }
+        let answer = match kept(tx, key).await? {
+            Some((fingerprint, saved)) if fingerprint == key.fingerprint => Ok(saved),
+            Some(_) => Err(StoreError::IdempotencyKeyReused),
+            None => {
+                return Err(
+                    StoreError::WriteConflict("the Idempotency-Key's row changed".into()).into(),
+                )
+            }
+        };
+        earlier.insert(id, answer);
+    }
+    Ok(earlier)
+}
+
+/// The answers a group keeps, and the claims it gives up, written before
+/// its commit in two statements.
+#[derive(Default)]
+pub(super) struct Answers {
+    kept: Vec<(IdempotencyKey, SavedResponse)>,
+    released: Vec<IdempotencyKey>,
+}
+
+impl Answers {
+    /// The answer to a write that took effect: rendered and kept when the
+    /// write claimed a key (an answer of 500 or more gives the claim up).
+    pub(super) fn add<T>(&mut self, remember: Option<&Remember<T>>, done: T) -> Answer<T> {
+        let Some(remember) = remember else {
+            return Answer::Done(done);
+        };
+        let answer = (remember.render)(&done);
+        if answer.status < 500 {
+            self.kept.push((remember.key.clone(), answer.clone()));
+        } else {
+            self.released.push(remember.key.clone());
+        }
+        Answer::Kept(answer)
+    }
+
+    /// Gives up the claim of a write that was refused.
+    pub(super) fn release<T>(&mut self, remember: Option<&Remember<T>>) {
+        if let Some(remember) = remember {
+            self.released.push(remember.key.clone());
+        }
+    }
+
+    /// Writes the answers and gives up the claims.
+    pub(super) async fn write<C: GenericClient + Sync>(self, tx: &C) -> Result<(), Failed> {
+        if !self.kept.is_empty() {
+            let stmt = tx
+                .prepare_cached(
+                    "UPDATE idempotency_keys i SET status = u.status, headers = u.headers, body = u.body \
+                     FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::bytea[]) \
+                     AS u(scope, key, status, headers, body) \
+                     WHERE i.scope = u.scope AND i.key = u.key",
+                )
+                .await?;
+            let scopes: Vec<&str> = self.kept.iter().map(|(k, _)| k.scope.as_str()).collect();
+            let names: Vec<&str> = self.kept.iter().map(|(k, _)| k.key.as_str()).collect();
+            let statuses: Vec<i32> = self.kept.iter().map(|(_, a)| i32::from(a.status)).collect();
+            let headers: Vec<String> = self.kept.iter().map(|(_, a)| a.headers_json()).collect();
+            let bodies: Vec<&[u8]> = self.kept.iter().map(|(_, a)| a.body.as_slice()).collect();
+            tx.execute(&stmt, &[&scopes, &names, &statuses, &headers, &bodies])
+                .await?;
+        }
+        if !self.released.is_empty() {
+            let stmt = tx
+                .prepare_cached(
+                    "DELETE FROM idempotency_keys i USING unnest($1::text[], $2::text[]) AS u(scope, key) \
+                     WHERE i.scope = u.scope AND i.key = u.key",
+                )
+                .await?;
+            let scopes: Vec<&str> = self.released.iter().map(|k| k.scope.as_str()).collect();
+            let names: Vec<&str> = self.released.iter().map(|k| k.key.as_str()).collect();
+            tx.execute(&stmt, &[&scopes, &names]).await?;
+        }
+        Ok(())
+    }
 }
 
 /// The fingerprint and answer kept for `key`, unless expired or not yet

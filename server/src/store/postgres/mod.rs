@@ -61,12 +61,11 @@ pub use webhooks::PostgresWebhooks;
 use super::rows::{log_checkpoint, log_leaf};
 use super::write::Step;
 use super::{
-    write, Answer, ApiKey, Append, Created, IdempotencyKey, Leaf, ListQuery, Page, Position,
-    Remember, SavedResponse, Store, StoreError, StoredCheckpoint, StoredRecord, Write,
+    write, Answer, ApiKey, Append, IdempotencyKey, Leaf, ListQuery, Page, Position, Remember,
+    SavedResponse, Store, StoreError, StoredCheckpoint, StoredRecord, Write,
 };
 
-/// The outcomes of a create, one per record.
-type Creates = Vec<Result<Created, StoreError>>;
+use group::Creates;
 
 /// A PostgreSQL database.
 pub struct PostgresStore {
@@ -117,17 +116,16 @@ impl Store for PostgresStore {
         records: Vec<CanonicalRecord>,
         write: Write<Creates>,
     ) -> Result<Answer<Creates>, StoreError> {
-        if let Some(remember) = write.remember {
-            // With a key: in a transaction of its own, which claims the key
-            // first (see `keys`).
-            return create_alone(&self.pool, records, write.actor, Some(&remember)).await;
-        }
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.send(group::Job::Create(records, write.actor, reply))?;
+        self.send(group::Job::Create(group::Request {
+            work: records,
+            actor: write.actor,
+            remember: write.remember,
+            reply,
+        }))?;
         answer
             .await
             .unwrap_or_else(|_| Err(StoreError::stopped("the writer stopped")))
-            .map(Answer::Done)
     }
 
     async fn append(
@@ -135,15 +133,16 @@ impl Store for PostgresStore {
         request: Append,
         write: Write<Acted>,
     ) -> Result<Answer<Acted>, StoreError> {
-        if let Some(remember) = write.remember {
-            return append_alone(&self.pool, request, write.actor, Some(&remember)).await;
-        }
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.send(group::Job::Append(request, write.actor, reply))?;
+        self.send(group::Job::Append(group::Request {
+            work: request,
+            actor: write.actor,
+            remember: write.remember,
+            reply,
+        }))?;
         answer
             .await
             .unwrap_or_else(|_| Err(StoreError::stopped("the writer stopped")))
-            .map(Answer::Done)
     }
 
     async fn kept_answer(
