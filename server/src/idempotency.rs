@@ -36,18 +36,24 @@ pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 /// The longest key (SPEC §8).
 pub const MAX_KEY_LEN: usize = 255;
 
+/// A key as the caller's: `(scope, key)`.
+type Slot = (String, String);
+
+/// The lock a request with a key holds while it runs.
+type SlotLock = Arc<tokio::sync::Mutex<()>>;
+
 /// The keys of the requests running in this process.
 #[derive(Debug, Default)]
 pub struct InFlight {
-    running: Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>,
+    running: Mutex<HashMap<Slot, SlotLock>>,
 }
 
 /// A request's hold on its key; the next request with it may go on once
 /// this is dropped.
 struct Hold {
     flight: Arc<InFlight>,
-    slot: (String, String),
-    lock: Arc<tokio::sync::Mutex<()>>,
+    slot: Slot,
+    lock: SlotLock,
     guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
@@ -69,7 +75,7 @@ impl Drop for Hold {
 impl InFlight {
     /// Holds `slot` once no other request holds it, waiting up to `wait`;
     /// `None` if it is still held then.
-    async fn hold(self: &Arc<Self>, slot: (String, String), wait: Duration) -> Option<Hold> {
+    async fn hold(self: &Arc<Self>, slot: Slot, wait: Duration) -> Option<Hold> {
         let lock = Arc::clone(
             self.running
                 .lock()
