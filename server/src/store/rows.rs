@@ -67,6 +67,10 @@ pub(crate) trait Columns {
 /// The columns of an [`EventRow`], in order.
 pub(crate) const EVENT_COLUMNS: &str = "id, record_id, seq, event_type, payload, created_at, actor";
 
+/// The columns of an API key row (`api_keys`), in the order both backends
+/// read them: `name, scopes, created_at, last_used_at, revoked_at`.
+pub(crate) const API_KEY_COLUMNS: &str = "name, scopes, created_at, last_used_at, revoked_at";
+
 impl RecordRow {
     /// Reads a row selected in this order: `tx, pos, id, project_name,
     /// registry, vintage, quantity, serial_number, created_at`.

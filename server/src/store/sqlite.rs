@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use super::blocks::{self, sortable, LiveBlock};
 use super::list::{self, Arg, Cut, Dialect};
-use super::rows::{self, Columns, EventRow, RecordRow, EVENT_COLUMNS};
+use super::rows::{self, Columns, EventRow, RecordRow, API_KEY_COLUMNS, EVENT_COLUMNS};
 use super::rows::{log_checkpoint, log_leaf};
 use super::summary::{self, Credits, Group, GroupKey, RawRow, Tally};
 use super::write::Step;
@@ -760,9 +760,6 @@ fn keep(conn: &Connection, key: &IdempotencyKey, answer: &SavedResponse) -> Resu
     .map_err(failed)?;
     Ok(())
 }
-
-/// The columns [`api_key_row`] reads.
-const API_KEY_COLUMNS: &str = "name, scopes, created_at, last_used_at, revoked_at";
 
 fn api_key_row(r: &Row<'_>) -> rusqlite::Result<Result<ApiKey, StoreError>> {
     let time = |i: usize| -> rusqlite::Result<Result<Option<OffsetDateTime>, StoreError>> {

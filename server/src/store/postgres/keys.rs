@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use super::retry::Failed;
 use super::sql::get;
 use crate::access;
+use crate::store::rows::API_KEY_COLUMNS;
 use crate::store::{Answer, ApiKey, IdempotencyKey, Remember, SavedResponse, StoreError};
 
 /// Claims `key` in the caller's transaction; the answer kept for it when it
@@ -266,9 +267,6 @@ pub(super) async fn keep<C: GenericClient + Sync>(
         .await?;
     Ok(())
 }
-
-/// The columns [`api_key_row`] reads.
-const API_KEY_COLUMNS: &str = "name, scopes, created_at, last_used_at, revoked_at";
 
 fn api_key_row(row: &tokio_postgres::Row) -> Result<ApiKey, StoreError> {
     Ok(ApiKey {
