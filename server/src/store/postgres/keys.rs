@@ -9,11 +9,13 @@
 //! both.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::{GenericClient, Pool};
 use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::retry::Failed;
+use super::retry::{run, Failed};
 use super::sql::get;
 use crate::access;
 use crate::store::rows::API_KEY_COLUMNS;
@@ -278,31 +280,108 @@ fn api_key_row(row: &tokio_postgres::Row) -> Result<ApiKey, StoreError> {
     })
 }
 
-/// The active key whose token hashes to `hash`; notes its use when the last
+/// Most key lookups one statement answers.
+const MAX_LOOKUPS: usize = 256;
+
+/// Lookup tasks per process.
+const LOOKUPS: usize = 2;
+
+/// Where a key lookup's answer goes.
+pub(super) type KeyReply = oneshot::Sender<Result<Option<ApiKey>, StoreError>>;
+
+/// A key lookup: the token's SHA-256, and where the key goes.
+pub(super) type Lookup = ([u8; 32], KeyReply);
+
+/// Starts the tasks that look keys up: the lookups waiting at one moment
+/// share one statement (`… WHERE token_hash = ANY($1)`), as the record
+/// reads do (see `reads`), so that a key on every request costs the pool
+/// one connection for many requests, not one each. Nothing is cached: each
+/// group reads the table after its requests arrived, so a revoke committed
+/// before a request is seen by it.
+pub(super) fn start(pool: &Pool) -> mpsc::UnboundedSender<Lookup> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for _ in 0..LOOKUPS {
+        let (pool, receiver) = (pool.clone(), Arc::clone(&receiver));
+        tokio::spawn(async move {
+            loop {
+                let lookups = {
+                    let mut receiver = receiver.lock().await;
+                    let Some(first) = receiver.recv().await else {
+                        break;
+                    };
+                    let mut lookups = vec![first];
+                    while lookups.len() < MAX_LOOKUPS {
+                        match receiver.try_recv() {
+                            Ok(lookup) => lookups.push(lookup),
+                            Err(_) => break,
+                        }
+                    }
+                    lookups
+                };
+                answer_lookups(&pool, lookups).await;
+            }
+        });
+    }
+    sender
+}
+
+async fn answer_lookups(pool: &Pool, lookups: Vec<Lookup>) {
+    let hashes: Vec<&[u8]> = lookups.iter().map(|(h, _)| h.as_slice()).collect();
+    let hashes = &hashes;
+    let found = run(pool, |client| async move {
+        api_keys_by_hash(&client, hashes).await
+    })
+    .await;
+    match found {
+        Ok(found) => {
+            for (hash, reply) in lookups {
+                let _ = reply.send(Ok(found.get(&hash).cloned()));
+            }
+        }
+        Err(e) => {
+            let message = e.to_string();
+            for (_, reply) in lookups {
+                let _ = reply.send(Err(StoreError::unavailable(
+                    "looking API keys up",
+                    message.clone(),
+                )));
+            }
+        }
+    }
+}
+
+/// The active keys among `hashes`, by hash; notes the use of each whose last
 /// noted one is over a minute old (one write a minute per key, not one per
 /// request).
-pub(super) async fn api_key<C: GenericClient + Sync>(
+async fn api_keys_by_hash<C: GenericClient + Sync>(
     client: &C,
-    hash: &[u8; 32],
-) -> Result<Option<ApiKey>, Failed> {
+    hashes: &[&[u8]],
+) -> Result<HashMap<[u8; 32], ApiKey>, Failed> {
     let stmt = client
         .prepare_cached(&format!(
-            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL"
+            "SELECT {API_KEY_COLUMNS}, token_hash FROM api_keys \
+             WHERE token_hash = ANY($1) AND revoked_at IS NULL"
         ))
         .await?;
-    let Some(row) = client.query_opt(&stmt, &[&hash.as_slice()]).await? else {
-        return Ok(None);
-    };
-    let key = api_key_row(&row)?;
-    if access::stale(key.last_used_at) {
-        let note = client
-            .prepare_cached("UPDATE api_keys SET last_used_at = $2 WHERE name = $1")
-            .await?;
-        client
-            .execute(&note, &[&key.name, &OffsetDateTime::now_utc()])
-            .await?;
+    let mut found = HashMap::new();
+    for row in client.query(&stmt, &[&hashes]).await? {
+        let key = api_key_row(&row)?;
+        let hash: Vec<u8> = get(&row, 5)?;
+        let hash: [u8; 32] = hash
+            .try_into()
+            .map_err(|_| StoreError::corrupt(None, "API key hash", "not 32 bytes"))?;
+        if access::stale(key.last_used_at) {
+            let note = client
+                .prepare_cached("UPDATE api_keys SET last_used_at = $2 WHERE name = $1")
+                .await?;
+            client
+                .execute(&note, &[&key.name, &OffsetDateTime::now_utc()])
+                .await?;
+        }
+        found.insert(hash, key);
     }
-    Ok(Some(key))
+    Ok(found)
 }
 
 /// Every key, oldest first.

@@ -74,6 +74,8 @@ pub struct PostgresStore {
     writer: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<group::Job>>>,
     /// The queue of the grouped record lookups; `None` once closed.
     reader: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<(RecordId, reads::Reply)>>>,
+    /// The queue of the grouped API key lookups; `None` once closed.
+    keys: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<keys::Lookup>>>,
 }
 
 impl PostgresStore {
@@ -83,10 +85,12 @@ impl PostgresStore {
         let pool = connect::open(url, pool_size).await?;
         let writer = group::start(&pool);
         let reader = reads::start(&pool);
+        let keys = keys::start(&pool);
         Ok(Self {
             pool,
             writer: std::sync::Mutex::new(Some(writer)),
             reader: std::sync::Mutex::new(Some(reader)),
+            keys: std::sync::Mutex::new(Some(keys)),
         })
     }
 
@@ -175,9 +179,16 @@ impl Store for PostgresStore {
     }
 
     async fn api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError> {
-        let hash = &hash;
-        self.run(|client| async move { keys::api_key(&client, hash).await })
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .and_then(|k| k.send((hash, reply)).ok())
+            .ok_or_else(|| StoreError::stopped("the server is shutting down"))?;
+        answer
             .await
+            .unwrap_or_else(|_| Err(StoreError::stopped("the key lookups stopped")))
     }
 
     async fn has_api_keys(&self) -> Result<bool, StoreError> {
@@ -447,6 +458,12 @@ impl Store for PostgresStore {
         );
         drop(
             self.reader
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(),
+        );
+        drop(
+            self.keys
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .take(),
