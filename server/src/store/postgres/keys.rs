@@ -21,9 +21,9 @@ use crate::access;
 use crate::store::rows::API_KEY_COLUMNS;
 use crate::store::{Answer, ApiKey, IdempotencyKey, Remember, SavedResponse, StoreError};
 
-/// Claims `key` in the caller's transaction; the answer kept for it when it
-/// was answered before (or the reuse error), `None` when the write should go
-/// ahead. No key: `None`.
+/// Claims `key` in the caller's transaction ([`claim_many`] of one); the
+/// answer kept for it when it was answered before (or the reuse error),
+/// `None` when the write should go ahead. No key: `None`.
 pub(super) async fn claim<T, C: GenericClient + Sync>(
     tx: &C,
     key: Option<&IdempotencyKey>,
@@ -31,66 +31,26 @@ pub(super) async fn claim<T, C: GenericClient + Sync>(
     let Some(key) = key else {
         return Ok(None);
     };
-    // An expired row is taken over; a live one is left alone.
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) \
-             VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (scope, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
-             created_at = EXCLUDED.created_at, status = NULL, headers = NULL, body = NULL \
-             WHERE idempotency_keys.created_at < $5 \
-             RETURNING 1",
-        )
-        .await?;
-    let claimed = tx
-        .query_opt(
-            &stmt,
-            &[
-                &key.scope,
-                &key.key,
-                &key.fingerprint,
-                &key.at,
-                &key.not_before,
-            ],
-        )
+    Ok(claim_many(tx, &[key])
         .await?
-        .is_some();
-    if claimed {
-        return Ok(None);
-    }
-    match kept(tx, key).await? {
-        Some((fingerprint, saved)) if fingerprint == key.fingerprint => {
-            Ok(Some(Answer::Replayed(saved)))
-        }
-        Some(_) => Err(StoreError::IdempotencyKeyReused.into()),
-        // Claimed and committed without an answer cannot happen (both are
-        // one transaction); expired meanwhile: the next try claims it.
-        None => Err(StoreError::WriteConflict("the Idempotency-Key's row changed".into()).into()),
-    }
+        .into_values()
+        .next()
+        .map(|earlier| earlier.map(Answer::Replayed))
+        .transpose()?)
 }
 
 /// Writes the answer of a write that claimed its key, in its transaction
 /// (an answer of 500 or more gives the claim up instead); the write's
-/// [`Answer`].
+/// [`Answer`]. ([`Answers`] of one.)
 pub(super) async fn answer<T, C: GenericClient + Sync>(
     tx: &C,
     remember: Option<&Remember<T>>,
     done: T,
 ) -> Result<Answer<T>, Failed> {
-    let Some(remember) = remember else {
-        return Ok(Answer::Done(done));
-    };
-    let answer = (remember.render)(&done);
-    if answer.status < 500 {
-        keep(tx, &remember.key, &answer).await?;
-    } else {
-        let stmt = tx
-            .prepare_cached("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2")
-            .await?;
-        tx.execute(&stmt, &[&remember.key.scope, &remember.key.key])
-            .await?;
-    }
-    Ok(Answer::Kept(answer))
+    let mut answers = Answers::default();
+    let answer = answers.add(remember, done);
+    answers.write(tx).await?;
+    Ok(answer)
 }
 
 /// Claims `keys` (distinct) in the caller's transaction, in key order, in
@@ -304,21 +264,7 @@ pub(super) fn start(pool: &Pool) -> mpsc::UnboundedSender<Lookup> {
     for _ in 0..LOOKUPS {
         let (pool, receiver) = (pool.clone(), Arc::clone(&receiver));
         tokio::spawn(async move {
-            loop {
-                let lookups = {
-                    let mut receiver = receiver.lock().await;
-                    let Some(first) = receiver.recv().await else {
-                        break;
-                    };
-                    let mut lookups = vec![first];
-                    while lookups.len() < MAX_LOOKUPS {
-                        match receiver.try_recv() {
-                            Ok(lookup) => lookups.push(lookup),
-                            Err(_) => break,
-                        }
-                    }
-                    lookups
-                };
+            while let Some(lookups) = super::reads::next_group(&receiver, MAX_LOOKUPS).await {
                 answer_lookups(&pool, lookups).await;
             }
         });

@@ -32,7 +32,7 @@ pub(super) fn start(pool: &Pool) -> mpsc::UnboundedSender<(RecordId, Reply)> {
     for _ in 0..READERS {
         let (pool, receiver) = (pool.clone(), Arc::clone(&receiver));
         tokio::spawn(async move {
-            while let Some(lookups) = next_group(&receiver).await {
+            while let Some(lookups) = next_group(&receiver, MAX_GROUP).await {
                 answer(&pool, lookups).await;
             }
         });
@@ -40,13 +40,17 @@ pub(super) fn start(pool: &Pool) -> mpsc::UnboundedSender<(RecordId, Reply)> {
     sender
 }
 
-async fn next_group(
-    receiver: &Mutex<mpsc::UnboundedReceiver<(RecordId, Reply)>>,
-) -> Option<Vec<(RecordId, Reply)>> {
+/// Everything waiting in `receiver` (up to `max`), once at least one item
+/// is: the group one statement answers. (The record reads' and the API key
+/// lookups' queue.)
+pub(super) async fn next_group<T>(
+    receiver: &Mutex<mpsc::UnboundedReceiver<T>>,
+    max: usize,
+) -> Option<Vec<T>> {
     let mut receiver = receiver.lock().await;
     let first = receiver.recv().await?;
     let mut lookups = vec![first];
-    while lookups.len() < MAX_GROUP {
+    while lookups.len() < max {
         match receiver.try_recv() {
             Ok(lookup) => lookups.push(lookup),
             Err(_) => break,
