@@ -75,7 +75,10 @@ def main() -> None:
                 if m.non2xx or m.socket_errors:
                     print(f"warning: {label}: {m.non2xx:.0f} non-2xx responses{', socket errors' if m.socket_errors else ''}")
                 figures[label].append(m.rps)
-                print(f"round {round_ + 1}, {args.backend}, {label}: {m.rps:.0f} creates/s", flush=True)
+                # CPU time per create of each process group (µs): where the ceiling is.
+                per = ", ".join(f"{name} {pct / 100 / m.rps * 1e6:.0f}" for name, pct in m.cpu.items() if not name.startswith("machine"))
+                print(f"round {round_ + 1}, {args.backend}, {label}: {m.rps:.0f} creates/s "
+                      f"(CPU µs per create: {per}; machine busy {m.cpu.get('machine busy', 0):.0f}%)", flush=True)
         median = {label: statistics.median(v) for label, v in figures.items()}
         print()
         print(f"{args.backend}, {args.rounds} rounds of {args.duration} s, {args.connections} connections: median durable creates/s")

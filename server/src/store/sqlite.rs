@@ -506,6 +506,11 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // FULL: a commit is on disk (WAL fsynced) before it is acknowledged.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    // Each job of a group commit runs in a savepoint, whose sub-journal (a
+    // copy of every page the job changes) otherwise spills to a temporary
+    // file past 64 KiB: a keyed create, or a split, wrote it out at each job.
+    // In memory, it lives and dies with the job.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
 

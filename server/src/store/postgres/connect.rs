@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0003_log.sql"),
     include_str!("../../../migrations/postgres/0004_webhooks.sql"),
     include_str!("../../../migrations/postgres/0005_access.sql"),
+    include_str!("../../../migrations/postgres/0006_idempotency_locks.sql"),
 ];
 
 /// The advisory lock that makes processes starting at once migrate one after

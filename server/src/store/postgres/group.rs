@@ -119,8 +119,8 @@ async fn next_group(receiver: &Mutex<mpsc::UnboundedReceiver<Job>>) -> Option<Ve
 
 /// Writes and commits one group, then answers each of its requests.
 ///
-/// Requests with an `Idempotency-Key` claim their keys first, in one
-/// statement in key order (so that groups of several processes claiming the
+/// Requests with an `Idempotency-Key` lock their keys first, in one
+/// statement in lock order (so that groups of several processes locking the
 /// same keys wait for each other in one order); a key answered before is
 /// replayed and its request left out; the answers of the others are
 /// written before the commit, in the group's transaction (see `keys`).
@@ -189,14 +189,9 @@ async fn commit(pool: &Pool, jobs: Vec<Job>) {
         for (r, slot) in a.iter().zip(&mut append_answers) {
             if slot.is_none() {
                 let outcome = acted.next().ok_or_else(|| lost("lifecycle call"))?;
-                *slot = Some(match outcome {
-                    Ok(acted) => Ok(kept.add(r.remember.as_ref(), acted)),
-                    Err(e) => {
-                        // Refused: nothing is kept, the claim is given up.
-                        kept.release(r.remember.as_ref());
-                        Err(e)
-                    }
-                });
+                // Refused: nothing is kept; the key's lock ends with the
+                // transaction.
+                *slot = Some(outcome.map(|acted| kept.add(r.remember.as_ref(), acted)));
             }
         }
         kept.write(&tx).await?;

@@ -1,17 +1,18 @@
 //! API keys and the answers kept for `Idempotency-Key` retries (SPEC §8).
 //!
-//! A write with a key claims it first in its own transaction: an insert of
-//! the key's row without an answer. A repeat in another process then waits
-//! on that row (the unique index) until the first transaction ends: if it
-//! committed, the repeat reads the answer kept with it and replays it; if it
-//! rolled back, the repeat claims the key itself. The answer is written in
-//! the same transaction as the write's effect, so a crash loses neither or
-//! both.
+//! A write with a key first takes an advisory lock standing for the key,
+//! held until its transaction ends, then looks for the answer kept for it. A
+//! repeat in another process waits on that lock until the first transaction
+//! ends: if it committed, the repeat finds the answer kept with it and
+//! replays it; if it rolled back, the repeat goes ahead itself. The answer is
+//! inserted, whole, in the same transaction as the write's effect, so a
+//! crash loses neither or both; a refused write keeps nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use deadpool_postgres::{GenericClient, Pool};
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
@@ -21,7 +22,12 @@ use crate::access;
 use crate::store::rows::API_KEY_COLUMNS;
 use crate::store::{Answer, ApiKey, IdempotencyKey, Remember, SavedResponse, StoreError};
 
-/// Claims `key` in the caller's transaction ([`claim_many`] of one); the
+/// The first key of the advisory locks that stand for Idempotency-Keys (the
+/// second is a hash of the key, see [`lock_of`]): "idk" in ASCII, apart from
+/// the webhooks' and the migrations' locks.
+const LOCK_SPACE: i32 = 0x0069_646b;
+
+/// Locks `key` in the caller's transaction ([`claim_many`] of one); the
 /// answer kept for it when it was answered before (or the reuse error),
 /// `None` when the write should go ahead. No key: `None`.
 pub(super) async fn claim<T, C: GenericClient + Sync>(
@@ -39,9 +45,8 @@ pub(super) async fn claim<T, C: GenericClient + Sync>(
         .transpose()?)
 }
 
-/// Writes the answer of a write that claimed its key, in its transaction
-/// (an answer of 500 or more gives the claim up instead); the write's
-/// [`Answer`]. ([`Answers`] of one.)
+/// Keeps the answer of a write whose key it locked, in its transaction (not
+/// an answer of 500 or more); the write's [`Answer`]. ([`Answers`] of one.)
 pub(super) async fn answer<T, C: GenericClient + Sync>(
     tx: &C,
     remember: Option<&Remember<T>>,
@@ -53,9 +58,25 @@ pub(super) async fn answer<T, C: GenericClient + Sync>(
     Ok(answer)
 }
 
-/// Claims `keys` (distinct) in the caller's transaction, in key order, in
-/// one statement; the keys answered before, with their answers (or the
-/// reuse error), by `(scope, key)`. The keys not in it were claimed.
+/// The second key of the advisory lock standing for `key`: the first four
+/// bytes of SHA-256(scope, NUL, key). Two keys that share it only wait for
+/// each other.
+fn lock_of(key: &IdempotencyKey) -> i32 {
+    let digest = Sha256::new()
+        .chain_update(key.scope.as_bytes())
+        .chain_update([0])
+        .chain_update(key.key.as_bytes())
+        .finalize();
+    let mut first = [0; 4];
+    first.copy_from_slice(digest.get(..4).unwrap_or(&[0; 4]));
+    i32::from_be_bytes(first)
+}
+
+/// Locks `keys` in the caller's transaction, in the order of their locks, in
+/// one statement (so that groups of several processes locking the same keys
+/// wait for each other in one order), then finds the answers kept for them;
+/// the keys answered before, with their answers (or the reuse error), by
+/// `(scope, key)`. The keys not in it go ahead.
 pub(super) async fn claim_many<C: GenericClient + Sync>(
     tx: &C,
     keys: &[&IdempotencyKey],
@@ -64,60 +85,72 @@ pub(super) async fn claim_many<C: GenericClient + Sync>(
     let Some(first) = keys.first() else {
         return Ok(earlier);
     };
-    let stmt = tx
+    let mut locks: Vec<i32> = keys.iter().map(|k| lock_of(k)).collect();
+    locks.sort_unstable();
+    locks.dedup();
+    let lock = tx
+        .prepare_cached("SELECT pg_advisory_xact_lock($1, l) FROM unnest($2::int4[]) AS l")
+        .await?;
+    let find = tx
         .prepare_cached(
-            "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at) \
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) \
-             AS k(scope, key, fingerprint, created_at) ORDER BY scope, key \
-             ON CONFLICT (scope, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
-             created_at = EXCLUDED.created_at, status = NULL, headers = NULL, body = NULL \
-             WHERE idempotency_keys.created_at < $5 \
-             RETURNING scope, key",
+            // LATERAL: one primary key lookup per key, whatever the
+            // planner guesses of the table's size.
+            "SELECT u.scope, u.key, i.fingerprint, i.status, i.headers, i.body \
+             FROM unnest($1::text[], $2::text[]) AS u(scope, key) CROSS JOIN LATERAL \
+             (SELECT fingerprint, status, headers, body FROM idempotency_keys \
+              WHERE scope = u.scope AND key = u.key AND created_at >= $3) AS i",
         )
         .await?;
     let scopes: Vec<&str> = keys.iter().map(|k| k.scope.as_str()).collect();
     let names: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
-    let prints: Vec<&str> = keys.iter().map(|k| k.fingerprint.as_str()).collect();
-    let times: Vec<OffsetDateTime> = keys.iter().map(|k| k.at).collect();
-    let claimed: HashSet<(String, String)> = tx
-        .query(
-            &stmt,
-            &[&scopes, &names, &prints, &times, &first.not_before],
-        )
-        .await?
+    // Sent together (one round trip); the lookup runs once the locks are
+    // held, with a snapshot of its own (READ COMMITTED), so it sees the
+    // answer of a transaction it waited for.
+    let (locked, found) = futures_util::future::join(
+        tx.execute(&lock, &[&LOCK_SPACE, &locks]),
+        tx.query(&find, &[&scopes, &names, &first.not_before]),
+    )
+    .await;
+    locked?;
+    let mut found: HashMap<(String, String), (String, SavedResponse)> = found?
         .iter()
-        .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
+        .map(|row| Ok(((get(row, 0)?, get(row, 1)?), saved_row(row, 2)?)))
         .collect::<Result<_, StoreError>>()?;
     for key in keys {
         let id = (key.scope.clone(), key.key.clone());
-        if claimed.contains(&id) {
-            continue;
+        if let Some((fingerprint, saved)) = found.remove(&id) {
+            let answer = if fingerprint == key.fingerprint {
+                Ok(saved)
+            } else {
+                Err(StoreError::IdempotencyKeyReused)
+            };
+            earlier.insert(id, answer);
         }
-        let answer = match kept(tx, key).await? {
-            Some((fingerprint, saved)) if fingerprint == key.fingerprint => Ok(saved),
-            Some(_) => Err(StoreError::IdempotencyKeyReused),
-            None => {
-                return Err(
-                    StoreError::WriteConflict("the Idempotency-Key's row changed".into()).into(),
-                )
-            }
-        };
-        earlier.insert(id, answer);
     }
     Ok(earlier)
 }
 
-/// The answers a group keeps, and the claims it gives up, written before
-/// its commit in two statements.
+/// A kept answer's fingerprint and answer, from the columns `fingerprint,
+/// status, headers, body` starting at `at`.
+fn saved_row(row: &tokio_postgres::Row, at: usize) -> Result<(String, SavedResponse), StoreError> {
+    let status: i32 = get(row, at + 1)?;
+    let status =
+        u16::try_from(status).map_err(|e| StoreError::corrupt(None, "kept answer's status", e))?;
+    let headers: String = get(row, at + 2)?;
+    let saved = SavedResponse::read(status, &headers, get(row, at + 3)?)?;
+    Ok((get(row, at)?, saved))
+}
+
+/// The answers a group keeps, written before its commit in one statement.
 #[derive(Default)]
 pub(super) struct Answers {
     kept: Vec<(IdempotencyKey, SavedResponse)>,
-    released: Vec<IdempotencyKey>,
 }
 
 impl Answers {
-    /// The answer to a write that took effect: rendered and kept when the
-    /// write claimed a key (an answer of 500 or more gives the claim up).
+    /// The answer to a write that took effect: rendered, and kept when the
+    /// write has a key (not an answer of 500 or more, which a retry decides
+    /// again).
     pub(super) fn add<T>(&mut self, remember: Option<&Remember<T>>, done: T) -> Answer<T> {
         let Some(remember) = remember else {
             return Answer::Done(done);
@@ -125,55 +158,47 @@ impl Answers {
         let answer = (remember.render)(&done);
         if answer.status < 500 {
             self.kept.push((remember.key.clone(), answer.clone()));
-        } else {
-            self.released.push(remember.key.clone());
         }
         Answer::Kept(answer)
     }
 
-    /// Gives up the claim of a write that was refused.
-    pub(super) fn release<T>(&mut self, remember: Option<&Remember<T>>) {
-        if let Some(remember) = remember {
-            self.released.push(remember.key.clone());
-        }
-    }
-
-    /// Writes the answers and gives up the claims.
+    /// Inserts the answers, each replacing its key's expired one (the key's
+    /// lock is held and no live answer was found).
     pub(super) async fn write<C: GenericClient + Sync>(self, tx: &C) -> Result<(), Failed> {
-        if !self.kept.is_empty() {
-            let stmt = tx
-                .prepare_cached(
-                    "UPDATE idempotency_keys i SET status = u.status, headers = u.headers, body = u.body \
-                     FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::bytea[]) \
-                     AS u(scope, key, status, headers, body) \
-                     WHERE i.scope = u.scope AND i.key = u.key",
-                )
-                .await?;
-            let scopes: Vec<&str> = self.kept.iter().map(|(k, _)| k.scope.as_str()).collect();
-            let names: Vec<&str> = self.kept.iter().map(|(k, _)| k.key.as_str()).collect();
-            let statuses: Vec<i32> = self.kept.iter().map(|(_, a)| i32::from(a.status)).collect();
-            let headers: Vec<String> = self.kept.iter().map(|(_, a)| a.headers_json()).collect();
-            let bodies: Vec<&[u8]> = self.kept.iter().map(|(_, a)| a.body.as_slice()).collect();
-            tx.execute(&stmt, &[&scopes, &names, &statuses, &headers, &bodies])
-                .await?;
+        if self.kept.is_empty() {
+            return Ok(());
         }
-        if !self.released.is_empty() {
-            let stmt = tx
-                .prepare_cached(
-                    "DELETE FROM idempotency_keys i USING unnest($1::text[], $2::text[]) AS u(scope, key) \
-                     WHERE i.scope = u.scope AND i.key = u.key",
-                )
-                .await?;
-            let scopes: Vec<&str> = self.released.iter().map(|k| k.scope.as_str()).collect();
-            let names: Vec<&str> = self.released.iter().map(|k| k.key.as_str()).collect();
-            tx.execute(&stmt, &[&scopes, &names]).await?;
-        }
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at, status, headers, body) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], \
+                 $5::int4[], $6::text[], $7::bytea[]) \
+                 ON CONFLICT (scope, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
+                 created_at = EXCLUDED.created_at, status = EXCLUDED.status, \
+                 headers = EXCLUDED.headers, body = EXCLUDED.body",
+            )
+            .await?;
+        let keys = || self.kept.iter().map(|(k, _)| k);
+        let answers = || self.kept.iter().map(|(_, a)| a);
+        let scopes: Vec<&str> = keys().map(|k| k.scope.as_str()).collect();
+        let names: Vec<&str> = keys().map(|k| k.key.as_str()).collect();
+        let prints: Vec<&str> = keys().map(|k| k.fingerprint.as_str()).collect();
+        let times: Vec<OffsetDateTime> = keys().map(|k| k.at).collect();
+        let statuses: Vec<i32> = answers().map(|a| i32::from(a.status)).collect();
+        let headers: Vec<String> = answers().map(SavedResponse::headers_json).collect();
+        let bodies: Vec<&[u8]> = answers().map(|a| a.body.as_slice()).collect();
+        tx.execute(
+            &stmt,
+            &[
+                &scopes, &names, &prints, &times, &statuses, &headers, &bodies,
+            ],
+        )
+        .await?;
         Ok(())
     }
 }
 
-/// The fingerprint and answer kept for `key`, unless expired or not yet
-/// answered.
+/// The fingerprint and answer kept for `key`, unless expired.
 pub(super) async fn kept<C: GenericClient + Sync>(
     client: &C,
     key: &IdempotencyKey,
@@ -181,53 +206,26 @@ pub(super) async fn kept<C: GenericClient + Sync>(
     let stmt = client
         .prepare_cached(
             "SELECT fingerprint, status, headers, body FROM idempotency_keys \
-             WHERE scope = $1 AND key = $2 AND created_at >= $3 AND status IS NOT NULL",
+             WHERE scope = $1 AND key = $2 AND created_at >= $3",
         )
         .await?;
-    let Some(row) = client
+    let row = client
         .query_opt(&stmt, &[&key.scope, &key.key, &key.not_before])
-        .await?
-    else {
-        return Ok(None);
-    };
-    let status: i32 = get(&row, 1)?;
-    let status =
-        u16::try_from(status).map_err(|e| StoreError::corrupt(None, "kept answer's status", e))?;
-    let headers: String = get(&row, 2)?;
-    let saved = SavedResponse::read(status, &headers, get(&row, 3)?)?;
-    Ok(Some((get(&row, 0)?, saved)))
+        .await?;
+    Ok(row.map(|row| saved_row(&row, 0)).transpose()?)
 }
 
-/// Keeps `answer` for `key`, replacing a claim or an expired answer.
+/// Keeps `answer` for `key`, replacing an expired answer.
 pub(super) async fn keep<C: GenericClient + Sync>(
     client: &C,
     key: &IdempotencyKey,
     answer: &SavedResponse,
 ) -> Result<(), Failed> {
-    let stmt = client
-        .prepare_cached(
-            "INSERT INTO idempotency_keys (scope, key, fingerprint, created_at, status, headers, body) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (scope, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
-             created_at = EXCLUDED.created_at, status = EXCLUDED.status, \
-             headers = EXCLUDED.headers, body = EXCLUDED.body",
-        )
-        .await?;
-    client
-        .execute(
-            &stmt,
-            &[
-                &key.scope,
-                &key.key,
-                &key.fingerprint,
-                &key.at,
-                &i32::from(answer.status),
-                &answer.headers_json(),
-                &answer.body,
-            ],
-        )
-        .await?;
-    Ok(())
+    Answers {
+        kept: vec![(key.clone(), answer.clone())],
+    }
+    .write(client)
+    .await
 }
 
 fn api_key_row(row: &tokio_postgres::Row) -> Result<ApiKey, StoreError> {

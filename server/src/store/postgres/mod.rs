@@ -551,7 +551,8 @@ async fn append_alone(
                     tx.commit().await.map_err(Failed::at_commit)?;
                     return Ok(answer);
                 }
-                // Refused: nothing is kept, the key's claim is undone.
+                // Refused: nothing is kept; the key's lock ends with the
+                // transaction.
                 Err(e) => return Err(e.into()),
             }
         }
