@@ -46,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_log.sql"),
     include_str!("../../migrations/sqlite/0004_webhooks.sql"),
     include_str!("../../migrations/sqlite/0005_access.sql"),
+    include_str!("../../migrations/sqlite/0006_events_final_index.sql"),
 ];
 
 /// Most requests one transaction commits together.

@@ -93,12 +93,14 @@ pub(super) async fn claim_many<C: GenericClient + Sync>(
         .await?;
     let find = tx
         .prepare_cached(
-            // LATERAL: one primary key lookup per key, whatever the
-            // planner guesses of the table's size.
+            // One primary key lookup per key, whatever the planner guessed
+            // of the table's size when it planned this prepared statement
+            // (OFFSET 0 keeps the subquery from being made a join, which an
+            // empty table's plan makes a scan of the whole table).
             "SELECT u.scope, u.key, i.fingerprint, i.status, i.headers, i.body \
              FROM unnest($1::text[], $2::text[]) AS u(scope, key) CROSS JOIN LATERAL \
              (SELECT fingerprint, status, headers, body FROM idempotency_keys \
-              WHERE scope = u.scope AND key = u.key AND created_at >= $3) AS i",
+              WHERE scope = u.scope AND key = u.key AND created_at >= $3 OFFSET 0) AS i",
         )
         .await?;
     let scopes: Vec<&str> = keys.iter().map(|k| k.scope.as_str()).collect();
