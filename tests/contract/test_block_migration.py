@@ -22,9 +22,10 @@ SCHEMA_V1 = {
 TAIL = "-vcs-vcu-1310-ver-cn-13-3005-01012022-31102022-0"
 
 
-def old_database(backend: Backend, url: str) -> dict[str, str]:
+def old_database(backend: Backend, url: str, extra: dict[str, tuple[str, str]] | None = None) -> dict[str, str]:
     """A database at schema version 1 holding two overlapping blocks, a
-    block of its own and a plain record; returns their ids by name."""
+    block of its own, a plain record and the `extra` ones (serial, quantity
+    by name); returns their ids by name."""
     schema = SCHEMA_V1[backend.name].read_text()
     if backend.name == "sqlite":
         import sqlite3
@@ -41,13 +42,14 @@ def old_database(backend: Backend, url: str) -> dict[str, str]:
         "overlapping": ("19380-50-150" + TAIL, "101.0000"),
         "apart": ("19380-151-200" + TAIL, "50.0000"),
         "plain": ("vcs-plain-1", "7.0000"),
+        **(extra or {}),
     }
     ids = {}
     for n, (name, (serial, quantity)) in enumerate(records.items()):
         fields = {"project_name": "old", "registry": "verra", "vintage": 2022, "quantity": quantity, "serial_number": serial}
         rid = ids_v1.record_id(fields)
         ids[name] = rid
-        at = f"2024-01-0{n + 1}T00:00:00Z"
+        at = f"2024-01-{n + 1:02d}T00:00:00Z"
         backend.execute(
             url,
             "INSERT INTO records (id, project_name, registry, vintage, quantity, serial_number, created_at) "
@@ -96,3 +98,33 @@ def test_a_new_database_has_no_overlaps(backend: Backend, tmp_path: Path) -> Non
         cwd=tmp_path, capture_output=True, text=True, timeout=60,
     )
     assert listed.returncode == 0 and listed.stdout == "", listed
+
+
+def test_a_split_that_cannot_be_written_whole_writes_nothing(backend: Backend, tmp_path: Path) -> None:
+    """A split commits with both its children or not at all (SPEC §6), even
+    when a stored record already holds the front child's id (possible only
+    with an overlap the old rules allowed): nothing of it is written, the
+    other records are untouched, and the same action on another block
+    still works."""
+    # The front child of retiring 10 credits of "first", as the Python
+    # reference derives it: the block's first 10 serials, 10 credits.
+    child = ("19380-1-10" + TAIL, "10.0000")
+    url = backend.new_url(tmp_path)
+    ids = old_database(backend, url, {"child": child})
+    child_id = ids_v1.record_id({"project_name": "old", "registry": "verra", "vintage": 2022, "quantity": child[1], "serial_number": child[0]})
+    assert ids["child"] == child_id
+    server = Server(url, tmp_path).start()
+    try:
+        r = server.post(f"/records/{ids['first']}/retire", {"quantity": 10})
+        assert r.status == 409, (r.status, r.json)
+        first = server.get(f"/records/{ids['first']}").json
+        assert first["status"] == "ACTIVE" and first["children"] == []
+        assert [e["event_type"] for e in first["events"]] == ["CREATED"]
+        stored = server.get(f"/records/{child_id}").json
+        assert [e["event_type"] for e in stored["events"]] == ["CREATED"]
+        # The group the refused split was in still commits the others'.
+        assert server.post(f"/records/{ids['apart']}/retire", {"quantity": 10}).status == 200
+        events = server.get("/events?limit=100").json
+        assert not any(e["event_type"] == "SPLIT" and e["record_id"] == ids["first"] for e in events["items"])
+    finally:
+        assert server.stop() == 0

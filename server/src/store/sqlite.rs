@@ -650,8 +650,10 @@ fn run_job(tx: &Connection, job: Job, now: OffsetDateTime) -> Done {
         Job::Exec(exec, reply) => Done::Exec(in_savepoint(tx, |sp| exec(sp)), reply),
         Job::Append(request, write, reply) => {
             let actor = write.actor.as_deref();
+            // In a savepoint of its own: a split writes several rows, all
+            // of which stay or none (SPEC §6), key or no key.
             let outcome = remembered(tx, write.remember.as_ref(), |conn| {
-                append_one(conn, &request, now, actor)
+                in_savepoint(conn, |sp| append_one(sp, &request, now, actor))
             });
             Done::Append(outcome, reply)
         }
