@@ -249,15 +249,22 @@ const LOOKUPS: usize = 2;
 /// Where a key lookup's answer goes.
 pub(super) type KeyReply = oneshot::Sender<Result<Option<ApiKey>, StoreError>>;
 
-/// A key lookup: the token's SHA-256, and where the key goes.
-pub(super) type Lookup = ([u8; 32], KeyReply);
+/// A question for the lookup tasks.
+pub(super) enum Lookup {
+    /// The active key whose token has this SHA-256.
+    Key([u8; 32], KeyReply),
+    /// Whether any key is active (an open server has none; asked by every
+    /// write that sends no key).
+    AnyActive(oneshot::Sender<Result<bool, StoreError>>),
+}
 
 /// Starts the tasks that look keys up: the lookups waiting at one moment
-/// share one statement (`… WHERE token_hash = ANY($1)`), as the record
-/// reads do (see `reads`), so that a key on every request costs the pool
-/// one connection for many requests, not one each. Nothing is cached: each
-/// group reads the table after its requests arrived, so a revoke committed
-/// before a request is seen by it.
+/// share one statement (`… WHERE token_hash = ANY($1)`, and one `EXISTS`
+/// for all the writes without a key), as the record reads do (see `reads`),
+/// so that a key on every request, or none on an open server, costs the
+/// pool one connection for many requests, not one each. Nothing is cached:
+/// each group reads the table after its requests arrived, so a key created
+/// or revoked before a request is seen by it.
 pub(super) fn start(pool: &Pool) -> mpsc::UnboundedSender<Lookup> {
     let (sender, receiver) = mpsc::unbounded_channel();
     let receiver = Arc::new(Mutex::new(receiver));
@@ -273,28 +280,72 @@ pub(super) fn start(pool: &Pool) -> mpsc::UnboundedSender<Lookup> {
 }
 
 async fn answer_lookups(pool: &Pool, lookups: Vec<Lookup>) {
-    let hashes: Vec<&[u8]> = lookups.iter().map(|(h, _)| h.as_slice()).collect();
+    let hashes: Vec<&[u8]> = lookups
+        .iter()
+        .filter_map(|l| match l {
+            Lookup::Key(hash, _) => Some(hash.as_slice()),
+            Lookup::AnyActive(_) => None,
+        })
+        .collect();
+    let any_asked = lookups.iter().any(|l| matches!(l, Lookup::AnyActive(_)));
     let hashes = &hashes;
     let found = run(pool, |client| async move {
-        api_keys_by_hash(&client, hashes).await
+        let keys = async {
+            if hashes.is_empty() {
+                Ok(HashMap::new())
+            } else {
+                api_keys_by_hash(&client, hashes).await
+            }
+        };
+        let any = async {
+            if any_asked {
+                any_active(&client).await
+            } else {
+                Ok(false)
+            }
+        };
+        // Sent together: one round trip.
+        let (keys, any) = futures_util::future::join(keys, any).await;
+        Ok((keys?, any?))
     })
     .await;
+    // A client that went away no longer waits for its answer.
     match found {
-        Ok(found) => {
-            for (hash, reply) in lookups {
-                let _ = reply.send(Ok(found.get(&hash).cloned()));
+        Ok((found, any)) => {
+            for lookup in lookups {
+                match lookup {
+                    Lookup::Key(hash, reply) => {
+                        let _ = reply.send(Ok(found.get(&hash).cloned()));
+                    }
+                    Lookup::AnyActive(reply) => {
+                        let _ = reply.send(Ok(any));
+                    }
+                }
             }
         }
         Err(e) => {
             let message = e.to_string();
-            for (_, reply) in lookups {
-                let _ = reply.send(Err(StoreError::unavailable(
-                    "looking API keys up",
-                    message.clone(),
-                )));
+            let error = || StoreError::unavailable("looking API keys up", message.clone());
+            for lookup in lookups {
+                match lookup {
+                    Lookup::Key(_, reply) => {
+                        let _ = reply.send(Err(error()));
+                    }
+                    Lookup::AnyActive(reply) => {
+                        let _ = reply.send(Err(error()));
+                    }
+                }
             }
         }
     }
+}
+
+/// Whether any key is active.
+async fn any_active<C: GenericClient + Sync>(client: &C) -> Result<bool, Failed> {
+    let stmt = client
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)")
+        .await?;
+    Ok(get(&client.query_one(&stmt, &[]).await?, 0)?)
 }
 
 /// The active keys among `hashes`, by hash; notes the use of each whose last

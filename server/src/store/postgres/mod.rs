@@ -104,6 +104,16 @@ impl PostgresStore {
             .ok_or_else(|| StoreError::stopped("the server is shutting down"))
     }
 
+    /// Hands a key lookup to the lookup tasks (see `keys::start`).
+    fn look_up(&self, lookup: keys::Lookup) -> Result<(), StoreError> {
+        self.keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .and_then(|k| k.send(lookup).ok())
+            .ok_or_else(|| StoreError::stopped("the server is shutting down"))
+    }
+
     async fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
     where
         F: Fn(deadpool_postgres::Object) -> Fut + Send + Sync,
@@ -180,25 +190,18 @@ impl Store for PostgresStore {
 
     async fn api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.keys
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
-            .and_then(|k| k.send((hash, reply)).ok())
-            .ok_or_else(|| StoreError::stopped("the server is shutting down"))?;
+        self.look_up(keys::Lookup::Key(hash, reply))?;
         answer
             .await
             .unwrap_or_else(|_| Err(StoreError::stopped("the key lookups stopped")))
     }
 
     async fn has_api_keys(&self) -> Result<bool, StoreError> {
-        self.run(|client| async move {
-            let stmt = client
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)")
-                .await?;
-            Ok(get(&client.query_one(&stmt, &[]).await?, 0)?)
-        })
-        .await
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.look_up(keys::Lookup::AnyActive(reply))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::stopped("the key lookups stopped")))
     }
 
     async fn add_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError> {
