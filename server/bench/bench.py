@@ -168,7 +168,10 @@ def measure(target: Target, script: str, seconds: int, connections: int, env: di
     wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     m0 = machine_ticks()
     n = len(target.ports)
-    runs = [wrk_start(script, seconds, connections // n, 2 if n == 1 else 1, port, env or {}) for port in target.ports]
+    # BENCH_PROCESS: each wrk's number, so that two of them never send the
+    # same new record (create.lua puts it in every body).
+    runs = [wrk_start(script, seconds, connections // n, 2 if n == 1 else 1, port, {**(env or {}), "BENCH_PROCESS": str(i)})
+            for i, port in enumerate(target.ports)]
     outputs = [r.communicate()[0] for r in runs]
     m1 = machine_ticks()
     wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
