@@ -78,6 +78,19 @@ pub struct PostgresStore {
     keys: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<keys::Lookup>>>,
 }
 
+/// Sends `item` to the tasks behind `sender` (taken away at shutdown).
+fn queue<T>(
+    sender: &std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<T>>>,
+    item: T,
+) -> Result<(), StoreError> {
+    sender
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_ref()
+        .and_then(|s| s.send(item).ok())
+        .ok_or_else(|| StoreError::stopped("the server is shutting down"))
+}
+
 impl PostgresStore {
     /// Connects with up to `pool_size` connections and applies pending
     /// migrations; fails at once if the database cannot be reached.
@@ -96,22 +109,12 @@ impl PostgresStore {
 
     /// Queues a write for the next group.
     fn send(&self, job: group::Job) -> Result<(), StoreError> {
-        self.writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
-            .and_then(|w| w.send(job).ok())
-            .ok_or_else(|| StoreError::stopped("the server is shutting down"))
+        queue(&self.writer, job)
     }
 
     /// Hands a key lookup to the lookup tasks (see `keys::start`).
     fn look_up(&self, lookup: keys::Lookup) -> Result<(), StoreError> {
-        self.keys
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
-            .and_then(|k| k.send(lookup).ok())
-            .ok_or_else(|| StoreError::stopped("the server is shutting down"))
+        queue(&self.keys, lookup)
     }
 
     async fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
@@ -239,12 +242,7 @@ impl Store for PostgresStore {
 
     async fn get(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.reader
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
-            .and_then(|r| r.send((id, reply)).ok())
-            .ok_or_else(|| StoreError::stopped("the server is shutting down"))?;
+        queue(&self.reader, (id, reply))?;
         answer
             .await
             .unwrap_or_else(|_| Err(StoreError::stopped("the reader stopped")))
