@@ -26,14 +26,13 @@
 //!   request cannot fail the others.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 use carbon_tracker_core::lifecycle::Event;
 use carbon_tracker_core::{Acted, CanonicalRecord, RecordId};
 use deadpool_postgres::{GenericClient, Pool};
 use serde_json::Value;
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
 use super::keys;
 use super::retry::{run, Failed};
@@ -42,6 +41,7 @@ use crate::store::blocks::LiveBlock;
 use crate::store::write::{self, Step};
 use crate::store::{
     Answer, Append, Created, IdempotencyKey, Remember, SavedResponse, StoreError, StoredRecord,
+    Write,
 };
 
 /// Most records (a create's, or one per lifecycle call) one group writes.
@@ -66,6 +66,22 @@ pub(super) struct Request<W, R> {
     pub(super) reply: oneshot::Sender<Result<Answer<R>, StoreError>>,
 }
 
+impl<W, R> Request<W, R> {
+    /// The request to do `work` as `write` says, answered on `reply`.
+    pub(super) fn new(
+        work: W,
+        write: Write<R>,
+        reply: oneshot::Sender<Result<Answer<R>, StoreError>>,
+    ) -> Self {
+        Self {
+            work,
+            actor: write.actor,
+            remember: write.remember,
+            reply,
+        }
+    }
+}
+
 /// A write waiting for a group.
 pub(super) enum Job {
     /// Records to create (one, or a batch's).
@@ -86,35 +102,7 @@ impl Job {
 /// Starts the writer tasks; they stop when the sender is dropped and the
 /// queue is empty.
 pub(super) fn start(pool: &Pool) -> mpsc::UnboundedSender<Job> {
-    let (sender, receiver) = mpsc::unbounded_channel();
-    let receiver = Arc::new(Mutex::new(receiver));
-    for _ in 0..WRITERS {
-        let (pool, receiver) = (pool.clone(), Arc::clone(&receiver));
-        tokio::spawn(async move {
-            while let Some(jobs) = next_group(&receiver).await {
-                commit(&pool, jobs).await;
-            }
-        });
-    }
-    sender
-}
-
-/// Everything waiting, once at least one job is.
-async fn next_group(receiver: &Mutex<mpsc::UnboundedReceiver<Job>>) -> Option<Vec<Job>> {
-    let mut receiver = receiver.lock().await;
-    let first = receiver.recv().await?;
-    let mut size = first.size();
-    let mut jobs = vec![first];
-    while size < MAX_GROUP {
-        match receiver.try_recv() {
-            Ok(job) => {
-                size += job.size();
-                jobs.push(job);
-            }
-            Err(_) => break,
-        }
-    }
-    Some(jobs)
+    super::queue::start(pool, WRITERS, MAX_GROUP, Job::size, commit)
 }
 
 /// Writes and commits one group, then answers each of its requests.
@@ -124,7 +112,8 @@ async fn next_group(receiver: &Mutex<mpsc::UnboundedReceiver<Job>>) -> Option<Ve
 /// same keys wait for each other in one order); a key answered before is
 /// replayed and its request left out; the answers of the others are
 /// written before the commit, in the group's transaction (see `keys`).
-async fn commit(pool: &Pool, jobs: Vec<Job>) {
+async fn commit(pool: Pool, jobs: Vec<Job>) {
+    let pool = &pool;
     let mut creates = Vec::new();
     let mut appends = Vec::new();
     for job in jobs {

@@ -9,12 +9,11 @@
 //! crash loses neither or both; a refused write keeps nothing.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use deadpool_postgres::{GenericClient, Pool};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
 use super::retry::{run, Failed};
 use super::sql::get;
@@ -266,20 +265,10 @@ pub(super) enum Lookup {
 /// each group reads the table after its requests arrived, so a key created
 /// or revoked before a request is seen by it.
 pub(super) fn start(pool: &Pool) -> mpsc::UnboundedSender<Lookup> {
-    let (sender, receiver) = mpsc::unbounded_channel();
-    let receiver = Arc::new(Mutex::new(receiver));
-    for _ in 0..LOOKUPS {
-        let (pool, receiver) = (pool.clone(), Arc::clone(&receiver));
-        tokio::spawn(async move {
-            while let Some(lookups) = super::reads::next_group(&receiver, MAX_LOOKUPS).await {
-                answer_lookups(&pool, lookups).await;
-            }
-        });
-    }
-    sender
+    super::queue::start(pool, LOOKUPS, MAX_LOOKUPS, |_| 1, answer_lookups)
 }
 
-async fn answer_lookups(pool: &Pool, lookups: Vec<Lookup>) {
+async fn answer_lookups(pool: Pool, lookups: Vec<Lookup>) {
     let hashes: Vec<&[u8]> = lookups
         .iter()
         .filter_map(|l| match l {
@@ -289,7 +278,7 @@ async fn answer_lookups(pool: &Pool, lookups: Vec<Lookup>) {
         .collect();
     let any_asked = lookups.iter().any(|l| matches!(l, Lookup::AnyActive(_)));
     let hashes = &hashes;
-    let found = run(pool, |client| async move {
+    let found = run(&pool, |client| async move {
         let keys = async {
             if hashes.is_empty() {
                 Ok(HashMap::new())

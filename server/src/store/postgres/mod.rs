@@ -40,6 +40,7 @@
 mod connect;
 mod group;
 mod keys;
+mod queue;
 mod reads;
 mod retry;
 mod sql;
@@ -71,24 +72,11 @@ use group::Creates;
 pub struct PostgresStore {
     pool: Pool,
     /// The queue of the group-commit writers; `None` once closed.
-    writer: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<group::Job>>>,
+    writer: queue::Sender<group::Job>,
     /// The queue of the grouped record lookups; `None` once closed.
-    reader: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<(RecordId, reads::Reply)>>>,
+    reader: queue::Sender<(RecordId, reads::Reply)>,
     /// The queue of the grouped API key lookups; `None` once closed.
-    keys: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<keys::Lookup>>>,
-}
-
-/// Sends `item` to the tasks behind `sender` (taken away at shutdown).
-fn queue<T>(
-    sender: &std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<T>>>,
-    item: T,
-) -> Result<(), StoreError> {
-    sender
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .as_ref()
-        .and_then(|s| s.send(item).ok())
-        .ok_or_else(|| StoreError::stopped("the server is shutting down"))
+    keys: queue::Sender<keys::Lookup>,
 }
 
 impl PostgresStore {
@@ -107,16 +95,6 @@ impl PostgresStore {
         })
     }
 
-    /// Queues a write for the next group.
-    fn send(&self, job: group::Job) -> Result<(), StoreError> {
-        queue(&self.writer, job)
-    }
-
-    /// Hands a key lookup to the lookup tasks (see `keys::start`).
-    fn look_up(&self, lookup: keys::Lookup) -> Result<(), StoreError> {
-        queue(&self.keys, lookup)
-    }
-
     async fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
     where
         F: Fn(deadpool_postgres::Object) -> Fut + Send + Sync,
@@ -133,16 +111,10 @@ impl Store for PostgresStore {
         records: Vec<CanonicalRecord>,
         write: Write<Creates>,
     ) -> Result<Answer<Creates>, StoreError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.send(group::Job::Create(group::Request {
-            work: records,
-            actor: write.actor,
-            remember: write.remember,
-            reply,
-        }))?;
-        answer
-            .await
-            .unwrap_or_else(|_| Err(StoreError::stopped("the writer stopped")))
+        queue::ask(&self.writer, "writers", |reply| {
+            group::Job::Create(group::Request::new(records, write, reply))
+        })
+        .await
     }
 
     async fn append(
@@ -150,16 +122,10 @@ impl Store for PostgresStore {
         request: Append,
         write: Write<Acted>,
     ) -> Result<Answer<Acted>, StoreError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.send(group::Job::Append(group::Request {
-            work: request,
-            actor: write.actor,
-            remember: write.remember,
-            reply,
-        }))?;
-        answer
-            .await
-            .unwrap_or_else(|_| Err(StoreError::stopped("the writer stopped")))
+        queue::ask(&self.writer, "writers", |reply| {
+            group::Job::Append(group::Request::new(request, write, reply))
+        })
+        .await
     }
 
     async fn kept_answer(
@@ -192,19 +158,14 @@ impl Store for PostgresStore {
     }
 
     async fn api_key(&self, hash: [u8; 32]) -> Result<Option<ApiKey>, StoreError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.look_up(keys::Lookup::Key(hash, reply))?;
-        answer
-            .await
-            .unwrap_or_else(|_| Err(StoreError::stopped("the key lookups stopped")))
+        queue::ask(&self.keys, "key lookups", |reply| {
+            keys::Lookup::Key(hash, reply)
+        })
+        .await
     }
 
     async fn has_api_keys(&self) -> Result<bool, StoreError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.look_up(keys::Lookup::AnyActive(reply))?;
-        answer
-            .await
-            .unwrap_or_else(|_| Err(StoreError::stopped("the key lookups stopped")))
+        queue::ask(&self.keys, "key lookups", keys::Lookup::AnyActive).await
     }
 
     async fn add_api_key(&self, key: ApiKey, hash: [u8; 32]) -> Result<(), StoreError> {
@@ -241,11 +202,7 @@ impl Store for PostgresStore {
     }
 
     async fn get(&self, id: RecordId) -> Result<Option<StoredRecord>, StoreError> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        queue(&self.reader, (id, reply))?;
-        answer
-            .await
-            .unwrap_or_else(|_| Err(StoreError::stopped("the reader stopped")))
+        queue::ask(&self.reader, "readers", |reply| (id, reply)).await
     }
 
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
@@ -451,24 +408,9 @@ impl Store for PostgresStore {
     /// Every write is committed before it is answered, so closing only
     /// stops new checkouts and drops the idle connections.
     fn close(&self) {
-        drop(
-            self.writer
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take(),
-        );
-        drop(
-            self.reader
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take(),
-        );
-        drop(
-            self.keys
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take(),
-        );
+        queue::close(&self.writer);
+        queue::close(&self.reader);
+        queue::close(&self.keys);
         self.pool.close();
     }
 }

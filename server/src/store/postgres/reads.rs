@@ -6,12 +6,12 @@
 //! sees every write acknowledged before them.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use carbon_tracker_core::RecordId;
 use deadpool_postgres::Pool;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot};
 
+use super::queue;
 use super::retry::run;
 use super::sql;
 use crate::store::{StoreError, StoredRecord};
@@ -27,39 +27,11 @@ pub(super) type Reply = oneshot::Sender<Result<Option<StoredRecord>, StoreError>
 
 /// Starts the reader tasks; they stop when the sender is dropped.
 pub(super) fn start(pool: &Pool) -> mpsc::UnboundedSender<(RecordId, Reply)> {
-    let (sender, receiver) = mpsc::unbounded_channel();
-    let receiver = Arc::new(Mutex::new(receiver));
-    for _ in 0..READERS {
-        let (pool, receiver) = (pool.clone(), Arc::clone(&receiver));
-        tokio::spawn(async move {
-            while let Some(lookups) = next_group(&receiver, MAX_GROUP).await {
-                answer(&pool, lookups).await;
-            }
-        });
-    }
-    sender
+    queue::start(pool, READERS, MAX_GROUP, |_| 1, answer)
 }
 
-/// Everything waiting in `receiver` (up to `max`), once at least one item
-/// is: the group one statement answers. (The record reads' and the API key
-/// lookups' queue.)
-pub(super) async fn next_group<T>(
-    receiver: &Mutex<mpsc::UnboundedReceiver<T>>,
-    max: usize,
-) -> Option<Vec<T>> {
-    let mut receiver = receiver.lock().await;
-    let first = receiver.recv().await?;
-    let mut lookups = vec![first];
-    while lookups.len() < max {
-        match receiver.try_recv() {
-            Ok(lookup) => lookups.push(lookup),
-            Err(_) => break,
-        }
-    }
-    Some(lookups)
-}
-
-async fn answer(pool: &Pool, lookups: Vec<(RecordId, Reply)>) {
+async fn answer(pool: Pool, lookups: Vec<(RecordId, Reply)>) {
+    let pool = &pool;
     let mut ids: Vec<RecordId> = lookups.iter().map(|(id, _)| *id).collect();
     ids.sort();
     ids.dedup();
