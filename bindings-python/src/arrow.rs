@@ -269,7 +269,7 @@ pub(crate) fn record_ids_arrow(
     let n = rows.len;
     let errors = crate::row_errors(py, computed.errors, collect_errors)?;
     if as_list {
-        let list = crate::id_list(py, &computed.hex, &errors)?;
+        let list = crate::id_list(py, &[&computed.hex], &errors)?;
         return Ok((list, errors.into_iter().map(|(_, e)| e).collect()));
     }
     let mut valid = vec![true; n];

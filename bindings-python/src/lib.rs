@@ -29,7 +29,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 fn field_value(obj: &Bound<'_, PyAny>) -> PyResult<FieldValue> {
     let py = obj.py();
     Ok(if let Ok(s) = obj.cast::<PyString>() {
-        // Under abi3 for Python 3.10+, the str's own UTF-8, not a copy.
+        // The str's own UTF-8, not a copy (also under abi3 for 3.10+).
         match s.to_str() {
             Ok(text) => FieldValue::text(text),
             Err(_) => FieldValue::InvalidText,
@@ -86,6 +86,24 @@ fn field_keys(py: Python<'_>) -> &[Py<PyString>; 5] {
     })
 }
 
+/// A dict of at most this many keys is read by walking its entries and
+/// naming each key's field, not by five lookups: rows from `json.load` or
+/// `csv.DictReader` have keys that are equal to the field names but not the
+/// interned names themselves, so each lookup also compared the strings
+/// (`perf`: a quarter of reading a row), and a walk compares each key once.
+const WALK_UP_TO: usize = 8;
+
+/// The index in [`RECORD_FIELDS`] of the field a dict key names, if any: the
+/// interned name itself, or a `str` equal to it (as a dict lookup matches).
+fn field_of(key: &Bound<'_, PyAny>, keys: &[Py<PyString>; 5]) -> Option<usize> {
+    let ptr = key.as_ptr();
+    if let Some(i) = keys.iter().position(|k| k.as_ptr() == ptr) {
+        return Some(i);
+    }
+    let text = key.cast::<PyString>().ok()?.to_str().ok()?;
+    RECORD_FIELDS.iter().position(|name| *name == text)
+}
+
 /// Calls `f` on each of the five values of a mapping of record fields, in
 /// [`RECORD_FIELDS`] order (`None`: the key is absent); `false` if `row` is
 /// not a mapping.
@@ -96,8 +114,20 @@ fn for_each_field(
     let py = row.py();
     let keys = field_keys(py);
     if let Ok(dict) = row.cast::<PyDict>() {
-        for (i, key) in keys.iter().enumerate() {
-            f(i, dict.get_item(key.bind(py))?)?;
+        if dict.len() <= WALK_UP_TO {
+            let mut values: [Option<Bound<'_, PyAny>>; 5] = Default::default();
+            for (key, value) in dict.iter() {
+                if let Some(slot) = field_of(&key, keys).and_then(|i| values.get_mut(i)) {
+                    *slot = Some(value);
+                }
+            }
+            for (i, value) in values.into_iter().enumerate() {
+                f(i, value)?;
+            }
+        } else {
+            for (i, key) in keys.iter().enumerate() {
+                f(i, dict.get_item(key.bind(py))?)?;
+            }
         }
     } else if row.hasattr(intern!(py, "keys"))? && row.hasattr(intern!(py, "__getitem__"))? {
         for (i, key) in keys.iter().enumerate() {
@@ -225,28 +255,31 @@ fn with_input<T>(f: impl FnOnce(&mut RecordInput) -> T) -> T {
 
 /// The v1 id of one record: `record_id(mapping)` or `record_id(project_name=…, …)`.
 ///
-/// The fields are named parameters (not `**kwargs`), so a keyword call is
-/// matched by the vectorcall protocol without building a dict.
+/// The mapping is a positional-only parameter and the fields are named
+/// keyword-only parameters (not `*args`, `**kwargs`), so a call is matched by
+/// the vectorcall protocol without building a tuple or a dict. Neither a
+/// mapping nor a field (`record_id()`, `record_id(None)`) is not a record:
+/// `ValidationError` `not_an_object`.
 #[pyfunction]
-#[pyo3(signature = (*args, project_name=None, registry=None, vintage=None, quantity=None, serial_number=None))]
+#[pyo3(signature = (record=None, /, *, project_name=None, registry=None, vintage=None, quantity=None, serial_number=None))]
 fn record_id<'py>(
-    args: &Bound<'py, PyTuple>,
+    py: Python<'py>,
+    record: Option<&Bound<'py, PyAny>>,
     project_name: Option<&Bound<'py, PyAny>>,
     registry: Option<&Bound<'py, PyAny>>,
     vintage: Option<&Bound<'py, PyAny>>,
     quantity: Option<&Bound<'py, PyAny>>,
     serial_number: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyString>> {
-    let py = args.py();
     let keywords = [project_name, registry, vintage, quantity, serial_number];
     with_input(|input| {
-        match (args.len(), keywords.iter().any(Option::is_some)) {
-            (1, false) => {
-                if !fill_input(&args.get_item(0)?, input)? {
+        match (record, keywords.iter().any(Option::is_some)) {
+            (Some(record), false) => {
+                if !fill_input(record, input)? {
                     return Err(validation_error(py, ValidationError::not_an_object()));
                 }
             }
-            (0, _) => {
+            (None, true) => {
                 for (slot, value) in input_fields(input).into_iter().zip(keywords) {
                     match value {
                         Some(v) => set_field(slot, v)?,
@@ -254,7 +287,8 @@ fn record_id<'py>(
                     }
                 }
             }
-            _ => {
+            (None, false) => return Err(validation_error(py, ValidationError::not_an_object())),
+            (Some(_), true) => {
                 return Err(PyTypeError::new_err(
                     "pass one mapping or the fields as keyword arguments, not both",
                 ))
@@ -338,6 +372,14 @@ struct StagedRows {
 }
 
 impl StagedRows {
+    /// Room for `rows` rows of registry-like text without growing.
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            text: String::with_capacity(rows * 96),
+            rows: Vec::with_capacity(rows),
+        }
+    }
+
     fn stage(&mut self, value: Option<Bound<'_, PyAny>>) -> PyResult<Slot> {
         let Some(value) = value else {
             return Ok(Slot::Value(FieldValue::Missing));
@@ -425,11 +467,13 @@ fn row_errors(
     Ok(out)
 }
 
-/// One `str` per row from 64 hex digits each, with each invalid row's error in its place.
-fn id_list(py: Python<'_>, hex: &[u8], errors: &[(usize, Py<PyAny>)]) -> PyResult<Py<PyAny>> {
+/// One `str` per row from 64 hex digits each (the rows of `parts` in turn),
+/// with each invalid row's error in its place.
+fn id_list(py: Python<'_>, parts: &[&[u8]], errors: &[(usize, Py<PyAny>)]) -> PyResult<Py<PyAny>> {
     let mut errors = errors.iter().peekable();
-    let mut items = Vec::with_capacity(hex.len() / 64);
-    for (row, digits) in hex.chunks_exact(64).enumerate() {
+    let mut items = Vec::with_capacity(parts.iter().map(|hex| hex.len() / 64).sum());
+    let digits = parts.iter().flat_map(|hex| hex.chunks_exact(64));
+    for (row, digits) in digits.enumerate() {
         match errors.next_if(|(r, _)| *r == row) {
             Some((_, e)) => items.push(e.clone_ref(py)),
             None => {
@@ -463,24 +507,31 @@ fn record_ids(
                 .detach(|| bulk::compute(&staged))
                 .map_err(PyValueError::new_err)?;
             let errors = row_errors(py, computed.errors, collect_errors)?;
-            return id_list(py, &computed.hex, &errors);
+            return id_list(py, &[&computed.hex], &errors);
         }
     }
-    let computed = pipelined(py, rows)?;
-    let errors = row_errors(py, computed.errors, collect_errors)?;
-    id_list(py, &computed.hex, &errors)
+    let (parts, errors) = pipelined(py, rows)?;
+    let errors = row_errors(py, errors, collect_errors)?;
+    let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    id_list(py, &parts, &errors)
 }
 
 /// Rows per chunk handed from the reading thread to the id threads.
 const PIPELINE_CHUNK: usize = 4096;
 
+/// Invalid rows: each row's number and why, in row order.
+type RowErrors = Vec<(usize, ValidationError)>;
+
 /// A chunk's ids: its first row, its 64 hex digits per row, its invalid rows.
-type ChunkIds = (usize, Vec<u8>, Vec<(usize, ValidationError)>);
+type ChunkIds = (usize, Vec<u8>, RowErrors);
 
 /// Reads the rows in chunks while holding the GIL (it must: they are Python
 /// objects) and hands each chunk to id threads, which hash it while the next
 /// one is read; then waits for the ids without the GIL.
-fn pipelined(py: Python<'_>, rows: &Bound<'_, PyAny>) -> PyResult<bulk::Computed> {
+///
+/// The ids come back as each chunk's own buffer, in row order: they become
+/// Python strings from there, with no copy into one buffer first.
+fn pipelined(py: Python<'_>, rows: &Bound<'_, PyAny>) -> PyResult<(Vec<Vec<u8>>, RowErrors)> {
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
     let (to_workers, inbox) = std::sync::mpsc::channel::<(usize, StagedRows)>();
     let inbox = std::sync::Mutex::new(inbox);
@@ -507,11 +558,12 @@ fn pipelined(py: Python<'_>, rows: &Bound<'_, PyAny>) -> PyResult<bulk::Computed
         drop(to_main);
         let read = (|| -> PyResult<()> {
             let mut first = 0;
-            let mut chunk = StagedRows::default();
+            let mut chunk = StagedRows::with_capacity(PIPELINE_CHUNK);
             for row in rows.try_iter()? {
                 chunk.push(&row?)?;
                 if chunk.rows.len() == PIPELINE_CHUNK {
-                    let full = std::mem::take(&mut chunk);
+                    let full =
+                        std::mem::replace(&mut chunk, StagedRows::with_capacity(PIPELINE_CHUNK));
                     let n = full.rows.len();
                     to_workers
                         .send((first, full))
@@ -533,13 +585,13 @@ fn pipelined(py: Python<'_>, rows: &Bound<'_, PyAny>) -> PyResult<bulk::Computed
     })?;
     let mut chunks = chunks;
     chunks.sort_unstable_by_key(|(first, _, _)| *first);
-    let mut hex = Vec::with_capacity(chunks.iter().map(|(_, h, _)| h.len()).sum());
+    let mut parts = Vec::with_capacity(chunks.len());
     let mut errors = Vec::new();
-    for (_, h, e) in chunks {
-        hex.extend_from_slice(&h);
+    for (_, hex, e) in chunks {
+        parts.push(hex);
         errors.extend(e);
     }
-    Ok(bulk::Computed { hex, errors })
+    Ok((parts, errors))
 }
 
 /// The id as a Python `str`, without an intermediate Rust `String`.

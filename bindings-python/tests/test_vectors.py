@@ -56,6 +56,30 @@ def test_keyword_arguments() -> None:
         ct.record_id({"project_name": "x"}, registry="y")  # type: ignore[call-overload]
 
 
+class Key(str):
+    """A `str` subclass as a dict key: a lookup by the field's name finds it."""
+
+
+@pytest.mark.parametrize("extra", [0, 2, 3, 20], ids=lambda n: f"{n} other keys")
+def test_a_row_is_read_whatever_its_keys_are(extra: int) -> None:
+    # Rows of up to 8 keys are read by walking their entries, longer ones by
+    # lookups (bindings-python/src/lib.rs): both must find the same fields,
+    # whether the keys are the interned names, equal strings built at run
+    # time (as json.load and csv give), or a str subclass, and must ignore
+    # other keys, including ones that are not strings.
+    case = IDS[0]
+    body = exact(case["body"])
+    for build in (lambda k: k, lambda k: "".join(list(k)), Key):
+        row: dict[Any, Any] = {build(k): v for k, v in body.items()}
+        for n in range(extra):
+            row[f"other_{n}"] = "x"
+        if extra:
+            row[n] = "not a field"
+        assert ct.record_id(row) == case["id"]
+        assert ct.record_ids([row] * 3) == [case["id"]] * 3
+        assert ct.record_ids([row] * 5000) == [case["id"]] * 5000
+
+
 @pytest.mark.parametrize("case", REJECTS, ids=[c["name"] for c in REJECTS])
 def test_rejects(case: dict[str, Any]) -> None:
     fields = exact(case["body"])
