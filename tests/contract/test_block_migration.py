@@ -128,3 +128,42 @@ def test_a_split_that_cannot_be_written_whole_writes_nothing(backend: Backend, t
         assert not any(e["event_type"] == "SPLIT" and e["record_id"] == ids["first"] for e in events["items"])
     finally:
         assert server.stop() == 0
+
+
+def test_sqlite_events_check_is_rewritten_in_place_and_still_refuses(tmp_path: Path) -> None:
+    """SQLite migration 0007 edits the stored CHECK on `events.event_type`
+    from an IN list (a temporary B-tree built for every insert) to the same
+    rule as comparisons. On an upgraded database of every past version: the
+    events are all there, the file passes `integrity_check`, an event insert
+    builds no temporary table, and the rule refuses what it refused before."""
+    import sqlite3
+
+    sqlite = Backend("sqlite")
+    url = sqlite.new_url(tmp_path)
+    ids = old_database(sqlite, url)
+    server = Server(url, tmp_path).start()
+    try:
+        # The writer (opened after the migrations) writes under the new text.
+        assert server.post(f"/records/{ids['apart']}/retire", {"quantity": 10}).status == 200
+    finally:
+        assert server.stop() == 0
+    path = url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
+        assert " IN (" not in sql and "event_type = 'SPLIT'" in sql, sql
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA user_version").fetchone() == (7,)
+        insert = "INSERT INTO events (id, record_id, seq, event_type, payload, created_at) VALUES (?, ?, 9, ?, NULL, '2024-02-01T00:00:00Z')"
+        plan = [row[1] for row in conn.execute("EXPLAIN " + insert, ("x", ids["plain"], "SOLD"))]
+        assert "OpenEphemeral" not in plan, plan
+        # 4 CREATED of old_database, then SPLIT + 2 CREATED + RETIRED.
+        assert conn.execute("SELECT count(*) FROM events").fetchone() == (len(ids) + 4,)
+        for bad in ("BOGUS", "created", "SPLIT "):
+            try:
+                conn.execute(insert, (str(uuid.uuid4()), ids["plain"], bad))
+            except sqlite3.IntegrityError as e:
+                assert "CHECK constraint failed" in str(e)
+            else:
+                raise AssertionError(f"the CHECK let {bad!r} through")
+        conn.execute(insert, (str(uuid.uuid4()), ids["plain"], "SOLD"))
+        conn.rollback()

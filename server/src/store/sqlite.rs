@@ -47,7 +47,13 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_webhooks.sql"),
     include_str!("../../migrations/sqlite/0005_access.sql"),
     include_str!("../../migrations/sqlite/0006_events_final_index.sql"),
+    include_str!("../../migrations/sqlite/0007_events_type_check.sql"),
 ];
+
+/// The migration that edits the stored text of the `events` table (its
+/// CHECK on `event_type`, equivalently): `schema_version` must then change,
+/// or connections keep the schema they read before.
+const EDITS_SCHEMA_TEXT: i64 = 7;
 
 /// Most requests one transaction commits together.
 const MAX_GROUP: usize = 1024;
@@ -101,6 +107,13 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(|e| fail(&e))?;
         configure(&conn).map_err(|e| fail(&e))?;
         apply_migrations(&mut conn).map_err(|e| fail(&e))?;
+        // The writer's connection is opened after the migrations, so that
+        // it reads the schema they left: a connection keeps the schema it
+        // parsed (a migration that edits the schema text in place changes
+        // `schema_version` for the others, not for itself).
+        drop(conn);
+        let conn = Connection::open(path).map_err(|e| fail(&e))?;
+        configure(&conn).map_err(|e| fail(&e))?;
         // The checkpointer thread copies the WAL into the database, so the
         // writer never stalls on a checkpoint in the middle of a commit.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
@@ -528,6 +541,13 @@ fn apply_migrations(conn: &mut Connection) -> Result<(), String> {
         tx.execute_batch(sql).map_err(fail)?;
         if version == migrate::BLOCKS {
             index_blocks(&tx).map_err(|e| e.to_string())?;
+        }
+        if version == EDITS_SCHEMA_TEXT {
+            let schema: i64 = tx
+                .query_row("PRAGMA schema_version", [], |r| r.get(0))
+                .map_err(fail)?;
+            tx.pragma_update(None, "schema_version", schema + 1)
+                .map_err(fail)?;
         }
         tx.pragma_update(None, "user_version", version)
             .map_err(fail)?;
