@@ -93,14 +93,35 @@ fn field_keys(py: Python<'_>) -> &[Py<PyString>; 5] {
 /// (`perf`: a quarter of reading a row), and a walk compares each key once.
 const WALK_UP_TO: usize = 8;
 
-/// The index in [`RECORD_FIELDS`] of the field a dict key names, if any: the
-/// interned name itself, or a `str` equal to it (as a dict lookup matches).
-fn field_of(key: &Bound<'_, PyAny>, keys: &[Py<PyString>; 5]) -> Option<usize> {
+/// The values of the five fields of a small dict whose keys are all exact
+/// `str`s, found by walking its entries; `None` for any other dict (too
+/// large, or a key of another type, whose own `__eq__` a lookup would ask),
+/// which five lookups read instead.
+fn walk<'py>(
+    dict: &Bound<'py, PyDict>,
+    keys: &[Py<PyString>; 5],
+) -> Option<[Option<Bound<'py, PyAny>>; 5]> {
+    if dict.len() > WALK_UP_TO {
+        return None;
+    }
+    let mut values: [Option<Bound<'py, PyAny>>; 5] = Default::default();
+    for (key, value) in dict.iter() {
+        let key = key.cast_exact::<PyString>().ok()?;
+        if let Some(slot) = field_of(key, keys).and_then(|i| values.get_mut(i)) {
+            *slot = Some(value);
+        }
+    }
+    Some(values)
+}
+
+/// The index in [`RECORD_FIELDS`] of the field a `str` key names, if any:
+/// the interned name itself, or a string equal to it (as a lookup matches).
+fn field_of(key: &Bound<'_, PyString>, keys: &[Py<PyString>; 5]) -> Option<usize> {
     let ptr = key.as_ptr();
     if let Some(i) = keys.iter().position(|k| k.as_ptr() == ptr) {
         return Some(i);
     }
-    let text = key.cast::<PyString>().ok()?.to_str().ok()?;
+    let text = key.to_str().ok()?;
     RECORD_FIELDS.iter().position(|name| *name == text)
 }
 
@@ -114,13 +135,7 @@ fn for_each_field(
     let py = row.py();
     let keys = field_keys(py);
     if let Ok(dict) = row.cast::<PyDict>() {
-        if dict.len() <= WALK_UP_TO {
-            let mut values: [Option<Bound<'_, PyAny>>; 5] = Default::default();
-            for (key, value) in dict.iter() {
-                if let Some(slot) = field_of(&key, keys).and_then(|i| values.get_mut(i)) {
-                    *slot = Some(value);
-                }
-            }
+        if let Some(values) = walk(dict, keys) {
             for (i, value) in values.into_iter().enumerate() {
                 f(i, value)?;
             }
@@ -253,18 +268,33 @@ fn with_input<T>(f: impl FnOnce(&mut RecordInput) -> T) -> T {
     })
 }
 
+/// `record_id`'s positional argument: absent, or the object given (`None`
+/// included, which is not a mapping): an `Option` would read `None` as absent.
+enum Positional<'py> {
+    Absent,
+    Given(Bound<'py, PyAny>),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Positional<'py> {
+    type Error = PyErr;
+
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Self::Given(obj.to_owned()))
+    }
+}
+
 /// The v1 id of one record: `record_id(mapping)` or `record_id(project_name=…, …)`.
 ///
 /// The mapping is a positional-only parameter and the fields are named
 /// keyword-only parameters (not `*args`, `**kwargs`), so a call is matched by
-/// the vectorcall protocol without building a tuple or a dict. Neither a
-/// mapping nor a field (`record_id()`, `record_id(None)`) is not a record:
-/// `ValidationError` `not_an_object`.
+/// the vectorcall protocol without building a tuple or a dict. With neither
+/// (`record_id()`, `record_id(**{})`) every field is missing, as with an
+/// empty mapping.
 #[pyfunction]
-#[pyo3(signature = (record=None, /, *, project_name=None, registry=None, vintage=None, quantity=None, serial_number=None))]
+#[pyo3(signature = (record=Positional::Absent, /, *, project_name=None, registry=None, vintage=None, quantity=None, serial_number=None))]
 fn record_id<'py>(
     py: Python<'py>,
-    record: Option<&Bound<'py, PyAny>>,
+    record: Positional<'py>,
     project_name: Option<&Bound<'py, PyAny>>,
     registry: Option<&Bound<'py, PyAny>>,
     vintage: Option<&Bound<'py, PyAny>>,
@@ -274,12 +304,12 @@ fn record_id<'py>(
     let keywords = [project_name, registry, vintage, quantity, serial_number];
     with_input(|input| {
         match (record, keywords.iter().any(Option::is_some)) {
-            (Some(record), false) => {
-                if !fill_input(record, input)? {
+            (Positional::Given(record), false) => {
+                if !fill_input(&record, input)? {
                     return Err(validation_error(py, ValidationError::not_an_object()));
                 }
             }
-            (None, true) => {
+            (Positional::Absent, _) => {
                 for (slot, value) in input_fields(input).into_iter().zip(keywords) {
                     match value {
                         Some(v) => set_field(slot, v)?,
@@ -287,8 +317,7 @@ fn record_id<'py>(
                     }
                 }
             }
-            (None, false) => return Err(validation_error(py, ValidationError::not_an_object())),
-            (Some(_), true) => {
+            (Positional::Given(_), true) => {
                 return Err(PyTypeError::new_err(
                     "pass one mapping or the fields as keyword arguments, not both",
                 ))
@@ -558,7 +587,9 @@ fn pipelined(py: Python<'_>, rows: &Bound<'_, PyAny>) -> PyResult<(Vec<Vec<u8>>,
         drop(to_main);
         let read = (|| -> PyResult<()> {
             let mut first = 0;
-            let mut chunk = StagedRows::with_capacity(PIPELINE_CHUNK);
+            // Full room only once a first chunk filled up: an input that
+            // is not a list may hold three rows or three million.
+            let mut chunk = StagedRows::default();
             for row in rows.try_iter()? {
                 chunk.push(&row?)?;
                 if chunk.rows.len() == PIPELINE_CHUNK {

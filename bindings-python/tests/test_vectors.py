@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pytest
 
@@ -60,24 +61,49 @@ class Key(str):
     """A `str` subclass as a dict key: a lookup by the field's name finds it."""
 
 
+class AnyCase(str):
+    """A key equal to any spelling of its name in upper or lower case, as a
+    dict lookup sees it (its own `__eq__` and `__hash__`)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and self.lower() == other.lower()
+
+    def __hash__(self) -> int:
+        return hash(self.lower())
+
+
 @pytest.mark.parametrize("extra", [0, 2, 3, 20], ids=lambda n: f"{n} other keys")
 def test_a_row_is_read_whatever_its_keys_are(extra: int) -> None:
-    # Rows of up to 8 keys are read by walking their entries, longer ones by
-    # lookups (bindings-python/src/lib.rs): both must find the same fields,
-    # whether the keys are the interned names, equal strings built at run
-    # time (as json.load and csv give), or a str subclass, and must ignore
-    # other keys, including ones that are not strings.
+    # Rows of up to 8 keys, all exact `str`, are read by walking their
+    # entries, other rows by lookups (bindings-python/src/lib.rs): both must
+    # find what a lookup by the field's name finds, whether the keys are the
+    # interned names, equal strings built at run time (json.load and csv
+    # give those), a str subclass, or one with its own equality; and must
+    # ignore other keys, including ones that are not strings.
     case = IDS[0]
     body = exact(case["body"])
-    for build in (lambda k: k, lambda k: "".join(list(k)), Key):
+    builds: list[Callable[[str], Any]] = [sys.intern, lambda k: "".join(list(k)), Key, lambda k: AnyCase(k.upper())]
+    for build in builds:
         row: dict[Any, Any] = {build(k): v for k, v in body.items()}
         for n in range(extra):
             row[f"other_{n}"] = "x"
         if extra:
-            row[n] = "not a field"
+            row[extra] = "not a field"
         assert ct.record_id(row) == case["id"]
         assert ct.record_ids([row] * 3) == [case["id"]] * 3
         assert ct.record_ids([row] * 5000) == [case["id"]] * 5000
+
+
+def test_record_id_without_a_mapping_or_fields_lists_every_field_missing() -> None:
+    for call in (lambda: ct.record_id(), lambda: ct.record_id(**{})):  # type: ignore[call-overload]
+        with pytest.raises(ct.ValidationError) as raised:
+            call()
+        assert [e.code for e in raised.value.errors] == ["missing"] * 5
+    with pytest.raises(ct.ValidationError) as raised:
+        ct.record_id(None)  # type: ignore[call-overload]
+    assert [e.code for e in raised.value.errors] == ["not_an_object"]
+    with pytest.raises(TypeError):
+        ct.record_id(None, project_name="x")  # type: ignore[call-overload]
 
 
 @pytest.mark.parametrize("case", REJECTS, ids=[c["name"] for c in REJECTS])

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import urllib.request
@@ -63,7 +64,10 @@ def drive(server: int, port: int, ids: list[str], body: str, args: argparse.Name
     run = wrk_start("retire.lua", args.duration, args.connections, 2, port, {"IDS_FILE": str(ids_file), "BODY": body, "THREADS": "2"})
     out, _ = run.communicate()
     figures = wrk_figures(out)
-    figures["writer_us"] = (writer_seconds(server) - before) * 1e6 / (figures["rps"] * args.duration)
+    # Per answered retire: wrk's count ("N requests in …") less the non-2xx.
+    done = re.search(r"(\d+) requests in", out)
+    answered = (int(done.group(1)) if done else 0) - figures["non2xx"]
+    figures["writer_us"] = (writer_seconds(server) - before) * 1e6 / answered if answered > 0 else float("nan")
     return figures
 
 

@@ -9,10 +9,12 @@
 -- stored row as it is, so the stored schema text is edited in place: the
 -- procedure SQLite documents for such changes
 -- (https://www.sqlite.org/lang_altertable.html, "Making Other Kinds Of
--- Table Schema Changes"). The server then bumps `schema_version`, so that
--- every connection reads the new text (server/src/store/sqlite.rs). A
--- database whose text differs (edited by hand) keeps its IN list: correct,
--- and as slow as before.
+-- Table Schema Changes"). `writable_schema = RESET` ends the edit and makes
+-- this connection parse the schema again (a text that did not parse would
+-- fail here, inside the migration's transaction); the server then bumps
+-- `schema_version`, so that every other connection reads the new text too
+-- (server/src/store/sqlite.rs). A database whose text differs (edited by
+-- hand) keeps its IN list: correct, and as slow as before.
 PRAGMA writable_schema = ON;
 UPDATE sqlite_master
 SET sql = replace(
@@ -21,4 +23,4 @@ SET sql = replace(
     'CHECK (event_type = ''CREATED'' OR event_type = ''SOLD'' OR event_type = ''RETIRED'' OR event_type = ''CANCELLED'' OR event_type = ''SPLIT'')'
 )
 WHERE type = 'table' AND name = 'events';
-PRAGMA writable_schema = OFF;
+PRAGMA writable_schema = RESET;

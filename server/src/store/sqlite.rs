@@ -52,7 +52,8 @@ const MIGRATIONS: &[&str] = &[
 
 /// The migration that edits the stored text of the `events` table (its
 /// CHECK on `event_type`, equivalently): `schema_version` must then change,
-/// or connections keep the schema they read before.
+/// or other connections keep the schema they read before (the migrating
+/// connection reads it again itself: `PRAGMA writable_schema = RESET`).
 const EDITS_SCHEMA_TEXT: i64 = 7;
 
 /// Most requests one transaction commits together.
@@ -107,13 +108,6 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(|e| fail(&e))?;
         configure(&conn).map_err(|e| fail(&e))?;
         apply_migrations(&mut conn).map_err(|e| fail(&e))?;
-        // The writer's connection is opened after the migrations, so that
-        // it reads the schema they left: a connection keeps the schema it
-        // parsed (a migration that edits the schema text in place changes
-        // `schema_version` for the others, not for itself).
-        drop(conn);
-        let conn = Connection::open(path).map_err(|e| fail(&e))?;
-        configure(&conn).map_err(|e| fail(&e))?;
         // The checkpointer thread copies the WAL into the database, so the
         // writer never stalls on a checkpoint in the middle of a commit.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
@@ -1205,4 +1199,57 @@ fn summarize(conn: &Connection, keys: &[GroupKey]) -> Result<Vec<(Group, Tally)>
         out.push(raw);
     }
     summary::groups(keys, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh database file in the system's temporary directory.
+    fn fresh_path(name: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!(
+            "carbon-tracker-{name}-{}-{}.db",
+            std::process::id(),
+            OffsetDateTime::now_utc().unix_timestamp_nanos()
+        ));
+        let _ = std::fs::remove_file(&path);
+        path
+    }
+
+    /// Migration 0007 on the connection that applies it (the one that then
+    /// becomes the writer's): an event insert plans no temporary B-tree, and
+    /// the rewritten CHECK still takes the five types and nothing else.
+    #[test]
+    fn the_migrating_connection_writes_under_the_rewritten_check() {
+        let path = fresh_path("migrate");
+        let mut conn = Connection::open(&path).unwrap();
+        configure(&conn).unwrap();
+        apply_migrations(&mut conn).unwrap();
+        let insert = "INSERT INTO events (id, record_id, seq, event_type, payload, created_at) \
+                      VALUES (?1, ?1, ?2, ?3, NULL, '2026-01-01T00:00:00Z')";
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN {insert}"))
+            .unwrap()
+            .query_map(params!["e", 1, "SOLD"], |r| r.get(1))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(plan.iter().all(|op| op != "OpenEphemeral"), "{plan:?}");
+        conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        let tx = conn.transaction().unwrap();
+        for (seq, kind) in (1_i64..).zip(["CREATED", "SOLD", "RETIRED", "CANCELLED", "SPLIT"]) {
+            tx.execute(insert, params![format!("e{seq}"), seq, kind])
+                .unwrap();
+        }
+        for (seq, kind) in (10_i64..).zip(["BOGUS", "created", "SPLIT ", ""]) {
+            let refused = tx.execute(insert, params![format!("x{seq}"), seq, kind]);
+            assert!(
+                refused.is_err_and(|e| e.to_string().contains("CHECK constraint failed")),
+                "{kind:?}"
+            );
+        }
+        drop(tx);
+        drop(conn);
+        let _ = std::fs::remove_file(&path);
+    }
 }
