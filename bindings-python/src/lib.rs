@@ -498,10 +498,14 @@ fn row_errors(
 
 /// One `str` per row from 64 hex digits each (the rows of `parts` in turn),
 /// with each invalid row's error in its place.
-fn id_list(py: Python<'_>, parts: &[&[u8]], errors: &[(usize, Py<PyAny>)]) -> PyResult<Py<PyAny>> {
+fn id_list(
+    py: Python<'_>,
+    parts: &[impl AsRef<[u8]>],
+    errors: &[(usize, Py<PyAny>)],
+) -> PyResult<Py<PyAny>> {
     let mut errors = errors.iter().peekable();
-    let mut items = Vec::with_capacity(parts.iter().map(|hex| hex.len() / 64).sum());
-    let digits = parts.iter().flat_map(|hex| hex.chunks_exact(64));
+    let mut items = Vec::with_capacity(parts.iter().map(|hex| hex.as_ref().len() / 64).sum());
+    let digits = parts.iter().flat_map(|hex| hex.as_ref().chunks_exact(64));
     for (row, digits) in digits.enumerate() {
         match errors.next_if(|(r, _)| *r == row) {
             Some((_, e)) => items.push(e.clone_ref(py)),
@@ -541,7 +545,6 @@ fn record_ids(
     }
     let (parts, errors) = pipelined(py, rows)?;
     let errors = row_errors(py, errors, collect_errors)?;
-    let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
     id_list(py, &parts, &errors)
 }
 

@@ -107,15 +107,20 @@ def wrk_figures(out: str) -> dict[str, float]:
     }
 
 
+def stat_seconds(stat: Path) -> float:
+    """User + system CPU seconds in a /proc `stat` file (a process's or a thread's)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 def cpu_seconds(pids: list[int]) -> dict[int, float]:
     """User + system CPU seconds of each live process in `pids`."""
     out = {}
     for pid in pids:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            out[pid] = stat_seconds(Path(f"/proc/{pid}/stat"))
         except OSError:
             continue
-        out[pid] = (int(fields[11]) + int(fields[12])) / TICKS
     return out
 
 

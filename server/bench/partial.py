@@ -31,7 +31,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from bench import BINARY, TICKS, start_server, stop, wrk_figures, wrk_start
+from bench import BINARY, start_server, stat_seconds, stop, wrk_figures, wrk_start
 
 TAIL = "VCS-VCU-1310-VER-CN-13-3005-01012022-31102022-0"
 
@@ -52,8 +52,7 @@ def writer_seconds(server: int) -> float:
     """User + system CPU seconds of the server's `sqlite-writer` thread."""
     for task in Path(f"/proc/{server}/task").iterdir():
         if (task / "comm").read_text().strip() == "sqlite-writer":
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / TICKS
+            return stat_seconds(task / "stat")
     sys.exit("the server has no sqlite-writer thread")
 
 

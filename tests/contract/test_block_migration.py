@@ -130,13 +130,14 @@ def test_a_split_that_cannot_be_written_whole_writes_nothing(backend: Backend, t
         assert server.stop() == 0
 
 
-def test_sqlite_events_check_is_rewritten_in_place_and_still_refuses(tmp_path: Path) -> None:
+def test_sqlite_events_check_is_rewritten_in_place(tmp_path: Path) -> None:
     """SQLite migration 0007 edits the stored CHECK on `events.event_type`
     from an IN list (a temporary B-tree built for every insert) to the same
     rule as comparisons. On an upgraded database (from version 1, so every
     migration runs on the way): the events are all there, the file passes
-    `integrity_check`, an event insert builds no temporary table, and the
-    rule takes and refuses what it took and refused before."""
+    `integrity_check`, and a new connection's event insert builds no
+    temporary table. (The rule itself, and the migrating connection's plan:
+    the unit test in server/src/store/sqlite.rs.)"""
     import sqlite3
 
     sqlite = Backend("sqlite")
@@ -160,17 +161,3 @@ def test_sqlite_events_check_is_rewritten_in_place_and_still_refuses(tmp_path: P
         assert "OpenEphemeral" not in plan, plan
         # 4 CREATED of old_database, then SPLIT + 2 CREATED + RETIRED.
         assert conn.execute("SELECT count(*) FROM events").fetchone() == (len(ids) + 4,)
-        for bad in ("BOGUS", "created", "SPLIT "):
-            try:
-                conn.execute(insert, (str(uuid.uuid4()), ids["plain"], bad))
-            except sqlite3.IntegrityError as e:
-                assert "CHECK constraint failed" in str(e)
-            else:
-                raise AssertionError(f"the CHECK let {bad!r} through")
-        # Each type the rule takes (each insert undone before the next: a
-        # record has at most one final event).
-        for kind in ("CREATED", "SOLD", "RETIRED", "CANCELLED", "SPLIT"):
-            conn.execute("SAVEPOINT one")
-            conn.execute(insert, (str(uuid.uuid4()), ids["plain"], kind))
-            conn.execute("ROLLBACK TO one")
-        conn.rollback()

@@ -1205,24 +1205,12 @@ fn summarize(conn: &Connection, keys: &[GroupKey]) -> Result<Vec<(Group, Tally)>
 mod tests {
     use super::*;
 
-    /// A fresh database file in the system's temporary directory.
-    fn fresh_path(name: &str) -> std::path::PathBuf {
-        let path = std::env::temp_dir().join(format!(
-            "carbon-tracker-{name}-{}-{}.db",
-            std::process::id(),
-            OffsetDateTime::now_utc().unix_timestamp_nanos()
-        ));
-        let _ = std::fs::remove_file(&path);
-        path
-    }
-
     /// Migration 0007 on the connection that applies it (the one that then
     /// becomes the writer's): an event insert plans no temporary B-tree, and
     /// the rewritten CHECK still takes the five types and nothing else.
     #[test]
     fn the_migrating_connection_writes_under_the_rewritten_check() {
-        let path = fresh_path("migrate");
-        let mut conn = Connection::open(&path).unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
         configure(&conn).unwrap();
         apply_migrations(&mut conn).unwrap();
         let insert = "INSERT INTO events (id, record_id, seq, event_type, payload, created_at) \
@@ -1248,8 +1236,5 @@ mod tests {
                 "{kind:?}"
             );
         }
-        drop(tx);
-        drop(conn);
-        let _ = std::fs::remove_file(&path);
     }
 }
