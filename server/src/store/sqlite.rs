@@ -112,12 +112,16 @@ impl SqliteStore {
         // writer never stalls on a checkpoint in the middle of a commit.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(|e| fail(&e))?;
+        // When a commit starts the WAL over, the file is cut back to this
+        // (bytes), so that a burst of writes leaves no lasting WAL behind.
+        conn.pragma_update(None, "journal_size_limit", WAL_RESTART_FRAMES * 4096)
+            .map_err(|e| fail(&e))?;
         let checkpoint_conn = Connection::open(path).map_err(|e| fail(&e))?;
         configure(&checkpoint_conn).map_err(|e| fail(&e))?;
         let (stop_checkpoints, stopped) = mpsc::channel::<()>();
         let checkpointer = std::thread::Builder::new()
             .name("sqlite-checkpoint".to_owned())
-            .spawn(move || checkpoint_loop(&checkpoint_conn, &stopped))
+            .spawn(move || checkpoint_loop(&checkpoint_conn, &stopped, WAL_RESTART_FRAMES))
             .map_err(|e| fail(&e))?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
@@ -509,7 +513,7 @@ impl Store for SqliteStore {
 
 /// Durability and integrity settings every connection gets.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.busy_handler(Some(wait_briefly))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // FULL: a commit is on disk (WAL fsynced) before it is acknowledged.
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -553,11 +557,54 @@ fn apply_migrations(conn: &mut Connection) -> Result<(), String> {
 /// How often the checkpointer copies the WAL into the database file.
 const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// Checkpoints (PASSIVE: never blocks the writer or readers) until `stop`
-/// hangs up; the writer's connection then does the last one as it closes.
-fn checkpoint_loop(conn: &Connection, stop: &mpsc::Receiver<()>) {
+/// The WAL size, in frames (pages of 4 KiB), past which the checkpointer
+/// also restarts the WAL from its beginning: 64 MiB.
+const WAL_RESTART_FRAMES: i64 = 16_384;
+
+/// How long a connection waits for a lock another holds before it answers
+/// `SQLITE_BUSY`: 5 s, in steps of [`BUSY_STEP`].
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One wait of the busy handler. SQLite's own (`busy_timeout`) sleeps 1, 2,
+/// 5, 10, … ms, so a writer that met a checkpoint's lock lost milliseconds
+/// to a lock held for less; this retries as soon as it is likely free.
+const BUSY_STEP: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// The busy handler of every connection: `true` (try again) after a short
+/// sleep, until [`BUSY_WAIT`] has gone by.
+fn wait_briefly(attempts: i32) -> bool {
+    let waited = BUSY_STEP.saturating_mul(u32::try_from(attempts).unwrap_or(u32::MAX));
+    if waited >= BUSY_WAIT {
+        return false;
+    }
+    std::thread::sleep(BUSY_STEP);
+    true
+}
+
+/// Checkpoints until `stop` hangs up; the writer's connection then does the
+/// last one as it closes. `restart_frames` is [`WAL_RESTART_FRAMES`] but in
+/// a unit test, which writes less.
+///
+/// A PASSIVE checkpoint never blocks the writer or readers, but under
+/// steady writes it never catches up with the WAL's end, and SQLite starts
+/// the WAL over only once every frame is in the database: the WAL then grew
+/// without bound (6.7 GB for a 450 MB database in `server/bench/partial.py`,
+/// and splits slowed by half as readers and the writer searched it). So
+/// once the WAL passes `restart_frames`, a RESTART checkpoint copies
+/// the few frames the PASSIVE one left, waiting for the writer between two
+/// commits, so that the next commit writes the WAL from its start
+/// (`journal_size_limit` then truncates the file).
+fn checkpoint_loop(conn: &Connection, stop: &mpsc::Receiver<()>, restart_frames: i64) {
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        // The second column is the WAL's size in frames.
+        let passive = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+        let result = match passive {
+            Ok(frames) if frames > restart_frames => {
+                conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+            }
+            other => other.map(drop),
+        };
+        if let Err(e) = result {
             tracing::warn!(error = %e, "a WAL checkpoint failed; the next one will retry");
         }
     }
@@ -1236,5 +1283,64 @@ mod tests {
                 "{kind:?}"
             );
         }
+    }
+
+    /// Writes that never pause, and a reader always in a read transaction:
+    /// the checkpointer still starts the WAL over once it passes its limit.
+    /// With PASSIVE checkpoints alone it never did (the file kept every
+    /// frame ever written).
+    #[test]
+    fn the_wal_starts_over_under_steady_writes() {
+        const LIMIT: i64 = 64;
+        let dir = std::env::temp_dir().join(format!("carbon-tracker-wal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("wal.db");
+        let open = || {
+            let conn = Connection::open(&path).unwrap();
+            configure(&conn).unwrap();
+            conn
+        };
+        let writer = open();
+        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+        writer
+            .pragma_update(None, "journal_size_limit", LIMIT * 4096)
+            .unwrap();
+        // Not durable, so that the test writes many frames in little time.
+        writer.pragma_update(None, "synchronous", "OFF").unwrap();
+        writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
+        let (stop, stopped) = mpsc::channel::<()>();
+        let checkpointer = open();
+        let checkpoints =
+            std::thread::spawn(move || checkpoint_loop(&checkpointer, &stopped, LIMIT));
+        let reading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let reader = {
+            let (reader, reading) = (open(), reading.clone());
+            std::thread::spawn(move || {
+                while reading.load(std::sync::atomic::Ordering::Relaxed) {
+                    reader
+                        .query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+                        .unwrap();
+                }
+            })
+        };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut written = 0_u64;
+        while std::time::Instant::now() < until {
+            writer
+                .execute("INSERT INTO t VALUES (zeroblob(3000))", [])
+                .unwrap();
+            written += 1;
+        }
+        reading.store(false, std::sync::atomic::Ordering::Relaxed);
+        reader.join().unwrap();
+        drop(stop);
+        checkpoints.join().unwrap();
+        let wal_frames = std::fs::metadata(dir.join("wal.db-wal")).unwrap().len() / 4096;
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(written > 4 * LIMIT as u64, "only {written} commits");
+        assert!(
+            wal_frames < written / 2,
+            "the WAL holds {wal_frames} frames after {written} commits of one row"
+        );
     }
 }
