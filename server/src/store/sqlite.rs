@@ -590,16 +590,25 @@ fn wait_briefly(attempts: i32) -> bool {
 /// the WAL over only once every frame is in the database: the WAL then grew
 /// without bound (6.7 GB for a 450 MB database in `server/bench/partial.py`,
 /// and splits slowed by half as readers and the writer searched it). So
-/// once the WAL passes `restart_frames`, a RESTART checkpoint copies
-/// the few frames the PASSIVE one left, waiting for the writer between two
-/// commits, so that the next commit writes the WAL from its start
-/// (`journal_size_limit` then truncates the file).
+/// once the WAL passes `restart_frames` and a PASSIVE checkpoint has left
+/// at most a sixteenth of that uncopied, a RESTART checkpoint copies the
+/// rest, holding off the writer between two commits for only that short
+/// copy (a RESTART that copied more held writes up for hundreds of
+/// milliseconds), so that the next commit writes the WAL from its start
+/// (`journal_size_limit` then truncates the file). Should writes outpace
+/// the PASSIVE checkpoints until the WAL is four times that size, the
+/// RESTART runs anyway: a bounded WAL comes before a short stall.
 fn checkpoint_loop(conn: &Connection, stop: &mpsc::Receiver<()>, restart_frames: i64) {
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
-        // The second column is the WAL's size in frames.
-        let passive = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+        // The WAL's size in frames, and how many of them are now copied.
+        let passive = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
         let result = match passive {
-            Ok(frames) if frames > restart_frames => {
+            Ok((frames, copied))
+                if frames > 4 * restart_frames
+                    || (frames > restart_frames && frames - copied <= restart_frames / 16) =>
+            {
                 conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
             }
             other => other.map(drop),
@@ -1288,7 +1297,7 @@ mod tests {
     /// Writes that never pause, and a reader always in a read transaction:
     /// the checkpointer still starts the WAL over once it passes its limit.
     /// With PASSIVE checkpoints alone it never did (the file kept every
-    /// frame ever written).
+    /// frame ever written: 117,963 after 38,342 commits).
     #[test]
     fn the_wal_starts_over_under_steady_writes() {
         const LIMIT: i64 = 64;
@@ -1338,8 +1347,10 @@ mod tests {
         let wal_frames = std::fs::metadata(dir.join("wal.db-wal")).unwrap().len() / 4096;
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(written > 4 * LIMIT as u64, "only {written} commits");
+        // Each commit writes two or three frames: a WAL that kept them all
+        // would hold more frames than there were commits.
         assert!(
-            wal_frames < written / 2,
+            wal_frames < written,
             "the WAL holds {wal_frames} frames after {written} commits of one row"
         );
     }
