@@ -108,14 +108,7 @@ impl SqliteStore {
         let mut conn = Connection::open(path).map_err(|e| fail(&e))?;
         configure(&conn).map_err(|e| fail(&e))?;
         apply_migrations(&mut conn).map_err(|e| fail(&e))?;
-        // The checkpointer thread copies the WAL into the database, so the
-        // writer never stalls on a checkpoint in the middle of a commit.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)
-            .map_err(|e| fail(&e))?;
-        // When a commit starts the WAL over, the file is cut back to this
-        // (bytes), so that a burst of writes leaves no lasting WAL behind.
-        conn.pragma_update(None, "journal_size_limit", WAL_RESTART_FRAMES * 4096)
-            .map_err(|e| fail(&e))?;
+        configure_writer(&conn, WAL_RESTART_FRAMES).map_err(|e| fail(&e))?;
         let checkpoint_conn = Connection::open(path).map_err(|e| fail(&e))?;
         configure(&checkpoint_conn).map_err(|e| fail(&e))?;
         let (stop_checkpoints, stopped) = mpsc::channel::<()>();
@@ -526,6 +519,16 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The writer's own settings. The checkpointer thread copies the WAL into
+/// the database, so the writer never stalls on a checkpoint in the middle
+/// of a commit; and when a commit starts the WAL over, the file is cut back
+/// to `restart_frames` pages, so that a burst of writes leaves no lasting
+/// WAL behind.
+fn configure_writer(conn: &Connection, restart_frames: i64) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update(None, "journal_size_limit", restart_frames * PAGE_BYTES)
+}
+
 /// Applies pending migrations; `PRAGMA user_version` is the applied version.
 fn apply_migrations(conn: &mut Connection) -> Result<(), String> {
     let fail = |e: rusqlite::Error| e.to_string();
@@ -557,8 +560,12 @@ fn apply_migrations(conn: &mut Connection) -> Result<(), String> {
 /// How often the checkpointer copies the WAL into the database file.
 const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// The WAL size, in frames (pages of 4 KiB), past which the checkpointer
-/// also restarts the WAL from its beginning: 64 MiB.
+/// SQLite's default page size, which every database here keeps: a WAL frame
+/// holds one page.
+const PAGE_BYTES: i64 = 4096;
+
+/// The WAL size, in frames, past which the checkpointer also restarts the
+/// WAL from its beginning: 64 MiB.
 const WAL_RESTART_FRAMES: i64 = 16_384;
 
 /// How long a connection waits for a lock another holds before it answers
@@ -1310,10 +1317,7 @@ mod tests {
             conn
         };
         let writer = open();
-        writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
-        writer
-            .pragma_update(None, "journal_size_limit", LIMIT * 4096)
-            .unwrap();
+        configure_writer(&writer, LIMIT).unwrap();
         // Not durable, so that the test writes many frames in little time.
         writer.pragma_update(None, "synchronous", "OFF").unwrap();
         writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
@@ -1344,7 +1348,8 @@ mod tests {
         reader.join().unwrap();
         drop(stop);
         checkpoints.join().unwrap();
-        let wal_frames = std::fs::metadata(dir.join("wal.db-wal")).unwrap().len() / 4096;
+        let wal_bytes = std::fs::metadata(dir.join("wal.db-wal")).unwrap().len();
+        let wal_frames = wal_bytes / PAGE_BYTES as u64;
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(written > 4 * LIMIT as u64, "only {written} commits");
         // Each commit writes two or three frames: a WAL that kept them all
