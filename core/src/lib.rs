@@ -29,8 +29,8 @@ pub use lifecycle::{
     TransitionError,
 };
 pub use payload::{
-    country_codes, payload_fields, validate_payload, PayloadField, PayloadRule, MAX_NAME_CHARS,
-    MAX_NOTE_CHARS, MAX_PUBLIC_NOTE_CHARS, RETIREMENT_PURPOSES,
+    action_fields, country_codes, payload_fields, validate_payload, PayloadField, PayloadRule,
+    ACTION_QUANTITY, MAX_NAME_CHARS, MAX_NOTE_CHARS, MAX_PUBLIC_NOTE_CHARS, RETIREMENT_PURPOSES,
 };
 pub use quantity::Quantity;
 pub use serial::{parse_serial, Block, Scheme};

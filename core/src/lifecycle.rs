@@ -243,7 +243,7 @@ pub enum TransitionError {
     #[error("timestamp out of range: years 1 to 9999 in UTC")]
     TimestampOutOfRange,
     /// A partial action asks for more credits than the block holds.
-    #[error("the block holds {available} credits; {requested} were asked for")]
+    #[error("the block holds {available} credits and the action asks for {requested}")]
     InsufficientQuantity {
         /// The credits the block holds.
         available: u64,

@@ -42,8 +42,8 @@ pub enum PayloadRule {
     Currency,
     /// A record id: 64 lowercase hex digits.
     RecordId,
-    /// A whole number of credits, 1 to 2^64 − 1: a JSON integer or a string
-    /// of digits.
+    /// A whole number of credits, 1 to 2^64 − 1: a JSON number of integral
+    /// value (`37`, `37.0`) or a string of digits.
     Credits,
     /// Exactly one of these strings (case-sensitive), such as a retirement's
     /// `purpose` ([`RETIREMENT_PURPOSES`]).
@@ -72,7 +72,10 @@ impl PayloadRule {
             }
             Self::Currency => "three uppercase letters, like an ISO 4217 code such as \"USD\"".to_owned(),
             Self::RecordId => "a record id: 64 lowercase hex digits".to_owned(),
-            Self::Credits => "a whole number of credits, at least 1: a number or a string of digits".to_owned(),
+            Self::Credits => format!(
+                "a whole number of credits from 1 to {} (2^64 − 1): an integral number or a string of digits",
+                u64::MAX
+            ),
             Self::OneOf(values) => format!("one of {}", quoted_list(values)),
             Self::Country => {
                 "an ISO 3166-1 alpha-2 country code, officially assigned, in uppercase, such as \"KE\"".to_owned()
@@ -93,6 +96,14 @@ pub struct PayloadField {
     pub required: bool,
     /// How its value is checked.
     pub rule: PayloadRule,
+}
+
+impl PayloadField {
+    /// The error `code` for this key, its message in the key's own terms
+    /// (a quantity of credits is not told to be a year).
+    pub fn error(&self, code: ErrorCode) -> FieldError {
+        describe(self.name, self.rule, code)
+    }
 }
 
 const fn field(name: &'static str, required: bool, rule: PayloadRule) -> PayloadField {
@@ -137,6 +148,21 @@ const SPLIT: &[PayloadField] = &[
     field("back", true, PayloadRule::RecordId),
     field("quantity", true, PayloadRule::Credits),
 ];
+
+/// A partial action's `quantity` (SPEC §6): how many credits of a block a
+/// sale, retirement or cancellation acts on. A key of the action's body
+/// beside its event's payload keys, not of the event's payload: the front
+/// child's event does not carry it (the parent's `SPLIT` payload does).
+pub const ACTION_QUANTITY: PayloadField = field("quantity", false, PayloadRule::Credits);
+
+/// The keys the body of a sale, retirement or cancellation accepts: its
+/// event's payload keys ([`payload_fields`]), then [`ACTION_QUANTITY`]. The
+/// list the OpenAPI document reads for those bodies.
+pub fn action_fields(event_type: EventType) -> impl Iterator<Item = &'static PayloadField> {
+    payload_fields(event_type)
+        .iter()
+        .chain(std::iter::once(&ACTION_QUANTITY))
+}
 
 /// The keys an event type's payload accepts (SPEC §3), the one table that
 /// validation, the OpenAPI document and the docs read.
@@ -249,24 +275,43 @@ fn check(rule: PayloadRule, value: &Value) -> Option<ErrorCode> {
 }
 
 /// A whole number of credits from a payload value (SPEC §6's `quantity`):
-/// a JSON integer or a string of ASCII digits, 1 to 2^64 − 1.
+/// a JSON number of integral value (`37`, and `37.0` or `3.7e1`, which JSON
+/// Schema's `integer` also admits) or a string of ASCII digits, 1 to
+/// 2^64 − 1. A negative value is `not_positive` before anything else.
 pub(crate) fn credits(value: &Value) -> Result<u64, ErrorCode> {
-    let text = match value {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => py_strip(s).to_owned(),
-        _ => return Err(ErrorCode::NotAnInteger),
-    };
-    if text.starts_with('-') && text.bytes().skip(1).any(|b| (b'1'..=b'9').contains(&b)) {
-        return Err(ErrorCode::NotPositive);
-    }
-    let digits = text.strip_prefix('+').unwrap_or(&text);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ErrorCode::NotAnInteger);
-    }
-    match digits.parse::<u64>() {
-        Ok(0) => Err(ErrorCode::NotPositive),
-        Ok(n) => Ok(n),
-        Err(_) => Err(ErrorCode::TooLarge),
+    match value {
+        Value::Number(n) => {
+            let text = n.to_string();
+            let exact = ExactDecimal::parse(&text).ok_or(ErrorCode::NotAnInteger)?;
+            if exact.is_negative() {
+                return Err(ErrorCode::NotPositive);
+            }
+            if !exact.is_integral() {
+                return Err(ErrorCode::NotAnInteger);
+            }
+            // u64::MAX has 20 digits; a value past it overflows the reading.
+            match exact.truncated_magnitude(0, 20) {
+                Some(0) => Err(ErrorCode::NotPositive),
+                Some(n) => Ok(n),
+                None => Err(ErrorCode::TooLarge),
+            }
+        }
+        Value::String(s) => {
+            let text = py_strip(s);
+            if text.starts_with('-') && text.bytes().skip(1).any(|b| (b'1'..=b'9').contains(&b)) {
+                return Err(ErrorCode::NotPositive);
+            }
+            let digits = text.strip_prefix('+').unwrap_or(text);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ErrorCode::NotAnInteger);
+            }
+            match digits.parse::<u64>() {
+                Ok(0) => Err(ErrorCode::NotPositive),
+                Ok(n) => Ok(n),
+                Err(_) => Err(ErrorCode::TooLarge),
+            }
+        }
+        _ => Err(ErrorCode::NotAnInteger),
     }
 }
 
@@ -391,6 +436,11 @@ fn describe(name: &str, rule: PayloadRule, code: ErrorCode) -> FieldError {
                 code,
                 format!("{name} must be at most {max} characters"),
             )
+        }
+        // The codes a quantity of records shares (`not_an_integer` is a
+        // vintage's, `not_positive` a decimal's) with a message of its own.
+        (PayloadRule::Credits, _) => {
+            FieldError::with_message(name, code, format!("{name} must be {}", rule.describe()))
         }
         (PayloadRule::Timestamp, ErrorCode::InvalidFormat) => {
             FieldError::with_message(name, code, format!("{name} must be {}", rule.describe()))

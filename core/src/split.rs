@@ -17,7 +17,7 @@ use crate::canonical::CanonicalRecord;
 use crate::error::FieldError;
 use crate::id::RecordId;
 use crate::lifecycle::{next_event, Event, EventType, RecordState, Status, TransitionError};
-use crate::payload::credits;
+use crate::payload::{credits, validate_payload, ACTION_QUANTITY};
 use crate::quantity::Quantity;
 use crate::serial::parse_serial;
 
@@ -156,7 +156,7 @@ pub fn act(
         .map(|p| {
             let mut rest = Map::new();
             for (key, value) in p {
-                if key != "quantity" {
+                if key != ACTION_QUANTITY.name {
                     rest.insert(key, value);
                 }
             }
@@ -293,23 +293,34 @@ impl Lineage {
     }
 }
 
-/// The credits a partial action asks for: its payload's `quantity`, if any.
+/// The credits a partial action asks for: its payload's `quantity`, if any
+/// (`null` is none).
 ///
 /// # Errors
-/// `invalid_payload` naming `quantity` when it is not a whole number ≥ 1.
+/// `invalid_payload` when `quantity` is not a whole number ≥ 1, listing
+/// every problem of the body at once (SPEC §4): those of the rest of the
+/// payload, then `quantity`'s.
 pub fn requested(
     action: Action,
     payload: Option<&Map<String, Value>>,
 ) -> Result<Option<u64>, TransitionError> {
-    payload
-        .and_then(|p| p.get("quantity"))
-        .map(|value| {
-            credits(value).map_err(|code| TransitionError::InvalidPayload {
-                event_type: action.event_type(),
-                errors: vec![FieldError::new("quantity", code)],
-            })
-        })
-        .transpose()
+    // `null` is a key not given, as in every payload (SPEC §3).
+    let Some(value) = payload
+        .and_then(|p| p.get(ACTION_QUANTITY.name))
+        .filter(|v| !v.is_null())
+    else {
+        return Ok(None);
+    };
+    credits(value).map(Some).map_err(|code| {
+        let event_type = action.event_type();
+        // The payload's own check sees `quantity` as a key it does not know.
+        let mut errors: Vec<FieldError> = validate_payload(event_type, payload)
+            .into_iter()
+            .filter(|e| e.field != ACTION_QUANTITY.name)
+            .collect();
+        errors.push(ACTION_QUANTITY.error(code));
+        TransitionError::InvalidPayload { event_type, errors }
+    })
 }
 
 /// Where an action addressed to a record goes (SPEC §6), given the history

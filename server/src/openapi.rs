@@ -11,7 +11,7 @@ use crate::store::summary::GroupKey;
 use carbon_tracker_core::api::DerivedId;
 use carbon_tracker_core::lifecycle::{Event, EventType, Status, TransitionCode};
 use carbon_tracker_core::{
-    country_codes, payload_fields, Block, CanonicalRecord, Child, ErrorCode, FieldError,
+    action_fields, country_codes, Block, CanonicalRecord, Child, ErrorCode, FieldError,
     PayloadRule, Scheme, Split, MAX_TEXT_CHARS, MAX_VINTAGE, MIN_VINTAGE, RECORD_FIELDS,
 };
 use utoipa::openapi::schema::{
@@ -139,16 +139,17 @@ impl PartialSchema for BatchInput {
 
 impl ToSchema for BatchInput {}
 
-/// The payload of an event type, from the core's table of its keys.
+/// The body of the action that appends `event_type`, from the core's table
+/// of its keys: the event's payload keys and `quantity` (SPEC §6).
 fn payload_schema(event_type: EventType) -> RefOr<Schema> {
     let mut object = ObjectBuilder::new()
         .description(Some(format!(
-            "The {event_type} payload; unknown keys are refused."
+            "The {event_type} payload, and `quantity` to act on part of a block (SPEC §6); unknown keys are refused."
         )))
         .additional_properties(Some(
             utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
         ));
-    for field in payload_fields(event_type) {
+    for field in action_fields(event_type) {
         let description = field.rule.describe();
         let schema: Schema = match field.rule {
             PayloadRule::Price => number_or_text(

@@ -205,6 +205,23 @@ def test_a_bad_quantity_names_the_field(server: Server, quantity: Any, code: str
     parent = register(server, verra(fresh_issuance(), 1, 10), 10)
     body = assert_problem(server.post(f"/records/{parent['id']}/retire", {"quantity": quantity}), 422, "invalid_payload")
     assert body["errors"][0]["field"] == "quantity" and body["errors"][0]["code"] == code, body
+    # Its own words: the message was a vintage's ("an integer year") or a
+    # decimal quantity's ("once truncated to 4 decimals").
+    message = body["errors"][0]["message"]
+    assert "credits" in message and "year" not in message and "decimals" not in message, message
+
+
+def test_a_bad_quantity_is_reported_with_every_other_problem(server: Server) -> None:
+    # A bad quantity was the only error reported, hiding the rest (SPEC §4:
+    # every problem at once); the order is the core's, from the vectors.
+    parent = register(server, verra(fresh_issuance(), 1, 10), 10)
+    r = server.post(f"/records/{parent['id']}/sell", {"quantity": "x", "price": -1, "currency": "usd", "colour": "red"})
+    body = assert_problem(r, 422, "invalid_payload")
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [
+        ("colour", "unknown_field"), ("buyer", "missing"), ("price", "negative"),
+        ("currency", "invalid_currency"), ("quantity", "not_an_integer"),
+    ], body
+    assert server.get(f"/records/{parent['id']}").json["status"] == "ACTIVE"
 
 
 def test_a_block_overlapping_a_tracked_one_is_refused(server: Server) -> None:
@@ -308,6 +325,18 @@ def test_32_simultaneous_creates_of_overlapping_blocks_give_one_winner(server: S
 
 def test_the_openapi_document_describes_partial_actions(server: Server) -> None:
     doc = server.get("/openapi.json").json
+    # The bodies refuse unknown keys, and left out `quantity`: a client that
+    # checked its requests against the document could not act on part of a
+    # block, nor the fuzzer try it.
+    for name in ("SellPayload", "RetirePayload", "CancelPayload"):
+        body = doc["components"]["schemas"][name]
+        assert body["additionalProperties"] is False, name
+        kinds, schemas = set(), [body["properties"]["quantity"]]
+        while schemas:
+            schema = schemas.pop()
+            kinds.add(schema.get("type"))
+            schemas += schema.get("oneOf", [])
+        assert {"integer", "string", "null"} <= kinds, (name, kinds)
     assert "/records/{id}/lineage" in doc["paths"]
     names = {p["name"] for p in doc["paths"]["/records"]["get"]["parameters"]}
     assert "holder" in names

@@ -196,6 +196,9 @@ def test_list_filters_and_pages(server: Server) -> None:
         ("vintage=abc", "vintage", "not_an_integer"),
         ("status=LOST", "status", "not_allowed"),
         ("cursor=zzz", "cursor", "invalid_format"),
+        # Named as the parameter, not as the whole "query".
+        ("registy=x", "registy", "unknown_field"),
+        ("status=SPLIT&status=ACTIVE", "status", "invalid_format"),
     ],
 )
 def test_list_rejects_bad_parameters(server: Server, query: str, field: str, code: str) -> None:

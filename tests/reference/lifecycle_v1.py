@@ -83,16 +83,31 @@ def _is_control(c: str) -> bool:
 
 
 def credits(value: Any) -> tuple[Optional[int], Optional[str]]:
-    """A whole number of credits (SPEC §6 ``quantity``): an integer or a
-    string of digits, 1 to 2**64 - 1; ``(number, None)`` or ``(None, code)``."""
+    """A whole number of credits (SPEC §6 ``quantity``): a number of integral
+    value (``37``, ``37.0``, ``3.7e1``: JSON Schema's ``integer`` admits them)
+    or a string of digits, 1 to 2**64 - 1; a negative value is
+    ``not_positive`` first. ``(number, None)`` or ``(None, code)``."""
     if isinstance(value, bool) or not isinstance(value, (int, Decimal, float, str)):
         return None, "not_an_integer"
-    text = value.strip() if isinstance(value, str) else str(value)
-    if re.fullmatch(r"-[0-9]*[1-9][0-9]*", text):
-        return None, "not_positive"
-    if not re.fullmatch(r"\+?[0-9]+", text):
-        return None, "not_an_integer"
-    n = int(text)
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"-[0-9]*[1-9][0-9]*", text):
+            return None, "not_positive"
+        if not re.fullmatch(r"\+?[0-9]+", text):
+            return None, "not_an_integer"
+        n = int(text)
+    else:
+        # A float as JSON writes it (its shortest spelling), read exactly.
+        d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        if not d.is_finite():
+            return None, "not_an_integer"
+        if d < 0:
+            return None, "not_positive"
+        if d != d.to_integral_value():
+            return None, "not_an_integer"
+        if d.adjusted() > 19:
+            return None, "too_large"
+        n = int(d)
     if n == 0:
         return None, "not_positive"
     return (n, None) if n <= U64_MAX else (None, "too_large")

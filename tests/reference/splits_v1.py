@@ -41,10 +41,14 @@ def _event(state: Optional[dict[str, Any]], record_id: str, event_type: str, pay
 def act(record: dict[str, Any], state: dict[str, Any], action: str, payload: Optional[dict[str, Any]], now: str) -> dict[str, Any]:
     payload = dict(payload or {})
     requested: Optional[int] = None
-    if "quantity" in payload:
-        requested, code = lifecycle_v1.credits(payload.pop("quantity"))
+    # A null quantity is one not given, as any null payload key is.
+    quantity_value = payload.pop("quantity", None)
+    if quantity_value is not None:
+        requested, code = lifecycle_v1.credits(quantity_value)
         if code:
-            raise Refused("invalid_payload", [("quantity", code)])
+            # Every problem of the body at once: the rest of the payload's,
+            # then the quantity's.
+            raise Refused("invalid_payload", lifecycle_v1.payload_errors(action, payload) + [("quantity", code)])
     if state["status"] in lifecycle_v1.FINAL:
         raise Refused("already_final")
     quantity = Decimal(record["quantity"])

@@ -16,7 +16,7 @@ pub(crate) mod summary;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::middleware;
@@ -231,17 +231,42 @@ impl JsonBody {
     }
 }
 
-/// Query parameters; a query string that cannot be read is a 422.
+/// Query parameters; a query string that cannot be read is a 422 naming the
+/// parameter (an unknown or repeated one included).
+///
+/// Read as axum's `Query` reads it (`serde_urlencoded`), with the path of
+/// the failing parameter kept (`serde_path_to_error`), so that the error's
+/// `field` is the parameter rather than the whole query.
 pub struct Params<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(params)| Self(params))
-            .map_err(|e| bad_param("query", ErrorCode::InvalidFormat, e.body_text()))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Problem> {
+        let query = parts.uri.query().unwrap_or_default();
+        let params = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(params)
+            .map(Self)
+            .map_err(|e| {
+                let reason = e.inner().to_string();
+                // A repeated key fails past it, at the top: serde's message
+                // (`duplicate field `status``) names it.
+                let repeated = reason
+                    .strip_prefix("duplicate field `")
+                    .and_then(|rest| rest.split('`').next());
+                let field = match (e.path().to_string(), repeated) {
+                    (path, Some(name)) if path == "." => name.to_owned(),
+                    (path, None) if path == "." => "query".to_owned(),
+                    (path, _) => path,
+                };
+                // serde's words for a key the parameters do not have.
+                let code = if reason.starts_with("unknown field") {
+                    ErrorCode::UnknownField
+                } else {
+                    ErrorCode::InvalidFormat
+                };
+                bad_param(&field, code, format!("query parameter {field}: {reason}"))
+            })
     }
 }
 
