@@ -22,6 +22,7 @@ use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, Required};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
@@ -383,8 +384,24 @@ fn add_links(response: &mut Response, links: serde_json::Value) {
         .insert("links".to_owned(), links);
 }
 
+/// The name of the API-key security scheme in the document (SPEC §8).
+const API_KEY_SCHEME: &str = "api_key";
+
 impl Modify for Conventions {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                API_KEY_SCHEME,
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(
+                            "An API key (`carbon-tracker-server keys create`) or the server's `API_TOKEN`, as `Authorization: Bearer <token>`. Writes need one when the server has keys or `API_TOKEN`; reads only with `--private-reads`; each key has scopes (README, \"API keys\")",
+                        ))
+                        .build(),
+                ),
+            );
         let idempotency_key = ParameterBuilder::new()
             .name("Idempotency-Key")
             .parameter_in(ParameterIn::Header)
@@ -481,6 +498,14 @@ impl Modify for Conventions {
                     }
                 }
                 if path != "/health" {
+                    // Optional in the document: whether a key is needed
+                    // depends on the server's keys and `--private-reads`,
+                    // which the 401 says; declared so that clients and the
+                    // docs page (Authorize) can send one.
+                    operation.security = Some(vec![
+                        SecurityRequirement::new(API_KEY_SCHEME, Vec::<String>::new()),
+                        SecurityRequirement::default(),
+                    ]);
                     let who = if post && path != "/ids" {
                         "`unauthorized`: no API key, or one the server does not know (writes need one when the server has keys or `API_TOKEN`)"
                     } else {
