@@ -437,8 +437,8 @@ fn describe(name: &str, rule: PayloadRule, code: ErrorCode) -> FieldError {
                 format!("{name} must be at most {max} characters"),
             )
         }
-        // The codes a quantity of records shares (`not_an_integer` is a
-        // vintage's, `not_positive` a decimal's) with a message of its own.
+        // Codes a number of credits shares with other fields (`not_an_integer`
+        // with a vintage, `not_positive` with a decimal), in its own words.
         (PayloadRule::Credits, _) => {
             FieldError::with_message(name, code, format!("{name} must be {}", rule.describe()))
         }
