@@ -132,5 +132,5 @@ def test_the_document_declares_the_api_key(server: Server) -> None:
     assert scheme["type"] == "http" and scheme["scheme"].lower() == "bearer", scheme
     for path, item in doc["paths"].items():
         for method, op in item.items():
-            expected = None if path == "/health" else [{"api_key": []}, {}]
+            expected: list[dict[str, list[str]]] | None = None if path == "/health" else [{"api_key": []}, {}]
             assert op.get("security") == expected, (method, path, op.get("security"))
