@@ -437,12 +437,10 @@ fn describe(name: &str, rule: PayloadRule, code: ErrorCode) -> FieldError {
                 format!("{name} must be at most {max} characters"),
             )
         }
-        // Codes a number of credits shares with other fields (`not_an_integer`
-        // with a vintage, `not_positive` with a decimal), in its own words.
-        (PayloadRule::Credits, _) => {
-            FieldError::with_message(name, code, format!("{name} must be {}", rule.describe()))
-        }
-        (PayloadRule::Timestamp, ErrorCode::InvalidFormat) => {
+        // A number of credits shares its codes with other fields
+        // (`not_an_integer` with a vintage, `not_positive` with a decimal):
+        // its message says what it takes instead of theirs.
+        (PayloadRule::Credits, _) | (PayloadRule::Timestamp, ErrorCode::InvalidFormat) => {
             FieldError::with_message(name, code, format!("{name} must be {}", rule.describe()))
         }
         _ => FieldError::new(name, code),

@@ -254,10 +254,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
                 let repeated = reason
                     .strip_prefix("duplicate field `")
                     .and_then(|rest| rest.split('`').next());
-                let field = match (e.path().to_string(), repeated) {
-                    (path, Some(name)) if path == "." => name.to_owned(),
-                    (path, None) if path == "." => "query".to_owned(),
-                    (path, _) => path,
+                let path = e.path().to_string();
+                let field = if path == "." {
+                    repeated.unwrap_or("query").to_owned()
+                } else {
+                    path
                 };
                 // serde's words for a key the parameters do not have.
                 let code = if reason.starts_with("unknown field") {
