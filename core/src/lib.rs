@@ -35,7 +35,7 @@ pub use payload::{
 pub use quantity::Quantity;
 pub use serial::{parse_serial, Block, Scheme};
 pub use split::{act, requested, route, Acted, Action, Child, Lineage, Split};
-pub use text::{canonical_text, MAX_TEXT_CHARS};
+pub use text::{canonical_text, py_strip, MAX_TEXT_CHARS, PY_WHITESPACE};
 pub use value::FieldValue;
 
 /// The `time` crate this crate's timestamps use, so hosts share its version.

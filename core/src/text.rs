@@ -14,8 +14,18 @@ pub(crate) fn is_py_whitespace(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
-/// Python's `str.strip()` with no argument.
-pub(crate) fn py_strip(s: &str) -> &str {
+/// Every character [`is_py_whitespace`] accepts, in code point order: the
+/// set Python's `str.strip()` removes (SPEC §2.1), for hosts that strip
+/// elsewhere than here — SQL's `trim(text, characters)` when a store filters
+/// by holder (SPEC §6).
+pub const PY_WHITESPACE: &str = "\t\n\u{b}\u{c}\r\u{1c}\u{1d}\u{1e}\u{1f} \u{85}\u{a0}\u{1680}\
+    \u{2000}\u{2001}\u{2002}\u{2003}\u{2004}\u{2005}\u{2006}\u{2007}\u{2008}\u{2009}\u{200a}\
+    \u{2028}\u{2029}\u{202f}\u{205f}\u{3000}";
+
+/// Python's `str.strip()` with no argument (SPEC §2.1): `s` without the
+/// [`PY_WHITESPACE`] at either end. A holder is a sale's buyer stripped so
+/// (SPEC §6), and so is every canonical text before its other rules.
+pub fn py_strip(s: &str) -> &str {
     // Most input has no surrounding whitespace: two byte tests decide that.
     let plain = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
     if plain(s.as_bytes().first()) && plain(s.as_bytes().last()) {
@@ -199,6 +209,16 @@ pub fn canonical_text(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The list is the predicate, over every code point, in order.
+    #[test]
+    fn py_whitespace_lists_every_whitespace_character() {
+        let listed: Vec<char> = PY_WHITESPACE.chars().collect();
+        let all: Vec<char> = (char::MIN..=char::MAX)
+            .filter(|&c| is_py_whitespace(c))
+            .collect();
+        assert_eq!(listed, all);
+    }
 
     #[test]
     fn spec_examples() {

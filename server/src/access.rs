@@ -348,11 +348,13 @@ pub(crate) async fn authorize(
     let caller = match (presented, required) {
         // Nothing asked for and nothing needed: anybody.
         (Err(Missing), None) => Ok(Caller::default()),
+        // A read needs `read` only with `--private-reads`, and then a key
+        // even while the server has none (nobody reads until a key with
+        // `read` exists); an open server takes writes without one.
+        (Err(Missing), Some(Scope::Read)) => Err(no_key(Scope::Read)),
         (Err(Missing), Some(scope)) => match is_open(&state).await {
             Ok(true) => Ok(Caller::default()),
-            Ok(false) => Err(unauthorized(format!(
-                "this request needs a key with the `{scope}` scope in `Authorization: Bearer <token>`; the request has none"
-            ))),
+            Ok(false) => Err(no_key(scope)),
             Err(e) => return Problem::from(e).into_response(),
         },
         (Ok(Err(failure)), _) => Err(unauthorized(failure)),
@@ -363,9 +365,13 @@ pub(crate) async fn authorize(
                 Some(scope) if !scopes.allow(scope) => Err(Problem::new(
                     StatusCode::FORBIDDEN,
                     "missing_scope",
-                    format!("the key {name} ({scopes}) lacks the `{scope}` scope this request needs"),
+                    format!(
+                        "the key {name} ({scopes}) lacks the `{scope}` scope this request needs"
+                    ),
                 )
-                .with_help("ask for a key with that scope: carbon-tracker-server keys create --scope …")),
+                .with_help(
+                    "ask for a key with that scope: carbon-tracker-server keys create --scope …",
+                )),
                 _ => Ok(Caller { actor: Some(name) }),
             },
             Ok(None) => Err(unauthorized(
@@ -389,6 +395,13 @@ pub(crate) async fn authorize(
             response
         }
     }
+}
+
+/// The 401 for a request that needs `scope` and sent no key.
+fn no_key(scope: Scope) -> Problem {
+    unauthorized(format!(
+        "this request needs a key with the `{scope}` scope in `Authorization: Bearer <token>`; the request has none"
+    ))
 }
 
 fn unauthorized(detail: String) -> Problem {

@@ -92,7 +92,7 @@ pub struct Cli {
     #[command(flatten)]
     pub webhooks: crate::webhooks::WebhookArgs,
 
-    /// Access and retries (server/README.md, "Access").
+    /// Access and retries (README.md, "Write safety and access").
     #[command(flatten)]
     pub access: crate::access::AccessArgs,
     /// Rate limits, timeouts and caps (server/README.md, "Limits").
@@ -168,8 +168,9 @@ pub enum Command {
     /// (SPEC §6 forbids it; databases from before that rule may hold some).
     /// They are kept as they are; exits with status 1 if there are any.
     Overlaps,
-    /// Manages the API keys and their scopes (SPEC §8; server/README.md,
-    /// "Access"). Works while the server runs: a revoke takes effect at once.
+    /// Manages the API keys and their scopes (SPEC §8; README.md, "Write
+    /// safety and access"). Works while the server runs: a revoke takes
+    /// effect at once.
     Keys {
         /// What to do.
         #[command(subcommand)]

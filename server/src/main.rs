@@ -164,6 +164,12 @@ async fn serve(
     let address = listener.local_addr()?;
     tracing::info!("configuration: {}", settings.command_line());
     report_overlaps(store.as_ref()).await?;
+    if settings.private_reads && settings.api_token.is_none() && !store.has_api_keys().await? {
+        tracing::warn!(
+            "--private-reads with no API key yet: every read is refused until one with the \
+             `read` scope exists (carbon-tracker-server keys create --scope read)"
+        );
+    }
     let log = if settings.no_log {
         tracing::warn!("running without the verifiable log (--no-log)");
         None

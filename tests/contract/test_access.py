@@ -304,6 +304,24 @@ def test_private_reads(backend: Backend, tmp_path: Path) -> None:
         s.stop()
 
 
+def test_private_reads_need_a_key_before_any_key_exists(backend: Backend, tmp_path: Path) -> None:
+    # Found in review: a server with --private-reads and no key yet was open
+    # to reads as to writes. Reads stay closed; writes stay open until a key
+    # exists, and a key created while the server runs reads at once.
+    url = backend.new_url(tmp_path)
+    s = Server(url, tmp_path, env={"PRIVATE_READS": "true"}).start()
+    try:
+        rid = s.post("/records", new_record()).json["id"]
+        for path in ("/records", f"/records/{rid}", "/events", "/summary"):
+            problem = assert_problem(s.get(path), 401, "unauthorized")
+            assert "`read`" in problem["detail"], problem
+        reader = new_key(url, tmp_path, "dashboard", "read")
+        assert s.get(f"/records/{rid}", headers=auth(reader)).status == 200
+        assert s.get("/health").status == 200
+    finally:
+        s.stop()
+
+
 def test_a_revoked_key_is_refused_at_once(keyed: tuple[Server, str], tmp_path: Path) -> None:
     s, token = keyed
     assert s.post("/records", new_record(), headers=auth(token)).status == 201

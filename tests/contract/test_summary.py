@@ -142,6 +142,10 @@ def portfolio(server: Server) -> Portfolio:
     # A plain record with a fraction, sold whole; one retired whole.
     c = p.register("VCS", 2022, "250.5", "SUMMARY-VCS-C")
     p.act(c, "sell", buyer="Acme Corp")
+    # A buyer with whitespace around it that SQL's trim() does not take (a
+    # no-break space, a tab, Python's U+001F): the holder is Python's strip.
+    c2 = p.register("VCS", 2022, "12", "SUMMARY-VCS-C2")
+    p.act(c2, "sell", buyer="\u00a0\u001fDelta SA\t\u3000")
     d = p.register("Gold Standard", 2022, "0.0001", "SUMMARY-GS-D")
     p.act(d, "retire")
     # A Gold Standard block, partly sold then partly retired by the buyer.
@@ -206,6 +210,18 @@ def test_the_holder_is_the_one_the_list_filter_finds(portfolio: Portfolio) -> No
         leaves = [i for i in items if i["status"] != "SPLIT"]
         assert len(leaves) == group["records"], group
         assert sum(Decimal(i["quantity"]) for i in leaves) == Decimal(group["quantity"]), group
+
+
+@pytest.mark.parametrize("query", ["Delta%20SA", "%C2%A0Delta%20SA%09", "%1FDelta%20SA%E3%80%80"])
+def test_the_holder_filter_strips_as_python_does(portfolio: Portfolio, query: str) -> None:
+    # Found in review: the filter compared SQL's trim() of the buyer (spaces
+    # only) and Rust's trim() of the query (no U+001F) with the core's holder.
+    holder = "\u00a0\u001fDelta SA\t\u3000".strip()
+    expected = sorted(rid for rid, leaf in portfolio.leaves.items() if leaf.holder == holder)
+    assert len(expected) == 1
+    items = portfolio.server.get(f"/records?limit=1000&holder={query}").json["items"]
+    assert sorted(i["id"] for i in items) == expected
+    assert [i["holder"] for i in items] == [holder]
 
 
 @pytest.mark.parametrize("group_by,bad", [

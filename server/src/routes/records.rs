@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use carbon_tracker_core::lifecycle::{self, utc_rfc3339, Event, Status};
 use carbon_tracker_core::{
-    canonical_text, vintage_year, Block, CanonicalRecord, ErrorCode, FieldError, FieldValue,
-    Lineage, RecordId,
+    canonical_text, py_strip, vintage_year, Block, CanonicalRecord, ErrorCode, FieldError,
+    FieldValue, Lineage, RecordId,
 };
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
@@ -453,7 +453,7 @@ pub(crate) async fn list(
         registry: p.registry.as_deref().map(canonical_text),
         vintage: p.vintage.as_deref().map(parse_vintage).transpose()?,
         status: p.status.as_deref().map(parse_status).transpose()?,
-        holder: p.holder.as_deref().map(|h| h.trim().to_owned()),
+        holder: p.holder.as_deref().map(|h| py_strip(h).to_owned()),
         after: p.cursor.as_deref().map(decode_cursor).transpose()?,
         limit: parse_limit(p.limit.as_deref())?,
     };

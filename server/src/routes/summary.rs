@@ -18,8 +18,9 @@ use crate::store::summary::{Group, GroupKey, Tally};
 #[into_params(parameter_in = Query)]
 pub(crate) struct SummaryParams {
     /// The keys to group by, separated by commas, each at most once, in any
-    /// order: `registry`, `vintage`, `status`, `holder`. Absent or empty:
-    /// one grand total. Groups are ordered by these keys in this order.
+    /// order: `registry`, `vintage`, `status`, `holder`. Absent: one grand
+    /// total; an empty name (`group_by=`, `group_by=registry,`) is a 422.
+    /// Groups are ordered by these keys in this order.
     #[param(value_type = Option<Vec<GroupKey>>, style = Form, explode = false, max_items = 4)]
     pub group_by: Option<String>,
 }

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use carbon_tracker_core::lifecycle::{last_event_types, Event, EventType};
-use carbon_tracker_core::RecordId;
+use carbon_tracker_core::{RecordId, PY_WHITESPACE};
 
 use super::rows::RecordRow;
 use super::{ListQuery, Page, StoreError};
@@ -98,12 +98,15 @@ pub(crate) fn query(q: &ListQuery, d: &Dialect) -> (String, Vec<Arg>) {
         // The holder as the core reads it from a history (SPEC §6): the
         // latest sale's buyer, else what a split child's CREATED inherited.
         let sold = bind(Arg::Text(EventType::Sold.as_str().to_owned()));
+        // Stripped as the core strips it: SQL's trim() alone takes spaces
+        // only, so a buyer ending in a tab or a no-break space was not found.
         let holder = bind(Arg::Text(holder.clone()));
+        let whitespace = bind(Arg::Text(PY_WHITESPACE.to_owned()));
         sql.push_str(&format!(
             " AND trim(COALESCE(\
              (SELECT {} FROM events e WHERE e.record_id = r.id AND e.event_type = {sold} \
               ORDER BY e.seq DESC LIMIT 1), \
-             (SELECT {} FROM events e WHERE e.record_id = r.id AND e.seq = 1))) = {holder}",
+             (SELECT {} FROM events e WHERE e.record_id = r.id AND e.seq = 1)), {whitespace}) = {holder}",
             (d.json_text)("e.payload", "buyer"),
             (d.json_text)("e.payload", "holder"),
         ));

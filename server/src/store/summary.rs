@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use carbon_tracker_core::lifecycle::{last_event_types, EventType, Status};
+use carbon_tracker_core::py_strip;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -324,12 +325,6 @@ fn status_after(last_type: Option<&str>) -> Result<Status, StoreError> {
         .into_iter()
         .find(|s| last_event_types(*s).contains(&event_type))
         .ok_or_else(|| corrupt("event type", format!("no status follows {event_type}")))
-}
-
-/// Python's `str.strip()`, as the core strips a buyer (SPEC §2: Unicode
-/// White_Space plus U+001C..U+001F).
-fn py_strip(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
 }
 
 #[cfg(test)]
