@@ -14,8 +14,9 @@ pub(crate) fn is_py_whitespace(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
-/// Every character [`is_py_whitespace`] accepts, in code point order: the
-/// set Python's `str.strip()` removes (SPEC §2.1), for hosts that strip
+/// Every character Python's `str.isspace()` accepts (Unicode `White_Space`
+/// plus U+001C..U+001F), in code point order: the set Python's
+/// `str.strip()` removes (SPEC §2.1), for hosts that strip
 /// elsewhere than here — SQL's `trim(text, characters)` when a store filters
 /// by holder (SPEC §6).
 pub const PY_WHITESPACE: &str = "\t\n\u{b}\u{c}\r\u{1c}\u{1d}\u{1e}\u{1f} \u{85}\u{a0}\u{1680}\
