@@ -273,6 +273,7 @@ payload!(
         RecordInput, BatchInput, SellPayload, RetirePayload, CancelPayload,
         records::RecordBody, records::RecordPage, records::BatchItem, records::BatchResult, records::Outcome,
         summary::SummaryBody, summary::SummaryGroup, summary::SummaryTotal, crate::store::summary::GroupKey,
+        records::FormatName, imports::ImportFrom,
         events::FeedPage, events::ActedBody, lineage::LineageBody, lineage::Node, log::InclusionBody, log::ConsistencyBody, health::Health, Problem,
         crate::import::Summary, crate::import::Rejected, crate::import::Skipped,
         CanonicalRecord, DerivedId, Event, EventType, Status, Split, Child, FieldError, ErrorCode, TransitionCode, Block<'static>, Scheme,
