@@ -8,12 +8,6 @@ use crate::error::ErrorCode;
 /// Maximum length of a canonical text field, in characters (code points).
 pub const MAX_TEXT_CHARS: usize = 256;
 
-/// Python's `str.isspace()`: Unicode `White_Space` plus the information
-/// separators U+001C..U+001F, which Python also treats as whitespace.
-pub(crate) fn is_py_whitespace(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
-
 /// Every character Python's `str.isspace()` accepts (Unicode `White_Space`
 /// plus U+001C..U+001F), in code point order: the set Python's
 /// `str.strip()` removes (SPEC §2.1), for hosts that strip
@@ -32,7 +26,7 @@ pub fn py_strip(s: &str) -> &str {
     if plain(s.as_bytes().first()) && plain(s.as_bytes().last()) {
         return s;
     }
-    s.trim_matches(is_py_whitespace)
+    s.trim_matches(|c| PY_WHITESPACE.contains(c))
 }
 
 /// Where canonical text is written: a `String` for canonical records, a byte
@@ -211,12 +205,13 @@ pub fn canonical_text(raw: &str) -> String {
 mod tests {
     use super::*;
 
-    /// The list is the predicate, over every code point, in order.
+    /// The list is Unicode `White_Space` (Rust's `char::is_whitespace`) plus
+    /// the information separators, over every code point, in order.
     #[test]
     fn py_whitespace_lists_every_whitespace_character() {
         let listed: Vec<char> = PY_WHITESPACE.chars().collect();
         let all: Vec<char> = (char::MIN..=char::MAX)
-            .filter(|&c| is_py_whitespace(c))
+            .filter(|&c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
             .collect();
         assert_eq!(listed, all);
     }

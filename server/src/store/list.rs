@@ -75,11 +75,15 @@ pub(crate) fn query(q: &ListQuery, d: &Dialect) -> (String, Vec<Arg>) {
     // §6 refuse them when written), and PostgreSQL takes no NUL in a text
     // parameter (such a filter was a 503): a filter with one matches
     // nothing, and its text is not sent.
-    let matchable = |text: &&String| !text.chars().any(char::is_control);
-    if !q.registry.iter().chain(&q.holder).all(|t| matchable(&t)) {
+    let unmatchable = q
+        .registry
+        .iter()
+        .chain(&q.holder)
+        .any(|text| text.chars().any(char::is_control));
+    if unmatchable {
         sql.push_str(" AND 1 = 0");
     }
-    if let Some(registry) = q.registry.as_ref().filter(matchable) {
+    if let Some(registry) = q.registry.as_ref().filter(|_| !unmatchable) {
         sql.push_str(&format!(
             " AND r.registry = {}",
             bind(Arg::Text(registry.clone()))
@@ -102,7 +106,7 @@ pub(crate) fn query(q: &ListQuery, d: &Dialect) -> (String, Vec<Arg>) {
             types.join(", ")
         ));
     }
-    if let Some(holder) = q.holder.as_ref().filter(matchable) {
+    if let Some(holder) = q.holder.as_ref().filter(|_| !unmatchable) {
         // The holder as the core reads it from a history (SPEC §6): the
         // latest sale's buyer, else what a split child's CREATED inherited.
         let sold = bind(Arg::Text(EventType::Sold.as_str().to_owned()));
