@@ -91,6 +91,11 @@ class Server:
             time.sleep(0.02)
         raise RuntimeError(f"the server did not start:\n{self.log.read_text()}")
 
+    def log_text(self) -> str:
+        """What the server has logged so far (it was started)."""
+        assert self.log is not None
+        return self.log.read_text(errors="replace")
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
         if self.process.poll() is None:

@@ -79,8 +79,7 @@ def test_an_old_database_upgrades_in_place_and_reports_its_overlaps(backend: Bac
         assert server.post(f"/records/{ids['apart']}/retire", {"quantity": 10}).status == 200
     finally:
         assert server.stop() == 0
-    assert server.log is not None
-    assert "share credits with earlier blocks" in server.log.read_text()
+    assert "share credits with earlier blocks" in server.log_text()
     listed = subprocess.run(
         [str(SERVER_BIN), "overlaps"], env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
         cwd=tmp_path, capture_output=True, text=True, timeout=60,

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Callable, TypeVar
 
 from conftest import Response, Server, new_record
 
 
-def all_at_once(n: int, call: Callable[[int], Response]) -> list[Response]:
+T = TypeVar("T")
+
+
+def all_at_once(n: int, call: Callable[[int], T]) -> list[T]:
     """Runs `call(i)` for i < n on n threads released together."""
     barrier = threading.Barrier(n)
 
-    def run(i: int) -> Response:
+    def run(i: int) -> T:
         barrier.wait()
         return call(i)
 

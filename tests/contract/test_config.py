@@ -93,8 +93,7 @@ def test_the_flag_form_is_checked_the_same_way(tmp_path: Path, env: dict[str, st
 
 def configuration_line(server: Server) -> list[str]:
     """The flags the server printed as its configuration at start."""
-    assert server.log is not None
-    text = server.log.read_text()
+    text = server.log_text()
     line = text.split("configuration: ", 1)[1].splitlines()[0]
     return shlex.split(line.split(" (API_TOKEN", 1)[0])
 
@@ -109,7 +108,7 @@ def test_printed_configuration_pastes_back_to_the_same_database(tmp_path: Path, 
         flags = configuration_line(s)
     finally:
         s.stop()
-    assert "s3cret" not in (s.log.read_text() if s.log else "")
+    assert "s3cret" not in s.log_text()
     assert flags[flags.index("--pool-size") + 1] == "7"
     # Started again from the printed flags alone (and another port), in the
     # same directory: the same database.

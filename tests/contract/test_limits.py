@@ -158,8 +158,7 @@ def test_the_environment_sets_the_limits_and_the_log_shows_them(fresh_server: Se
         MAX_CONNECTIONS="64",
         MAX_HEADER_BYTES="8192",
     )
-    assert s.log is not None
-    line = next(text for text in s.log.read_text().splitlines() if "configuration:" in text)
+    line = next(text for text in s.log_text().splitlines() if "configuration:" in text)
     for flag in (
         "--rate-limit 50/m",
         "--rate-burst 70",

@@ -12,6 +12,9 @@
 //!   ORDER BY id … ON CONFLICT DO NOTHING`), so two groups sharing records,
 //!   in this process or another, wait for each other in one order and
 //!   cannot deadlock; identical creates make one record;
+//! - creates of blocks first lock their schemes and prefixes, sorted, in one
+//!   statement (`locks::lock_blocks`), so that creates that could overlap
+//!   take turns, in this process or another, and see each other's blocks;
 //! - lifecycle calls lock every record they address in one statement,
 //!   sorted by id (`… ORDER BY id FOR NO KEY UPDATE`), with their histories
 //!   read in the same round trip; the core then decides each call in
@@ -34,9 +37,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-use super::keys;
 use super::retry::{run, Failed};
 use super::sql::{self, now};
+use super::{keys, locks};
 use crate::store::blocks::LiveBlock;
 use crate::store::write::{self, Step};
 use crate::store::{
@@ -126,9 +129,11 @@ async fn commit(pool: Pool, jobs: Vec<Job>) {
     let outcome = run(pool, |mut client| async move {
         let keyed =
             c.iter().any(|r| r.remember.is_some()) || a.iter().any(|r| r.remember.is_some());
-        if a.is_empty() && !keyed {
-            // Creates alone: the insert is one statement, so it commits by
-            // itself (no BEGIN, no COMMIT round trip).
+        let blocks = c.iter().any(|r| r.work.iter().any(|r| r.block().is_some()));
+        if a.is_empty() && !keyed && !blocks {
+            // Plain creates alone: the insert is one statement, so it
+            // commits by itself (no BEGIN, no COMMIT round trip). Blocks
+            // need a transaction, for the locks of their prefixes.
             let work: Vec<_> = c
                 .iter()
                 .map(|r| (r.work.clone(), r.actor.clone()))
@@ -271,7 +276,8 @@ struct Item<'a> {
 
 /// The creates of a group: their outcomes, request by request.
 /// `autocommit`: no transaction is open, so the insert is the commit, and a
-/// connection lost during it leaves the outcome unknown.
+/// connection lost during it leaves the outcome unknown; only for creates
+/// with no block, whose prefixes' locks need a transaction to hold them.
 async fn create_group<C: GenericClient + Sync>(
     client: &C,
     creates: &[(Vec<CanonicalRecord>, Option<String>)],
@@ -302,7 +308,9 @@ async fn create_group<C: GenericClient + Sync>(
         .map(|i| LiveBlock::with_id(i.id, i.record))
         .collect();
 
-    // Overlaps: with the stored blocks (one query), then within the group.
+    // Overlaps: with the stored blocks (one query, once the group's turn
+    // for their prefixes came), then within the group.
+    locks::lock_blocks(client, blocks.iter().flatten()).await?;
     let looks = sql::overlapping_many(client, &blocks).await?;
     let mut overlap: HashMap<RecordId, RecordId> = HashMap::new();
     let mut accepted: Vec<&LiveBlock> = Vec::new();

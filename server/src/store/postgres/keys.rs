@@ -11,20 +11,15 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::{GenericClient, Pool};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
+use super::locks;
 use super::retry::{run, Failed};
 use super::sql::get;
 use crate::access;
 use crate::store::rows::API_KEY_COLUMNS;
 use crate::store::{Answer, ApiKey, IdempotencyKey, Remember, SavedResponse, StoreError};
-
-/// The first key of the advisory locks that stand for Idempotency-Keys (the
-/// second is a hash of the key, see [`lock_of`]): "idk" in ASCII, apart from
-/// the webhooks' and the migrations' locks.
-const LOCK_SPACE: i32 = 0x0069_646b;
 
 /// Locks `key` in the caller's transaction ([`claim_many`] of one); the
 /// answer kept for it when it was answered before (or the reuse error),
@@ -57,20 +52,6 @@ pub(super) async fn answer<T, C: GenericClient + Sync>(
     Ok(answer)
 }
 
-/// The second key of the advisory lock standing for `key`: the first four
-/// bytes of SHA-256(scope, NUL, key). Two keys that share it only wait for
-/// each other.
-fn lock_of(key: &IdempotencyKey) -> i32 {
-    let digest = Sha256::new()
-        .chain_update(key.scope.as_bytes())
-        .chain_update([0])
-        .chain_update(key.key.as_bytes())
-        .finalize();
-    let mut first = [0; 4];
-    first.copy_from_slice(digest.get(..4).unwrap_or(&[0; 4]));
-    i32::from_be_bytes(first)
-}
-
 /// Locks `keys` in the caller's transaction, in the order of their locks, in
 /// one statement (so that groups of several processes locking the same keys
 /// wait for each other in one order), then finds the answers kept for them;
@@ -84,12 +65,12 @@ pub(super) async fn claim_many<C: GenericClient + Sync>(
     let Some(first) = keys.first() else {
         return Ok(earlier);
     };
-    let mut locks: Vec<i32> = keys.iter().map(|k| lock_of(k)).collect();
-    locks.sort_unstable();
-    locks.dedup();
-    let lock = tx
-        .prepare_cached("SELECT pg_advisory_xact_lock($1, l) FROM unnest($2::int4[]) AS l")
-        .await?;
+    let locks = locks::in_lock_order(
+        keys.iter()
+            .map(|k| locks::key_of(&[&k.scope, &k.key]))
+            .collect(),
+    );
+    let lock = tx.prepare_cached(locks::LOCK_ALL).await?;
     let find = tx
         .prepare_cached(
             // One primary key lookup per key, whatever the planner guessed
@@ -108,7 +89,7 @@ pub(super) async fn claim_many<C: GenericClient + Sync>(
     // held, with a snapshot of its own (READ COMMITTED), so it sees the
     // answer of a transaction it waited for.
     let (locked, found) = futures_util::future::join(
-        tx.execute(&lock, &[&LOCK_SPACE, &locks]),
+        tx.execute(&lock, &[&locks::IDEMPOTENCY_KEYS, &locks]),
         tx.query(&find, &[&scopes, &names, &first.not_before]),
     )
     .await;

@@ -40,6 +40,7 @@
 mod connect;
 mod group;
 mod keys;
+mod locks;
 mod queue;
 mod reads;
 mod retry;
@@ -59,6 +60,7 @@ use retry::{run, Failed};
 use sql::{get, now, EVENT_COLUMNS, SETTLED};
 pub use webhooks::PostgresWebhooks;
 
+use super::blocks::LiveBlock;
 use super::rows::{log_checkpoint, log_leaf};
 use super::write::Step;
 use super::{
@@ -429,11 +431,15 @@ async fn create_alone(
     let mut order: Vec<(RecordId, usize)> =
         records.iter().map(CanonicalRecord::id).zip(0..).collect();
     order.sort();
-    let (records, order, actor) = (&records, &order, actor.as_deref());
+    let blocks: Vec<LiveBlock> = order
+        .iter()
+        .filter_map(|&(id, index)| LiveBlock::with_id(id, records.get(index)?))
+        .collect();
+    let (records, order, actor, blocks) = (&records, &order, actor.as_deref(), &blocks);
     run(pool, |mut client| async move {
         let now = now();
-        if let ([record], None) = (records.as_slice(), remember) {
-            // One record: one autocommitted statement.
+        if let ([record], None, None) = (records.as_slice(), remember, blocks.first()) {
+            // One plain record: one autocommitted statement.
             return Ok(Answer::Done(vec![
                 sql::create_one(&client, record, now, actor).await?,
             ]));
@@ -442,6 +448,9 @@ async fn create_alone(
         if let Some(replayed) = keys::claim(&tx, remember.map(|r| &r.key)).await? {
             return Ok(replayed);
         }
+        // All the batch's prefixes at once, in lock order (one by one in id
+        // order, two batches could take them in opposite orders).
+        locks::lock_blocks(&tx, blocks).await?;
         let mut outcomes: Vec<_> = records.iter().map(|_| None).collect();
         for &(_, index) in order {
             if let (Some(record), Some(slot)) = (records.get(index), outcomes.get_mut(index)) {

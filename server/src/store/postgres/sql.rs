@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
 
+use super::locks;
 use super::retry::Failed;
 use crate::store::blocks::{self, LiveBlock};
 use crate::store::list::{self, Arg, Cut, Dialect};
@@ -41,9 +42,10 @@ const DIALECT: Dialect = Dialect {
 
 /// One record with its CREATED event, unless the id exists, and its range
 /// in the index of live blocks when it is a block ($12: its scheme, null for
-/// a plain record): one statement. The exclusion constraint on `live_blocks`
-/// refuses an overlapping block even when another process inserted it a
-/// moment ago; that failure is retried, and the retry's look finds it.
+/// a plain record): one statement. Creates of blocks of one prefix take
+/// turns ([`locks::lock_blocks`]); the exclusion constraint on `live_blocks`
+/// stays the last guard (a retried conflict, whose retry's look finds the
+/// other block).
 const CREATE: &str = "WITH r AS (\
         INSERT INTO records (id, project_name, registry, vintage, quantity, serial_number, created_at) \
         VALUES ($1, $2, $3, $4, $5::text::numeric, $6, $7) \
@@ -181,6 +183,8 @@ pub(super) async fn canonical_records<C: GenericClient + Sync>(
 }
 
 /// Inserts a record and its CREATED event, or finds the record already there.
+/// A block needs a transaction (for the lock of its prefix); a plain record
+/// may be autocommitted.
 pub(super) async fn create_one<C: GenericClient + Sync>(
     client: &C,
     record: &CanonicalRecord,
@@ -195,6 +199,7 @@ pub(super) async fn create_one<C: GenericClient + Sync>(
         i16::try_from(record.vintage).map_err(|e| StoreError::corrupt(Some(id), "vintage", e))?;
     let block = LiveBlock::with_id(id, record);
     if let Some(block) = &block {
+        locks::lock_blocks(client, [block]).await?;
         if let Some(existing) = overlapping(client, block).await? {
             // An identical block is that record, split or not: the insert
             // below then finds it.

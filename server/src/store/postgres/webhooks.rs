@@ -18,6 +18,7 @@ use tokio::sync::Mutex;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use super::locks;
 use super::retry::Failed;
 use super::sql::{get, now, SETTLED};
 use super::PostgresStore;
@@ -25,10 +26,6 @@ use crate::store::StoreError;
 use crate::webhooks::store::{
     parse_types, types_text, Delivery, Endpoint, NewEndpoint, WebhookStore,
 };
-
-/// The first key of the advisory locks (the second is the endpoint's id):
-/// "whk" in ASCII, so they do not collide with other users' locks.
-const LOCK_SPACE: i32 = 0x0077_686b;
 
 const ENDPOINT_COLUMNS: &str = "id, url, secret, event_types, created_at, cursor";
 
@@ -281,7 +278,10 @@ impl WebhookStore for PostgresWebhooks {
         }
         let row = held
             .client
-            .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LOCK_SPACE, &key])
+            .query_one(
+                "SELECT pg_try_advisory_lock($1, $2)",
+                &[&locks::WEBHOOKS, &key],
+            )
             .await
             .map_err(|e| StoreError::unavailable("cannot take a webhook lock", e))?;
         let got: bool = get(&row, 0)?;
@@ -297,7 +297,10 @@ impl WebhookStore for PostgresWebhooks {
         if let Some(held) = locks.as_mut() {
             if held.held.remove(&endpoint) {
                 held.client
-                    .execute("SELECT pg_advisory_unlock($1, $2)", &[&LOCK_SPACE, &key])
+                    .execute(
+                        "SELECT pg_advisory_unlock($1, $2)",
+                        &[&locks::WEBHOOKS, &key],
+                    )
                     .await
                     .map_err(|e| StoreError::unavailable("cannot release a webhook lock", e))?;
             }
