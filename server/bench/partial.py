@@ -14,10 +14,12 @@ plain records and a set of 100-credit blocks, each used once, then drives:
   the range index.
 The issue's target: partial ≥ 50% of whole. A benchmark, not a test.
 
-Each line also gives the CPU time of the server's SQLite writer thread per
-retire (from /proc, over the wrk run): the writer commits every write, so
-its time per retire says how close the scenario is to that thread's
-ceiling, and it varies far less from run to run than the rates do.
+Each line also gives CPU time per retire (from /proc, over the wrk run): of
+the server's SQLite writer thread, of the rest of the server, and of wrk.
+The writer commits every write, so its time per retire says how close the
+scenario is to that thread's ceiling, and it varies far less from run to run
+than the rates do; the three together say how much of the two cores a
+retire takes (`--threads` breaks the server's down by thread name).
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import sys
 import tempfile
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 from bench import BINARY, start_server, stat_seconds, stop, wrk_figures, wrk_start
 
@@ -48,25 +52,42 @@ def store(port: int, records: list[dict[str, object]]) -> list[str]:
     return ids
 
 
-def writer_seconds(server: int) -> float:
-    """User + system CPU seconds of the server's `sqlite-writer` thread."""
+def thread_seconds(server: int) -> dict[str, float]:
+    """User + system CPU seconds of the server's threads, summed by name
+    (as /proc spells them, at most 15 characters: `sqlite-writer`,
+    `sqlite-checkpoi`, `tokio-rt-worker`, …)."""
+    seconds: dict[str, float] = {}
     for task in Path(f"/proc/{server}/task").iterdir():
-        if (task / "comm").read_text().strip() == "sqlite-writer":
-            return stat_seconds(task / "stat")
-    sys.exit("the server has no sqlite-writer thread")
+        try:
+            name = (task / "comm").read_text().strip()
+            seconds[name] = seconds.get(name, 0.0) + stat_seconds(task / "stat")
+        except OSError:  # a thread that ended meanwhile
+            continue
+    if "sqlite-writer" not in seconds:
+        sys.exit("the server has no sqlite-writer thread")
+    return seconds
 
 
-def drive(server: int, port: int, ids: list[str], body: str, args: argparse.Namespace, workdir: Path) -> dict[str, float]:
+def drive(server: int, port: int, ids: list[str], body: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     ids_file = workdir / f"ids-{uuid.uuid4().hex[:6]}"
     ids_file.write_text("\n".join(ids) + "\n")
-    before = writer_seconds(server)
+    before = thread_seconds(server)
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = wrk_start("retire.lua", args.duration, args.connections, 2, port, {"IDS_FILE": str(ids_file), "BODY": body, "THREADS": "2"})
     out, _ = run.communicate()
     figures = wrk_figures(out)
     # Per answered retire: wrk's count ("N requests in …") less the non-2xx.
     done = re.search(r"(\d+) requests in", out)
     answered = (int(done.group(1)) if done else 0) - figures["non2xx"]
-    figures["writer_us"] = (writer_seconds(server) - before) * 1e6 / answered if answered > 0 else float("nan")
+    after = thread_seconds(server)
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    per = 1e6 / answered if answered > 0 else float("nan")
+    figures["writer_us"] = (after["sqlite-writer"] - before["sqlite-writer"]) * per
+    # The rest of the server (HTTP workers, the log's sequencer, the
+    # checkpointer, …) and wrk itself: the two cores the scenarios share.
+    figures["others_us"] = sum(t - before.get(name, 0.0) for name, t in after.items() if name != "sqlite-writer") * per
+    figures["wrk_us"] = (wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime - wrk_before.ru_stime) * per
+    figures["threads"] = {name: (t - before.get(name, 0.0)) * per for name, t in after.items()}
     return figures
 
 
@@ -76,6 +97,7 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--records", type=int, default=60_000, help="records of each kind per round (each is acted on once)")
+    p.add_argument("--threads", action="store_true", help="also print the server's CPU per retire by thread name")
     args = p.parse_args()
     if not BINARY.exists():
         sys.exit(f"build it first: cargo build --release -p carbon-tracker-server ({BINARY} is missing)")
@@ -99,8 +121,11 @@ def main() -> None:
                 whole = drive(server.pid, port, plain, "", args, workdir)
                 partial = drive(server.pid, port, blocks, '{"quantity": 1}', args, workdir)
                 rows.append((whole, partial))
-                print(f"  whole retires/s   {whole['rps']:>9,.0f}  p50 {whole['p50_ms']:.1f} ms  p99 {whole['p99_ms']:.1f} ms  non-2xx {whole['non2xx']:.0f}  writer {whole['writer_us']:.0f} µs CPU per retire")
-                print(f"  partial retires/s {partial['rps']:>9,.0f}  p50 {partial['p50_ms']:.1f} ms  p99 {partial['p99_ms']:.1f} ms  non-2xx {partial['non2xx']:.0f}  writer {partial['writer_us']:.0f} µs CPU per retire")
+                for label, f in (("whole retires/s  ", whole), ("partial retires/s", partial)):
+                    print(f"  {label} {f['rps']:>9,.0f}  p50 {f['p50_ms']:.1f} ms  p99 {f['p99_ms']:.1f} ms  non-2xx {f['non2xx']:.0f}"
+                          f"  µs CPU per retire: writer {f['writer_us']:.0f}, rest of the server {f['others_us']:.0f}, wrk {f['wrk_us']:.0f}")
+                    if args.threads:
+                        print("      " + ", ".join(f"{name} {us:.0f}" for name, us in sorted(f["threads"].items(), key=lambda kv: -kv[1]) if us >= 1))
                 print(f"  partial ÷ whole   {partial['rps'] / whole['rps']:.0%}  (target ≥ 50%)", flush=True)
         finally:
             stop([server])
