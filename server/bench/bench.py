@@ -113,6 +113,13 @@ def stat_seconds(stat: Path) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def children_seconds() -> float:
+    """User + system CPU seconds of this script's ended and waited-for
+    children (wrk, once `communicate` has returned)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def cpu_seconds(pids: list[int]) -> dict[int, float]:
     """User + system CPU seconds of each live process in `pids`."""
     out = {}
@@ -170,7 +177,7 @@ def measure(target: Target, script: str, seconds: int, connections: int, env: di
     """One wrk per server port, all at once, with the connections split between them."""
     groups = target.groups()
     before = {name: cpu_seconds(pids) for name, pids in groups.items()}
-    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_before = children_seconds()
     m0 = machine_ticks()
     n = len(target.ports)
     # BENCH_PROCESS: each wrk's number, so that two of them never send the
@@ -179,13 +186,13 @@ def measure(target: Target, script: str, seconds: int, connections: int, env: di
             for i, port in enumerate(target.ports)]
     outputs = [r.communicate()[0] for r in runs]
     m1 = machine_ticks()
-    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_after = children_seconds()
     groups = target.groups()  # PostgreSQL may have started backends meanwhile
     cpu = {}
     for name, pids in groups.items():
         after = cpu_seconds(pids)
         cpu[name] = sum(t - before[name].get(pid, 0.0) for pid, t in after.items()) / seconds * 100
-    cpu["wrk"] = (wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime - wrk_before.ru_stime) / seconds * 100
+    cpu["wrk"] = (wrk_after - wrk_before) / seconds * 100
     total = m1[0] - m0[0]
     cpu["machine busy"] = (total - (m1[1] - m0[1]) - (m1[2] - m0[2])) / total * 100 * (os.cpu_count() or 1)
     cpu["machine iowait"] = (m1[2] - m0[2]) / total * 100 * (os.cpu_count() or 1)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import resource
 import sys
 import tempfile
 import urllib.request
@@ -35,7 +34,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench import BINARY, start_server, stat_seconds, stop, wrk_figures, wrk_start
+from bench import BINARY, children_seconds, start_server, stat_seconds, stop, wrk_figures, wrk_start
 
 TAIL = "VCS-VCU-1310-VER-CN-13-3005-01012022-31102022-0"
 
@@ -72,22 +71,21 @@ def drive(server: int, port: int, ids: list[str], body: str, args: argparse.Name
     ids_file = workdir / f"ids-{uuid.uuid4().hex[:6]}"
     ids_file.write_text("\n".join(ids) + "\n")
     before = thread_seconds(server)
-    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_before = children_seconds()
     run = wrk_start("retire.lua", args.duration, args.connections, 2, port, {"IDS_FILE": str(ids_file), "BODY": body, "THREADS": "2"})
     out, _ = run.communicate()
     figures = wrk_figures(out)
     # Per answered retire: wrk's count ("N requests in …") less the non-2xx.
     done = re.search(r"(\d+) requests in", out)
     answered = (int(done.group(1)) if done else 0) - figures["non2xx"]
-    after = thread_seconds(server)
-    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     per = 1e6 / answered if answered > 0 else float("nan")
-    figures["writer_us"] = (after["sqlite-writer"] - before["sqlite-writer"]) * per
+    threads = {name: (t - before.get(name, 0.0)) * per for name, t in thread_seconds(server).items()}
+    figures["threads"] = threads
+    figures["writer_us"] = threads["sqlite-writer"]
     # The rest of the server (HTTP workers, the log's sequencer, the
     # checkpointer, …) and wrk itself: the two cores the scenarios share.
-    figures["others_us"] = sum(t - before.get(name, 0.0) for name, t in after.items() if name != "sqlite-writer") * per
-    figures["wrk_us"] = (wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime - wrk_before.ru_stime) * per
-    figures["threads"] = {name: (t - before.get(name, 0.0)) * per for name, t in after.items()}
+    figures["others_us"] = sum(threads.values()) - threads["sqlite-writer"]
+    figures["wrk_us"] = (children_seconds() - wrk_before) * per
     return figures
 
 
