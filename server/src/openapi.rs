@@ -140,6 +140,27 @@ impl PartialSchema for BatchInput {
 
 impl ToSchema for BatchInput {}
 
+/// The JSON form of `POST /imports`' file: an array of record inputs (the
+/// tracker's own export adds columns, which the import reads too). Unlike a
+/// batch, one rejected row stops the whole file (unless `skip_rejected`), so
+/// each item is described as a valid [`RecordInput`].
+pub(crate) struct ImportRecords;
+
+impl PartialSchema for ImportRecords {
+    fn schema() -> RefOr<Schema> {
+        RefOr::T(
+            ArrayBuilder::new()
+                .items(RefOr::Ref(Ref::from_schema_name("RecordInput")))
+                .description(Some(
+                    "Record inputs, one per row; a JSON lines file (application/x-ndjson) holds the same objects one per line",
+                ))
+                .into(),
+        )
+    }
+}
+
+impl ToSchema for ImportRecords {}
+
 /// The body of the action that appends `event_type`, from the core's table
 /// of its keys: the event's payload keys and `quantity` (SPEC §6).
 fn payload_schema(event_type: EventType) -> RefOr<Schema> {
@@ -270,7 +291,7 @@ payload!(
         ids::derive, health::health, imports::create,
     ),
     components(schemas(
-        RecordInput, BatchInput, SellPayload, RetirePayload, CancelPayload,
+        RecordInput, BatchInput, ImportRecords, SellPayload, RetirePayload, CancelPayload,
         records::RecordBody, records::RecordPage, records::BatchItem, records::BatchResult, records::Outcome,
         summary::SummaryBody, summary::SummaryGroup, summary::SummaryTotal, crate::store::summary::GroupKey,
         records::FormatName, imports::ImportFrom,
@@ -293,10 +314,8 @@ pub(crate) struct ApiDoc;
 /// `Idempotency-Key` on the writes, authentication, scopes and rate limits,
 /// and the links from a record's creation to what can be done with it.
 ///
-/// Some of these (idempotency keys, scoped keys, rate limits) are being built
-/// beside this document; it describes the server they make, so that it holds
-/// before and after they land. A status an operation already lists keeps its
-/// content and gets the new case added to its description.
+/// A status an operation already lists keeps its content and gets the new
+/// case added to its description.
 pub(crate) struct Conventions;
 
 /// The `Idempotency-Key` header's form: 1 to 255 printable ASCII characters.

@@ -73,7 +73,13 @@ pub(crate) enum ImportFrom {
     operation_id = "import",
     tag = "records",
     params(ImportParams),
-    request_body(content_type = "text/csv", content = String, description = "The file: CSV, XLSX (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet), JSON or JSON lines; or multipart/form-data with the file in the part `file`"),
+    request_body(
+        description = "The file: CSV, XLSX (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet), a JSON array of record inputs, or JSON lines; or multipart/form-data with the file in the part `file`",
+        content(
+            (String = "text/csv"),
+            (crate::openapi::ImportRecords = "application/json"),
+        )
+    ),
     responses(
         (status = 200, description = "Imported (or checked, for a dry run)", body = Summary),
         (status = 422, description = "Rejected rows (nothing written: the summary lists them), or a file that cannot be read as the format given", body = Summary),
