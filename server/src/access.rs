@@ -20,6 +20,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use carbon_tracker_core::Action;
 use clap::{Args, Subcommand};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -69,6 +70,16 @@ impl Scope {
         Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 
+    /// The scope a lifecycle action needs, wherever it is asked for (its
+    /// endpoint, or a row of an import): `sell` needs `trade`; `retire` and
+    /// `cancel` need `retire` (SPEC §8).
+    pub const fn of_action(action: Action) -> Self {
+        match action {
+            Action::Sell => Self::Trade,
+            Action::Retire | Action::Cancel => Self::Retire,
+        }
+    }
+
     /// The scope a request needs: `None` for one anybody may make (`POST
     /// /ids`, `/health`, and reads unless they are private).
     pub fn required(method: &Method, path: &str, private_reads: bool) -> Option<Self> {
@@ -81,8 +92,9 @@ impl Scope {
         match path {
             "/ids" => None,
             "/records" | "/records/batch" | "/imports" => Some(Self::Create),
-            _ if path.ends_with("/sell") => Some(Self::Trade),
-            _ if path.ends_with("/retire") || path.ends_with("/cancel") => Some(Self::Retire),
+            _ if path.ends_with("/sell") => Some(Self::of_action(Action::Sell)),
+            _ if path.ends_with("/retire") => Some(Self::of_action(Action::Retire)),
+            _ if path.ends_with("/cancel") => Some(Self::of_action(Action::Cancel)),
             // No such endpoint: the router answers 404 or 405; a key is
             // still needed, so that probing says nothing to a stranger.
             _ => Some(Self::Admin),
@@ -157,11 +169,58 @@ impl fmt::Display for Scopes {
 pub const API_TOKEN_NAME: &str = "api-token";
 
 /// Who made a request, for the handlers: the key's name (the events'
-/// `actor`), `None` on an open server or for a request that needs no key.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// `actor`), `None` on an open server or for a request that needs no key,
+/// and what it may do.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
     /// The key's name.
     pub actor: Option<String>,
+    /// The key's scopes; every scope without a key (an open server, or a
+    /// request that needs none). A handler whose request does more than its
+    /// endpoint's scope (an import that records sales or retirements) checks
+    /// the rest against these.
+    pub scopes: Scopes,
+}
+
+/// No key and no scope: what a handler sees if the authentication layer did
+/// not run (it always does), so that a missing layer fails closed.
+impl Default for Caller {
+    fn default() -> Self {
+        Self {
+            actor: None,
+            scopes: Scopes(Vec::new()),
+        }
+    }
+}
+
+impl Caller {
+    /// The caller without a key where none is needed.
+    pub fn anyone() -> Self {
+        Self {
+            actor: None,
+            scopes: Scopes::all(),
+        }
+    }
+
+    /// `Ok` when the caller's scopes allow `scope`; else the 403
+    /// `missing_scope` naming it, and `why` it is needed.
+    pub fn require(&self, scope: Scope, why: &str) -> Result<(), Problem> {
+        if self.scopes.allow(scope) {
+            return Ok(());
+        }
+        let name = self.actor.as_deref().unwrap_or("sent");
+        Err(missing_scope(name, &self.scopes, scope, why))
+    }
+}
+
+/// The 403 for a key `name` with `scopes` that lacks `scope`.
+fn missing_scope(name: &str, scopes: &Scopes, scope: Scope, why: &str) -> Problem {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        "missing_scope",
+        format!("the key {name} ({scopes}) lacks the `{scope}` scope {why}"),
+    )
+    .with_help("ask for a key with that scope: carbon-tracker-server keys create --scope …")
 }
 
 /// Access settings of `serve`.
@@ -340,20 +399,20 @@ pub(crate) async fn authorize(
 ) -> Response {
     let access = &state.access;
     if request.uri().path() == "/health" {
-        request.extensions_mut().insert(Caller::default());
+        request.extensions_mut().insert(Caller::anyone());
         return next.run(request).await;
     }
     let required = Scope::required(request.method(), request.uri().path(), access.private_reads);
     let presented = bearer_token(request.headers().get(header::AUTHORIZATION));
     let caller = match (presented, required) {
         // Nothing asked for and nothing needed: anybody.
-        (Err(Missing), None) => Ok(Caller::default()),
+        (Err(Missing), None) => Ok(Caller::anyone()),
         // A read needs `read` only with `--private-reads`, and then a key
         // even while the server has none (nobody reads until a key with
         // `read` exists); an open server takes writes without one.
         (Err(Missing), Some(Scope::Read)) => Err(no_key(Scope::Read)),
         (Err(Missing), Some(scope)) => match is_open(&state).await {
-            Ok(true) => Ok(Caller::default()),
+            Ok(true) => Ok(Caller::anyone()),
             Ok(false) => Err(no_key(scope)),
             Err(e) => return Problem::from(e).into_response(),
         },
@@ -362,17 +421,13 @@ pub(crate) async fn authorize(
         // counts for its own rate limit and a wrong one is said to be wrong.
         (Ok(Ok(token)), required) => match identify(&state, token).await {
             Ok(Some((name, scopes))) => match required {
-                Some(scope) if !scopes.allow(scope) => Err(Problem::new(
-                    StatusCode::FORBIDDEN,
-                    "missing_scope",
-                    format!(
-                        "the key {name} ({scopes}) lacks the `{scope}` scope this request needs"
-                    ),
-                )
-                .with_help(
-                    "ask for a key with that scope: carbon-tracker-server keys create --scope …",
-                )),
-                _ => Ok(Caller { actor: Some(name) }),
+                Some(scope) if !scopes.allow(scope) => {
+                    Err(missing_scope(&name, &scopes, scope, "this request needs"))
+                }
+                _ => Ok(Caller {
+                    actor: Some(name),
+                    scopes,
+                }),
             },
             Ok(None) => Err(unauthorized(
                 "the bearer token is not a key of this server (unknown or revoked)".to_owned(),

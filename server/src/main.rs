@@ -95,7 +95,7 @@ async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, B
                 from: Some(from.clone()),
                 dry_run: *dry_run,
                 skip_rejected: *skip_rejected,
-                actor: None,
+                caller: access::Caller::anyone(),
             };
             let summary = import::import(store.as_ref(), file, &options).await?;
             import::report(&file.display().to_string(), &summary);

@@ -19,6 +19,7 @@ from conftest import SERVER_BIN, Backend, Response, Server, assert_problem, new_
 from pgcluster import PostgresCluster
 from test_concurrency import all_at_once
 from test_log import certificate
+from test_registry_import import FIXTURES
 
 
 def keys_cli(url: str, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -283,6 +284,47 @@ def test_each_endpoint_with_each_scope(backend: Backend, tmp_path: Path) -> None
         # Reads are public without --private-reads; /ids needs nothing.
         assert s.get("/records").status == 200
         assert s.post("/ids", new_record()).status == 200
+    finally:
+        s.stop()
+
+
+def test_an_import_needs_the_scope_of_every_action_it_records(backend: Backend, tmp_path: Path) -> None:
+    # A key with `create` alone retired credits by importing a registry's
+    # retirement rows, and sold a record by importing an export whose holder
+    # was edited: POST /imports needed `create` only, whatever the file did.
+    url = backend.new_url(tmp_path)
+    creator = new_key(url, tmp_path, "creator", "create")
+    retirer = new_key(url, tmp_path, "retirer", "create,retire")
+    trader = new_key(url, tmp_path, "trader", "create,trade")
+    s = Server(url, tmp_path).start()
+    try:
+        verra = (FIXTURES / "verra.csv").read_bytes()
+
+        def post(token: str, body: bytes, query: str) -> Response:
+            return s.request("POST", f"/imports?{query}", raw=body, headers={**auth(token), "Content-Type": "text/csv"})
+
+        problem = assert_problem(post(creator, verra, "from=verra"), 403, "missing_scope")
+        assert "`retire`" in problem["detail"] and "row" in problem["detail"], problem
+        assert s.get("/records").json["items"] == [], "a refused import wrote rows"
+        # A dry run writes nothing: no scope beyond `create` is needed.
+        assert post(creator, verra, "from=verra&dry_run=true").status == 200
+        r = post(retirer, verra, "from=verra")
+        assert r.status == 200 and r.json["retired"] > 0, r.json
+
+        rid = s.post("/records", new_record(serial_number="VIC:1-50", quantity=50), headers=auth(trader)).json["id"]
+        export = s.get("/records?format=csv").raw.decode()
+        header, *rows = export.splitlines()
+        columns = header.split(",")
+        row = next(r for r in rows if r.startswith(rid))
+        cells = row.split(",")
+        cells[columns.index("holder")] = "Mallory"
+        edited = f"{header}\n{','.join(cells)}\n".encode()
+        problem = assert_problem(post(creator, edited, "from=tracker"), 403, "missing_scope")
+        assert "`trade`" in problem["detail"], problem
+        assert s.get(f"/records/{rid}").json["status"] == "ACTIVE"
+        r = post(trader, edited, "from=tracker")
+        assert r.status == 200 and r.json["sold"] == 1, r.json
+        assert s.get(f"/records/{rid}").json["holder"] == "Mallory"
     finally:
         s.stop()
 

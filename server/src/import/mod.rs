@@ -22,7 +22,7 @@ mod tracker;
 use std::path::Path;
 
 use carbon_tracker_core::lifecycle::{self, Status};
-use carbon_tracker_core::{api, validate_payload, Acted, CanonicalRecord, RecordId};
+use carbon_tracker_core::{api, validate_payload, Acted, Action, CanonicalRecord, RecordId};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::Value;
@@ -31,6 +31,7 @@ use utoipa::ToSchema;
 use files::Row;
 use registry::{Format, Item};
 
+use crate::access::{Caller, Scope};
 use crate::create::{create_all, Outcome};
 use crate::problem::Problem;
 use crate::store::{Append, Created, Store, StoreError, Write};
@@ -87,6 +88,10 @@ pub enum ImportError {
     /// `--from` names no format.
     #[error("unknown format {0:?}: use {FORMATS}")]
     UnknownFormat(String),
+    /// The caller's key lacks the scope of an action a row records: nothing
+    /// was written (SPEC §8).
+    #[error("{}", .0.detail)]
+    Forbidden(Box<Problem>),
     /// The database failed; rows imported before stay imported.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -96,6 +101,7 @@ impl From<ImportError> for Problem {
     fn from(e: ImportError) -> Self {
         match e {
             ImportError::Store(e) => e.into(),
+            ImportError::Forbidden(problem) => *problem,
             ImportError::UnknownFormat(_) => Problem::new(
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_parameter",
@@ -139,7 +145,7 @@ impl Source {
 }
 
 /// How to import.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// The file's format: `auto` (or `None`), `records`, `tracker`, or a
     /// registry's name.
@@ -150,8 +156,10 @@ pub struct Options {
     /// Write the rows that pass even when others are rejected.
     pub skip_rejected: bool,
     /// The API key whose request this is: the `actor` of every event the
-    /// import writes (SPEC §8); `None` from the command line.
-    pub actor: Option<String>,
+    /// import writes (SPEC §8), and its scopes, which must allow every sale
+    /// (`trade`), retirement and cancellation (`retire`) the file records;
+    /// [`Caller::anyone`] from the command line.
+    pub caller: Caller,
 }
 
 /// A row not imported: its number in the file, the column, a code and why.
@@ -269,7 +277,7 @@ pub async fn import_bytes(
 ) -> Result<Summary, ImportError> {
     let store = &Writer {
         store,
-        actor: options.actor.clone(),
+        actor: options.caller.actor.clone(),
     };
     let format_error = |detail: String| ImportError::Format {
         path: name.to_owned(),
@@ -377,6 +385,12 @@ pub async fn import_bytes(
                 registry::read_rows(format, &sheet).map_err(|e| format_error(e.to_string()))?;
             summary.rows = rows.len();
             let planned = plan_registry(rows, &mut summary);
+            allowed(
+                options,
+                planned
+                    .iter()
+                    .filter_map(|p| p.end.as_ref().map(|(action, _)| (p.row, *action))),
+            )?;
             if stop_before_writing(&mut summary, options) {
                 if options.dry_run {
                     dry_run_blocks(store.store, &planned, &mut summary).await?;
@@ -404,6 +418,31 @@ fn names_a_record_field(bytes: &[u8]) -> bool {
     carbon_tracker_core::RECORD_FIELDS
         .iter()
         .any(|f| header.contains(f))
+}
+
+/// `Ok` when the caller may take every `(row, action)` a file records, each
+/// with the scope its endpoint needs ([`Scope::of_action`]): an import is
+/// not a way around them (SPEC §8). Checked before anything is written, for
+/// every such row, whether or not the store holds its action already; a dry
+/// run writes nothing and is not checked.
+fn allowed(
+    options: &Options,
+    actions: impl IntoIterator<Item = (usize, Action)>,
+) -> Result<(), ImportError> {
+    if options.dry_run {
+        return Ok(());
+    }
+    for (row, action) in actions {
+        let why = format!(
+            "that row {row} needs: the file records a {} (nothing was written)",
+            action.event_type().as_str()
+        );
+        options
+            .caller
+            .require(Scope::of_action(action), &why)
+            .map_err(|p| ImportError::Forbidden(Box::new(p)))?;
+    }
+    Ok(())
 }
 
 /// Whether to stop after reading: a dry run, or rejected rows that are not
@@ -600,6 +639,7 @@ async fn finish_tracker(
     options: &Options,
     progress: bool,
 ) -> Result<Summary, ImportError> {
+    allowed(options, nodes.iter().flat_map(tracker::Node::actions))?;
     if stop_before_writing(&mut summary, options) {
         if options.dry_run {
             let ids: Vec<RecordId> = nodes.iter().map(tracker::Node::id).collect();

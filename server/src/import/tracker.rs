@@ -52,6 +52,20 @@ impl Node {
     pub(crate) fn id(&self) -> RecordId {
         self.id
     }
+
+    /// The actions the row records, with its number: a sale to its holder,
+    /// and its retirement or cancellation (whether or not the store holds
+    /// them already, which only writing finds).
+    pub(crate) fn actions(&self) -> impl Iterator<Item = (usize, Action)> {
+        let sale = self.holder.is_some().then_some(Action::Sell);
+        let end = match self.status {
+            Status::Retired => Some(Action::Retire),
+            Status::Cancelled => Some(Action::Cancel),
+            Status::Active | Status::Sold | Status::Split => None,
+        };
+        let row = self.row;
+        sale.into_iter().chain(end).map(move |a| (row, a))
+    }
 }
 
 /// Checks every row of an export (the columns of [`crate::export::columns`]),

@@ -132,7 +132,7 @@ pub(crate) async fn create(
         from: p.from,
         dry_run: p.dry_run.unwrap_or(false),
         skip_rejected: p.skip_rejected.unwrap_or(false),
-        actor: caller.actor,
+        caller,
     };
     let summary = import::import_bytes(app.store.as_ref(), &name, &bytes, &options, false).await?;
     let status = if summary.written || summary.dry_run {
