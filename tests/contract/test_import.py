@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,3 +145,52 @@ def test_a_serial_naming_another_count_is_imported_with_a_warning(backend: Backe
     assert code == 0, out
     assert "2 rows as records: 2 created, 0 already there, 0 retirements applied, 0 skipped, 0 rejected, 1 with a warning" in out
     assert "row 2: warning: the serial names 187 credits (1 to 187) but the quantity is 100.0000" in out
+
+
+def test_a_file_with_an_overlapping_block_writes_nothing(backend: Backend, tmp_path: Path) -> None:
+    """SPEC §6 `serial_overlap`, found before anything is written: a row whose
+    block shares credits with another row's (row 3: 5-14 against 1-10) or
+    with a tracked block stops the whole file. The good row was written, and
+    the answer over HTTP was 200 `written: true`."""
+    overlapping = f"{HEADER}\nA,R,2022,10,CLX:1-10\nB,R,2022,10,CLX:5-14\nA,R,2022,10,CLX:1-10\n".encode()
+    url, code, out = run_import(backend, tmp_path, "overlap.csv", overlapping)
+    assert code == 1, out
+    assert "0 created" in out and "1 rejected" in out and "nothing was written" in out, out
+    assert "row 3: serial_number: serial_overlap" in out and "row 2's block" in out, out
+    assert ids_in(url, tmp_path) == []
+    s = Server(url, tmp_path).start()
+    try:
+        tracked = s.post("/records", {"project_name": "T", "registry": "R", "vintage": 2022, "quantity": 10, "serial_number": "TRK:11-20"})
+        assert tracked.status == 201
+        body = f"{HEADER}\nC,R,2022,5,NEW:1-5\nD,R,2022,3,TRK:20-22\n".encode()
+
+        def post(query: str) -> dict[str, Any]:
+            r = s.request("POST", f"/imports?{query}", raw=body, headers={"Content-Type": "text/csv"})
+            assert r.status in (200, 422), r.raw
+            answer: dict[str, Any] = r.json
+            return answer
+
+        for query in ("from=records", "from=records&dry_run=true"):
+            answer = post(query)
+            assert answer["written"] is False and answer["created"] == (1 if "dry_run" in query else 0), answer
+            rejected = answer["rejected"]
+            assert isinstance(rejected, list) and [(r["row"], r["code"]) for r in rejected] == [(3, "serial_overlap")], answer
+            assert tracked.json["id"] in rejected[0]["message"], rejected
+        assert len(s.get("/records").json["items"]) == 1
+        answer = post("from=records&skip_rejected=true")
+        assert answer["written"] is True and answer["created"] == 1, answer
+    finally:
+        s.stop()
+
+
+def test_a_dry_run_counts_what_is_stored(backend: Backend, tmp_path: Path) -> None:
+    """A dry run of a file of records said 0 created and 0 already there,
+    whatever the file and the store held."""
+    content = f"{HEADER}\nA,R,2022,10,DRY:1-10\nA,R,2022,5,DRY2\nA,R,2022,5,DRY2\n".encode()
+    url, code, out = run_import(backend, tmp_path, "dry.csv", content, "--dry-run")
+    assert code == 0 and "(dry run, nothing written): 2 created, 1 already there" in out, out
+    f = tmp_path / "again.csv"
+    f.write_bytes(content)
+    assert run_cli("import", str(f), env={"DATABASE_URL": url}).returncode == 0
+    p = run_cli("import", "--dry-run", str(f), env={"DATABASE_URL": url})
+    assert "(dry run, nothing written): 0 created, 3 already there" in p.stdout + p.stderr, p.stdout + p.stderr

@@ -19,6 +19,7 @@ mod files;
 pub(crate) mod registry;
 mod tracker;
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use carbon_tracker_core::lifecycle::{self, Status};
@@ -34,6 +35,7 @@ use registry::{Format, Item};
 use crate::access::{Caller, Scope};
 use crate::create::{create_all, Outcome};
 use crate::problem::Problem;
+use crate::store::blocks::LiveBlock;
 use crate::store::{Append, Created, Store, StoreError, Write};
 
 /// Rows sent to the store per transaction.
@@ -687,28 +689,38 @@ async fn records(
             }),
         }
     }
-    // Every row is checked before any is written.
-    inputs.retain(|(row, value)| {
+    // Every row is checked before any is written: its fields, then whether
+    // its block shares credits with another row's or a tracked one.
+    let mut checked = Vec::with_capacity(inputs.len());
+    for (row, value) in inputs {
         match api::record_input_from_value(value.clone())
             .and_then(|input| api::canonicalize(&input))
         {
-            Ok(_) => true,
-            Err(e) => {
-                summary.rejected.push(api_rejection(*row, &e));
-                false
-            }
+            Ok(record) => checked.push((row, value, record)),
+            Err(e) => summary.rejected.push(api_rejection(row, &e)),
         }
+    }
+    let overlaps = overlapping_rows(store.store, &checked).await?;
+    checked.retain(|(row, _, _)| match overlaps.get(row) {
+        Some(rejected) => {
+            summary.rejected.push(rejected.clone());
+            false
+        }
+        None => true,
     });
     if stop_before_writing(&mut summary, options) {
+        if options.dry_run {
+            count_stored(store.store, &checked, &mut summary).await?;
+        }
         return Ok(sorted(summary));
     }
-    let bar = bar(inputs.len(), progress);
-    for chunk in inputs.chunks(CHUNK) {
-        let values = chunk.iter().map(|(_, v)| v.clone()).collect();
+    let bar = bar(checked.len(), progress);
+    for chunk in checked.chunks(CHUNK) {
+        let values = chunk.iter().map(|(_, v, _)| v.clone()).collect();
         let outcomes = create_all(store.store, values, store.actor.clone(), None)
             .await?
             .fresh()?;
-        for ((row, _), outcome) in chunk.iter().zip(outcomes.each()) {
+        for ((row, _, _), outcome) in chunk.iter().zip(outcomes.each()) {
             if let Outcome::Stored(Ok(Created::New(r) | Created::Existing(r))) = &outcome {
                 if let Some(reason) = r.canonical.block_warning() {
                     summary.warnings.push(Skipped { row: *row, reason });
@@ -734,6 +746,103 @@ async fn records(
     bar.finish_and_clear();
     summary.written = true;
     Ok(sorted(summary))
+}
+
+/// The rows of `checked` (row number, input, canonical fields) whose block
+/// shares a credit with another row's block or with a tracked block (SPEC §6
+/// `serial_overlap`), each with its rejection. Of two rows that overlap, the
+/// one whose range starts later (or, starting together, comes later in the
+/// file) is rejected; a row repeating another (the same record) is not an
+/// overlap, nor is a row that is a block already tracked.
+async fn overlapping_rows(
+    store: &dyn Store,
+    checked: &[(usize, Value, CanonicalRecord)],
+) -> Result<HashMap<usize, Rejected>, StoreError> {
+    let overlap = |row: usize, message: String| Rejected {
+        row,
+        column: Some("serial_number".to_owned()),
+        code: "serial_overlap".to_owned(),
+        message,
+    };
+    let mut blocks: Vec<(usize, LiveBlock)> = checked
+        .iter()
+        .filter_map(|(row, _, record)| LiveBlock::with_id(record.id(), record).map(|b| (*row, b)))
+        .collect();
+    blocks.sort_by(|(ra, a), (rb, b)| {
+        (a.scheme, &a.prefix, a.first, ra).cmp(&(b.scheme, &b.prefix, b.first, rb))
+    });
+    let mut rejected = HashMap::new();
+    // The last block kept, in this scheme and prefix: by first credit, the
+    // only one a later block can overlap (the kept ones are disjoint).
+    let mut reach: Option<&(usize, LiveBlock)> = None;
+    for entry in &blocks {
+        let (row, block) = entry;
+        match reach {
+            Some((first_row, kept)) if kept.overlaps(block) => {
+                if kept.record != block.record {
+                    rejected.insert(
+                        *row,
+                        overlap(
+                            *row,
+                            format!(
+                                "its credits {}-{} share credits with row {first_row}'s block ({}-{}): \
+                                 the same credits cannot be registered twice",
+                                block.first, block.last, kept.first, kept.last
+                            ),
+                        ),
+                    );
+                }
+            }
+            _ => reach = Some(entry),
+        }
+    }
+    let mut looked = HashSet::new();
+    for (row, _, record) in checked {
+        if rejected.contains_key(row) || !looked.insert(record.id()) {
+            continue;
+        }
+        if let Some(tracked) = store.overlapping(record.clone()).await? {
+            rejected.insert(
+                *row,
+                overlap(
+                    *row,
+                    format!(
+                        "the block shares credits with the tracked block {tracked}: \
+                         the same credits cannot be registered twice"
+                    ),
+                ),
+            );
+        }
+    }
+    Ok(rejected)
+}
+
+/// A dry run of a file of records: how many rows would be created, and how
+/// many are stored already (a row repeating an earlier one counts as stored).
+async fn count_stored(
+    store: &dyn Store,
+    checked: &[(usize, Value, CanonicalRecord)],
+    summary: &mut Summary,
+) -> Result<(), StoreError> {
+    let ids: Vec<RecordId> = checked.iter().map(|(_, _, r)| r.id()).collect();
+    let mut stored = HashSet::new();
+    for chunk in ids.chunks(CHUNK) {
+        stored.extend(
+            store
+                .canonical_records(chunk.to_vec())
+                .await?
+                .into_iter()
+                .map(|(id, _)| id),
+        );
+    }
+    for id in ids {
+        if stored.insert(id) {
+            summary.created += 1;
+        } else {
+            summary.existing += 1;
+        }
+    }
+    Ok(())
 }
 
 /// The one-line summary: the counts.

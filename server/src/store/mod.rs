@@ -413,6 +413,12 @@ pub trait Store: Send + Sync {
     /// credits with an earlier block (possible before SPEC §6's rule).
     async fn overlaps(&self) -> Result<Vec<(RecordId, RecordId)>, StoreError>;
 
+    /// The tracked block other than `record` itself that shares a credit
+    /// with it (a live block: not `SPLIT`; retired and cancelled ones
+    /// included), if `record` is a block and there is one (SPEC §6). A look,
+    /// not a guard: the write itself refuses an overlap, atomically.
+    async fn overlapping(&self, record: CanonicalRecord) -> Result<Option<RecordId>, StoreError>;
+
     /// The canonical fields of the stored records among `ids` (without
     /// their events), in no particular order.
     async fn canonical_records(

@@ -378,6 +378,16 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn overlapping(&self, record: CanonicalRecord) -> Result<Option<RecordId>, StoreError> {
+        let id = record.id();
+        let Some(block) = LiveBlock::with_id(id, &record) else {
+            return Ok(None);
+        };
+        Ok(self
+            .read(|conn| overlapping(conn, &block))?
+            .filter(|found| *found != id))
+    }
+
     async fn canonical_records(
         &self,
         ids: Vec<RecordId>,

@@ -280,6 +280,18 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn overlapping(&self, record: CanonicalRecord) -> Result<Option<RecordId>, StoreError> {
+        let id = record.id();
+        let Some(block) = LiveBlock::with_id(id, &record) else {
+            return Ok(None);
+        };
+        let block = &block;
+        Ok(self
+            .run(|client| async move { sql::overlapping(&client, block).await })
+            .await?
+            .filter(|found| *found != id))
+    }
+
     async fn canonical_records(
         &self,
         ids: Vec<RecordId>,

@@ -262,7 +262,7 @@ pub(super) async fn create_one<C: GenericClient + Sync>(
 }
 
 /// The live block sharing a credit with `block`, if any.
-async fn overlapping<C: GenericClient + Sync>(
+pub(super) async fn overlapping<C: GenericClient + Sync>(
     client: &C,
     block: &LiveBlock,
 ) -> Result<Option<RecordId>, Failed> {
