@@ -11,7 +11,7 @@
 //! store holds, so importing the same export again changes nothing, and an
 //! import that stopped half way finishes where it stopped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use carbon_tracker_core::api;
 use carbon_tracker_core::lifecycle::{self, Status};
@@ -121,6 +121,7 @@ fn node(row: usize, cells: &Map<String, Value>) -> Result<Node, Rejected> {
             None => bad("id", &e.code, e.message.clone()),
         })?;
     let id = id_of("id")?.ok_or_else(|| bad("id", "missing", "id is required".to_owned()))?;
+    let record = as_exported(record, &cells, id);
     if record.id() != id {
         return Err(bad(
             "id",
@@ -178,6 +179,44 @@ fn node(row: usize, cells: &Map<String, Value>) -> Result<Node, Rejected> {
     })
 }
 
+/// The record a row's text fields name as the export wrote them: the stored
+/// canonical text, taken as it is when it gives the row's `id` and
+/// canonicalizing it again does not. SPEC §2's canonical form is not always a
+/// fixed point (`ℌ` lowercases to itself, then NFKC makes it `H`), so a
+/// record whose fields hold such text would not import back into its own id.
+/// A row that was edited gives neither id, and stays `id_mismatch`.
+fn as_exported(
+    canonical: CanonicalRecord,
+    cells: &Map<String, Value>,
+    id: RecordId,
+) -> CanonicalRecord {
+    if canonical.id() == id {
+        return canonical;
+    }
+    let text = |key: &str| match cells.get(key) {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let (Some(project_name), Some(registry), Some(serial_number)) = (
+        text("project_name"),
+        text("registry"),
+        text("serial_number"),
+    ) else {
+        return canonical;
+    };
+    let exported = CanonicalRecord {
+        project_name,
+        registry,
+        serial_number,
+        ..canonical.clone()
+    };
+    if exported.id() == id {
+        exported
+    } else {
+        canonical
+    }
+}
+
 fn is_empty(value: &Value) -> bool {
     match value {
         Value::Null => true,
@@ -207,11 +246,17 @@ pub(crate) async fn apply(
             Some(_) => {}
         }
     }
+    // The roots this import creates: not "already there" when their trees
+    // are replayed.
+    let mut new_roots = HashSet::new();
     for chunk in roots.chunks(CHUNK) {
         let records = chunk.iter().map(|n| n.record.clone()).collect();
         for (n, outcome) in chunk.iter().zip(store.create(records).await?) {
             match outcome {
-                Ok(Created::New(_)) => summary.created += 1,
+                Ok(Created::New(_)) => {
+                    summary.created += 1;
+                    new_roots.insert(n.id);
+                }
                 Ok(Created::Existing(_)) => {}
                 Err(e @ (StoreError::Unavailable { .. } | StoreError::Corrupt { .. })) => {
                     return Err(e)
@@ -230,7 +275,7 @@ pub(crate) async fn apply(
     // (rust-lang/rust#102211).
     let trees: Vec<BoxFuture<'_, Result<Counts, StoreError>>> = roots
         .into_iter()
-        .map(|root| tree(store, root, by_id).boxed())
+        .map(|root| tree(store, root, by_id, new_roots.contains(&root.id)).boxed())
         .collect();
     let mut trees = stream::iter(trees).buffer_unordered(PARALLEL);
     while let Some(counts) = trees.next().await {
@@ -250,8 +295,12 @@ async fn tree(
     store: &Writer<'_>,
     root: &Node,
     by_id: &HashMap<RecordId, &Node>,
+    new_root: bool,
 ) -> Result<Counts, StoreError> {
     let mut counts = Counts::default();
+    if new_root {
+        counts.fresh.insert(root.id);
+    }
     let mut stack = vec![root];
     while let Some(n) = stack.pop() {
         match settle(store, n, by_id, &mut counts).await? {
@@ -276,6 +325,9 @@ struct Counts {
     retired: usize,
     sold: usize,
     rejected: Vec<Rejected>,
+    /// The records of the tree this import created (counted as created,
+    /// not as already there).
+    fresh: HashSet<RecordId>,
 }
 
 /// Brings the stored record `n` to its exported state; `Ok(Err(_))` when it
@@ -310,7 +362,9 @@ async fn settle(
                 format!("{} is stored split into other children", n.id),
             );
         }
-        counts.existing += 1;
+        if !counts.fresh.contains(&n.id) {
+            counts.existing += 1;
+        }
         return Ok(Ok(()));
     }
     if matches!(status, Status::Retired | Status::Cancelled | Status::Split) {
@@ -400,6 +454,9 @@ async fn split(
         ));
     }
     counts.children += 2;
+    counts
+        .fresh
+        .extend(children.iter().flat_map(|(f, b)| [*f, *b]));
     if action == Action::Sell {
         counts.sold += 1;
     } else {
