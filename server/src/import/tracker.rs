@@ -121,7 +121,7 @@ fn node(row: usize, cells: &Map<String, Value>) -> Result<Node, Rejected> {
             None => bad("id", &e.code, e.message.clone()),
         })?;
     let id = id_of("id")?.ok_or_else(|| bad("id", "missing", "id is required".to_owned()))?;
-    let record = as_exported(record, &cells, id);
+    let record = as_exported(record, cells, id);
     if record.id() != id {
         return Err(bad(
             "id",
