@@ -208,7 +208,7 @@ fn as_exported(
         project_name,
         registry,
         serial_number,
-        ..canonical.clone()
+        ..canonical
     };
     if exported.id() == id {
         exported
