@@ -138,6 +138,29 @@ def test_imports_document_their_json_form(server: Server) -> None:
         assert server.get(f"/records/{rid}").status == 200
 
 
+def test_an_unknown_query_parameter_is_refused_everywhere(server: Server) -> None:
+    # The endpoints that take no parameters ignored any: `?at=` on
+    # /records/{id}/events answered the current history as if it were the
+    # one asked for. Every API endpoint now names the parameter it does not
+    # know, as the README says.
+    rid = server.post("/records", new_record(serial_number=f"UQ-{time.time_ns()}:1-10", quantity=10)).json["id"]
+    deadline = time.monotonic() + 10
+    while server.get("/log/checkpoint").status != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    gets = [f"/records/{rid}/events", f"/records/{rid}/lineage", f"/records/{rid}/certificate", "/log/checkpoint", "/log/key"]
+    posts = [("/records", new_record()), ("/records/batch", [new_record()]), ("/ids", new_record()),
+             (f"/records/{rid}/sell", {"buyer": "B", "quantity": 1}), (f"/records/{rid}/retire", {"quantity": 1}),
+             (f"/records/{rid}/cancel", {"quantity": 1})]
+    for path in gets:
+        assert server.get(path).status == 200, path
+        problem = assert_problem(server.get(f"{path}?at=2020-01-01T00:00:00Z"), 422)
+        assert [e["field"] for e in problem["errors"]] == ["at"], (path, problem)
+    for path, body in posts:
+        problem = assert_problem(server.post(f"{path}?dry_run=true", body), 422)
+        assert [e["field"] for e in problem["errors"]] == ["dry_run"], (path, problem)
+    assert len(server.get(f"/records/{rid}/events").json) == 1, "a refused action was written"
+
+
 def test_operation_ids_are_unique(server: Server) -> None:
     doc = server.get("/openapi.json").json
     ids = [op["operationId"] for item in doc["paths"].values() for op in item.values() if "operationId" in op]

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::records::{parse_limit, record_id};
-use super::{bad_param, AppState, Call, JsonBody, Params};
+use super::{bad_param, AppState, Call, JsonBody, NoParams, Params};
 use crate::idempotency;
 use crate::problem::Problem;
 use crate::store::{Answer, Append, Render, SavedResponse, StoreError};
@@ -120,6 +120,7 @@ pub(crate) async fn sell(
     State(app): State<AppState>,
     call: Call,
     Path(id): Path<String>,
+    _: Params<NoParams>,
     body: JsonBody,
 ) -> Result<Response, Problem> {
     append(&app, call, &id, Action::Sell, body, true).await
@@ -141,6 +142,7 @@ pub(crate) async fn retire(
     State(app): State<AppState>,
     call: Call,
     Path(id): Path<String>,
+    _: Params<NoParams>,
     body: JsonBody,
 ) -> Result<Response, Problem> {
     append(&app, call, &id, Action::Retire, body, false).await
@@ -162,6 +164,7 @@ pub(crate) async fn cancel(
     State(app): State<AppState>,
     call: Call,
     Path(id): Path<String>,
+    _: Params<NoParams>,
     body: JsonBody,
 ) -> Result<Response, Problem> {
     append(&app, call, &id, Action::Cancel, body, false).await

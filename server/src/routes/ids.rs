@@ -3,7 +3,7 @@
 use axum::Json;
 use carbon_tracker_core::api::{self, DerivedId};
 
-use super::JsonBody;
+use super::{JsonBody, NoParams, Params};
 use crate::problem::Problem;
 
 /// The v1 id and canonical fields of a record; nothing is stored, and no
@@ -17,7 +17,10 @@ use crate::problem::Problem;
         (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub(crate) async fn derive(body: JsonBody) -> Result<Json<DerivedId>, Problem> {
+pub(crate) async fn derive(
+    _: Params<NoParams>,
+    body: JsonBody,
+) -> Result<Json<DerivedId>, Problem> {
     let input = api::record_input_from_value(body.required()?)?;
     Ok(Json(api::derive_id(&input)?))
 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::records::{record_id, stored};
-use super::AppState;
+use super::{AppState, NoParams, Params};
 use crate::problem::Problem;
 use crate::store::{write, StoreError, StoredRecord};
 
@@ -81,6 +81,7 @@ const MAX_NODES: usize = 100_000;
 pub(crate) async fn lineage(
     State(app): State<AppState>,
     Path(raw): Path<String>,
+    _: Params<NoParams>,
 ) -> Result<Json<LineageBody>, Problem> {
     let id = record_id(&raw)?;
     let mut nodes: HashMap<RecordId, Node> = HashMap::new();

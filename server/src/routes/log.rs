@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::records::{record_id, stored};
-use super::{bad_param, AppState, Params};
+use super::{bad_param, AppState, NoParams, Params};
 use crate::problem::Problem;
 use crate::store::StoreError;
 use crate::tlog::{Log, LogFault, Signed};
@@ -56,7 +56,10 @@ impl From<LogFault> for Problem {
     get, path = "/log/checkpoint", tag = "log",
     responses((status = 200, description = "The C2SP tlog-checkpoint, signed (signed-note text)", content_type = "text/plain", body = String))
 )]
-pub(crate) async fn checkpoint(State(app): State<AppState>) -> Result<Response, Problem> {
+pub(crate) async fn checkpoint(
+    State(app): State<AppState>,
+    _: Params<NoParams>,
+) -> Result<Response, Problem> {
     let signed = latest(&app)?;
     Ok(text(signed.note.clone()))
 }
@@ -67,7 +70,10 @@ pub(crate) async fn checkpoint(State(app): State<AppState>) -> Result<Response, 
     get, path = "/log/key", tag = "log",
     responses((status = 200, description = "The verifier key", content_type = "text/plain", body = String))
 )]
-pub(crate) async fn key(State(app): State<AppState>) -> Result<Response, Problem> {
+pub(crate) async fn key(
+    State(app): State<AppState>,
+    _: Params<NoParams>,
+) -> Result<Response, Problem> {
     Ok(text(format!("{}\n", the_log(&app)?.key().to_vkey())))
 }
 
@@ -252,6 +258,7 @@ pub(crate) async fn consistency(
 pub(crate) async fn certificate(
     State(app): State<AppState>,
     Path(raw): Path<String>,
+    _: Params<NoParams>,
 ) -> Result<Json<Certificate>, Problem> {
     let id = record_id(&raw)?;
     let mut chain = vec![stored(&app, &raw).await?];

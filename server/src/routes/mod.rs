@@ -271,6 +271,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
     }
 }
 
+/// The query of an endpoint that takes no parameters: any key in it is a 422
+/// `unknown_field` naming it, as on the endpoints that take some (an
+/// `?at=` sent to `/records/{id}/events` would otherwise be ignored, and the
+/// client would read the current history as the one it asked for).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoParams {}
+
 /// A 422 for one bad query parameter.
 pub fn bad_param(field: &str, code: ErrorCode, message: String) -> Problem {
     Problem::invalid(

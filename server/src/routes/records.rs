@@ -16,7 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{bad_param, AppState, Call, JsonBody, Params};
+use super::{bad_param, AppState, Call, JsonBody, NoParams, Params};
 use crate::create::{self, create_all, RenderOutcomes};
 use crate::export::{self, ExportFormat};
 use crate::idempotency;
@@ -168,6 +168,7 @@ pub(crate) async fn stored(app: &AppState, raw: &str) -> Result<StoredRecord, Pr
 pub(crate) async fn create(
     State(app): State<AppState>,
     Call { caller, key }: Call,
+    _: Params<NoParams>,
     body: JsonBody,
 ) -> Result<Response, Problem> {
     let input = body.required()?;
@@ -278,6 +279,7 @@ fn parse_instant(raw: &str) -> Result<OffsetDateTime, Problem> {
 pub(crate) async fn events(
     State(app): State<AppState>,
     Path(raw): Path<String>,
+    _: Params<NoParams>,
 ) -> Result<Json<Vec<Event>>, Problem> {
     Ok(Json(stored(&app, &raw).await?.events))
 }
@@ -582,6 +584,7 @@ impl BatchItem {
 pub(crate) async fn batch(
     State(app): State<AppState>,
     Call { caller, key }: Call,
+    _: Params<NoParams>,
     body: JsonBody,
 ) -> Result<Response, Problem> {
     let serde_json::Value::Array(inputs) = body.required()? else {
