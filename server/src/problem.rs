@@ -133,6 +133,7 @@ impl Problem {
             "not_found",
             format!("no record has the id {id}"),
         )
+        .with_help("check the id: GET /records lists the stored records, and POST /ids derives a record's id from its fields")
     }
 }
 

@@ -217,7 +217,8 @@ def new_record(**overrides: Any) -> dict[str, Any]:
 
 
 def assert_problem(r: Response, status: int, code: Optional[str] = None) -> dict[str, Any]:
-    """`r` is an RFC 9457 problem with `status` (and `code`)."""
+    """`r` is an RFC 9457 problem with `status` (and `code`), and a `help`
+    that says what to do (the README promises one on every error)."""
     assert r.status == status, (r.status, r.raw[:500])
     assert r.content_type.startswith("application/problem+json"), r.content_type
     body = r.json
@@ -225,6 +226,7 @@ def assert_problem(r: Response, status: int, code: Optional[str] = None) -> dict
         assert key in body, (key, body)
     assert body["status"] == status
     assert isinstance(body["detail"], str) and body["detail"]
+    assert isinstance(body.get("help"), str) and body["help"], ("no help", body)
     if code is not None:
         assert body["code"] == code, body
     return dict(body)

@@ -79,17 +79,19 @@ async fn append(
     } else {
         body.0
     };
-    let payload = match body {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(map)) => Some(map),
-        Some(_) => {
-            return Err(Problem::invalid(
+    let payload =
+        match body {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(map)) => Some(map),
+            Some(_) => return Err(Problem::invalid(
                 TransitionCode::InvalidPayload.as_str(),
                 "the body must be a JSON object",
                 vec![FieldError::new("body", ErrorCode::NotAnObject)],
-            ))
-        }
-    };
+            )
+            .with_help(
+                "send the action's fields as one JSON object, or no body at all; /docs lists them",
+            )),
+        };
     let request = Append {
         record: id,
         action,

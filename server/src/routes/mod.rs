@@ -214,6 +214,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                     "invalid_json",
                     format!("the body is not valid JSON: {e}"),
                 )
+                .with_help("send one JSON value in UTF-8; the detail names the line and column where reading stopped")
             })
     }
 }
@@ -227,6 +228,7 @@ impl JsonBody {
                 "invalid_json",
                 "the request needs a JSON body",
             )
+            .with_help("send the body as JSON with `Content-Type: application/json`; /docs shows its shape")
         })
     }
 }
@@ -281,9 +283,16 @@ pub(crate) struct NoParams {}
 
 /// A 422 for one bad query parameter.
 pub fn bad_param(field: &str, code: ErrorCode, message: String) -> Problem {
-    Problem::invalid(
-        "invalid_query",
-        message.clone(),
-        vec![FieldError::with_message(field, code, message)],
-    )
+    invalid_query(vec![FieldError::with_message(field, code, message)])
+}
+
+/// The 422 `invalid_query` for the query parameters `errors` name.
+pub fn invalid_query(errors: Vec<FieldError>) -> Problem {
+    let detail = errors
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Problem::invalid("invalid_query", detail, errors)
+        .with_help("fix or leave out the parameter named in `errors`; /docs lists each endpoint's query parameters")
 }

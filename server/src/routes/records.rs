@@ -407,7 +407,7 @@ fn parse_status(raw: &str) -> Result<Status, Problem> {
 fn parse_vintage(raw: &str) -> Result<u16, Problem> {
     vintage_year(&FieldValue::Text(raw.to_owned())).map_err(|code| {
         let error = FieldError::new("vintage", code);
-        Problem::invalid("invalid_query", error.message.clone(), vec![error])
+        super::invalid_query(vec![error])
     })
 }
 
@@ -596,7 +596,8 @@ pub(crate) async fn batch(
                 ErrorCode::NotAnObject,
                 "body must be a JSON array of record objects".to_owned(),
             )],
-        ));
+        )
+        .with_help("send `[{...}, {...}]`: up to 1,000 record inputs, each checked on its own"));
     };
     if inputs.len() > MAX_BATCH {
         return Err(Problem::new(
