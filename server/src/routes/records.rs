@@ -240,6 +240,7 @@ pub(crate) async fn get(
             "not_found",
             format!("the record {raw} did not exist yet at that instant"),
         )
+        .with_help("ask for an instant at or after its CREATED event's created_at, or leave out `at` for its state now")
     })
 }
 
