@@ -447,7 +447,8 @@ pub(crate) async fn authorize(
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            response
+            // Refused, so without a key: counted against the address.
+            crate::limits::refused(&state, &request, response)
         }
     }
 }

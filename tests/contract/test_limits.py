@@ -100,16 +100,24 @@ def test_a_burst_over_the_limit_is_refused_and_other_clients_are_not(fresh_serve
 
 def test_made_up_tokens_buy_no_bucket(fresh_server: Server) -> None:
     """The limiter counts the key authentication found: a made-up token is
-    refused first (401) and neither gets a bucket of its own nor touches the
-    real key's."""
+    refused (401) and counts against its address, as a request without a
+    key does, never against the real key's bucket. (Refusals were not
+    counted at all: a new made-up token each time was never limited.)"""
     s = restart(fresh_server, API_TOKEN="the-right-token", **SLOW_RATE)
-    for n in range(BURST + 3):
+    for n in range(BURST):
         r = s.post("/records", new_record(), headers=bearer(f"made-up-{n}"))
         assert_problem(r, 401, "unauthorized")
-        assert "ratelimit" not in r.headers
+        assert r.headers["ratelimit"].startswith(f'"default";r={BURST - 1 - n};'), r.headers
+    for n in range(3):
+        assert_limited(s.post("/records", new_record(), headers=bearer(f"made-up-again-{n}")))
+    # The address's bucket is the one a request without a key uses.
+    assert_limited(s.get("/records"))
     r = s.post("/records", new_record(), headers=bearer("the-right-token"))
     assert r.status == 201, r.raw
     assert r.headers["ratelimit"].startswith(f'"default";r={BURST - 1};')
+    # Another address is another client.
+    r = get_from(s, "/records", "127.0.0.2", headers=bearer("made-up-elsewhere"))
+    assert_problem(r, 401, "unauthorized")
 
 
 def test_the_bucket_refills(fresh_server: Server) -> None:

@@ -18,7 +18,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::config::{setting, SettingError};
-pub(crate) use rate::rate_limited;
+pub(crate) use rate::{rate_limited, refused};
 pub use rate::{Limiter, Rate};
 pub use serve::serve;
 

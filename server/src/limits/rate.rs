@@ -12,7 +12,9 @@
 //! The client is the API key the authentication layer found ([`Caller`]:
 //! this layer runs after it, so a made-up token cannot buy a fresh bucket),
 //! else the peer address, an IPv6 one cut to its /64 (one host's usual
-//! share). Requests that authentication refuses (401, 403) never reach it.
+//! share). A request that authentication refuses (401, 403) has no key: it
+//! counts against its address ([`refused`]), so made-up tokens are limited
+//! like requests without one, and never touch a real key's bucket.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -270,30 +272,52 @@ pub(crate) async fn rate_limited(
     if request.uri().path() == "/health" {
         return next.run(request).await;
     }
-    let (mut response, limit) = match limiter.check(&Client::of(&request)) {
-        Ok(limit) => (next.run(request).await, limit),
-        Err(wait) => {
-            let rate = limiter.rate;
-            let mut response = Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!(
-                    "this client made more requests than the server allows ({rate}, bursts of {}); retry in {wait} s",
-                    rate.burst.unwrap_or(rate.count)
-                ),
-            )
-            .with_help("wait the seconds of Retry-After; the RateLimit-Policy and RateLimit headers give the limit and what is left (draft-ietf-httpapi-ratelimit-headers)")
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-            (response, service_limit(0, wait))
-        }
+    match limiter.check(&Client::of(&request)) {
+        Ok(limit) => limiter.advertise(next.run(request).await, limit),
+        Err(wait) => limiter.too_many(wait),
+    }
+}
+
+/// The answer to a request that authentication refused (`refusal`, a 401 or
+/// 403): counted against the request's address like one without a key, and
+/// the 429 instead once that is over the limit.
+pub(crate) fn refused(app: &AppState, request: &Request, refusal: Response) -> Response {
+    let Some(limiter) = app.limiter.as_ref() else {
+        return refusal;
     };
-    let headers = response.headers_mut();
-    headers.insert(RATELIMIT_POLICY.clone(), limiter.policy.clone());
-    headers.insert(RATELIMIT.clone(), limit);
-    response
+    match limiter.check(&Client::of(request)) {
+        Ok(limit) => limiter.advertise(refusal, limit),
+        Err(wait) => limiter.too_many(wait),
+    }
+}
+
+impl Limiter {
+    /// `response` with the `RateLimit-Policy` and `RateLimit` (`limit`) fields.
+    fn advertise(&self, mut response: Response, limit: HeaderValue) -> Response {
+        let headers = response.headers_mut();
+        headers.insert(RATELIMIT_POLICY.clone(), self.policy.clone());
+        headers.insert(RATELIMIT.clone(), limit);
+        response
+    }
+
+    /// The 429 `rate_limited` for a client that must `wait` seconds.
+    fn too_many(&self, wait: u64) -> Response {
+        let rate = self.rate;
+        let mut response = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "this client made more requests than the server allows ({rate}, bursts of {}); retry in {wait} s",
+                rate.burst.unwrap_or(rate.count)
+            ),
+        )
+        .with_help("wait the seconds of Retry-After; the RateLimit-Policy and RateLimit headers give the limit and what is left (draft-ietf-httpapi-ratelimit-headers)")
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        self.advertise(response, service_limit(0, wait))
+    }
 }
 
 #[cfg(test)]
