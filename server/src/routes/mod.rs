@@ -2,6 +2,7 @@
 //! the handlers of one resource; the core makes every decision about records
 //! and events, the store keeps them.
 
+mod docs;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod ids;
@@ -25,10 +26,7 @@ use axum::Router;
 use carbon_tracker_core::{ErrorCode, FieldError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
 
-use crate::openapi::ApiDoc;
 use crate::problem::Problem;
 use crate::store::Store;
 
@@ -98,7 +96,7 @@ pub fn router(state: AppState) -> Router {
             crate::access::authorize,
         ))
         .with_state(state);
-    let app = api.merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()));
+    let app = api.merge(docs::routes());
     #[cfg(feature = "page")]
     let app = app.merge(page::routes());
     #[cfg(not(feature = "page"))]
