@@ -292,6 +292,9 @@ def test_post_imports_raw_multipart_and_dry_run(fresh_server: Server) -> None:
     assert r.status == 422 and r.json["code"] == "unreadable_file", r.raw
     r = s.post("/imports?from=cadt", raw=content, headers={"Content-Type": "text/csv"})
     assert r.status == 422 and r.json["code"] == "invalid_parameter"
+    # The parameter at fault is named, as for every other query parameter.
+    assert [(e["field"], e["code"]) for e in r.json["errors"]] == [("from", "invalid_choice")], r.json
+    assert "cadt" in r.json["detail"] and r.json["detail"].startswith("from:"), r.json
     r = s.post("/imports", raw=b"", headers={"Content-Type": "text/csv"})
     assert r.status == 400 and r.json["code"] == "empty_body"
 

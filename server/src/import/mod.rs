@@ -23,7 +23,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use carbon_tracker_core::lifecycle::{self, Status};
-use carbon_tracker_core::{api, validate_payload, Acted, Action, CanonicalRecord, RecordId};
+use carbon_tracker_core::{
+    api, validate_payload, Acted, Action, CanonicalRecord, ErrorCode, FieldError, RecordId,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::Value;
@@ -104,10 +106,14 @@ impl From<ImportError> for Problem {
         match e {
             ImportError::Store(e) => e.into(),
             ImportError::Forbidden(problem) => *problem,
-            ImportError::UnknownFormat(_) => Problem::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            ImportError::UnknownFormat(_) => Problem::invalid(
                 "invalid_parameter",
-                e.to_string(),
+                format!("from: {e}"),
+                vec![FieldError::with_message(
+                    "from",
+                    ErrorCode::InvalidChoice,
+                    e.to_string(),
+                )],
             )
             .with_help(format!("name the file's format in `from`: {FORMATS}")),
             other => Problem::new(
