@@ -26,6 +26,7 @@ use carbon_tracker_core::lifecycle::{self, Status};
 use carbon_tracker_core::{
     api, validate_payload, Acted, Action, CanonicalRecord, ErrorCode, FieldError, RecordId,
 };
+use futures_util::stream::{self, StreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::Value;
@@ -802,16 +803,28 @@ async fn overlapping_rows(
             _ => reach = Some(entry),
         }
     }
+    // Each block once, several looks at a time (a round trip each on
+    // PostgreSQL).
     let mut looked = HashSet::new();
-    for (row, _, record) in checked {
-        if rejected.contains_key(row) || !looked.insert(record.id()) {
-            continue;
-        }
-        if let Some(tracked) = store.overlapping(record.clone()).await? {
+    let looks: Vec<_> = checked
+        .iter()
+        .filter(|(row, _, record)| {
+            !rejected.contains_key(row) && record.block().is_some() && looked.insert(record.id())
+        })
+        .map(|(row, _, record)| async move {
+            store
+                .overlapping(record.clone())
+                .await
+                .map(|tracked| (*row, tracked))
+        })
+        .collect();
+    let mut looks = stream::iter(looks).buffer_unordered(LOOKS_AT_ONCE);
+    while let Some(look) = looks.next().await {
+        if let (row, Some(tracked)) = look? {
             rejected.insert(
-                *row,
+                row,
                 overlap(
-                    *row,
+                    row,
                     format!(
                         "the block shares credits with the tracked block {tracked}: \
                          the same credits cannot be registered twice"
@@ -822,6 +835,9 @@ async fn overlapping_rows(
     }
     Ok(rejected)
 }
+
+/// Overlap looks of an import in flight at once.
+const LOOKS_AT_ONCE: usize = 16;
 
 /// A dry run of a file of records: how many rows would be created, and how
 /// many are stored already (a row repeating an earlier one counts as stored).
