@@ -404,6 +404,9 @@ pub(crate) async fn authorize(
     }
     let required = Scope::required(request.method(), request.uri().path(), access.private_reads);
     let presented = bearer_token(request.headers().get(header::AUTHORIZATION));
+    // A known key refused for a scope it lacks: its refusal counts against
+    // it, not against the address.
+    let mut refused_key = None;
     let caller = match (presented, required) {
         // Nothing asked for and nothing needed: anybody.
         (Err(Missing), None) => Ok(Caller::anyone()),
@@ -422,7 +425,9 @@ pub(crate) async fn authorize(
         (Ok(Ok(token)), required) => match identify(&state, token).await {
             Ok(Some((name, scopes))) => match required {
                 Some(scope) if !scopes.allow(scope) => {
-                    Err(missing_scope(&name, &scopes, scope, "this request needs"))
+                    let problem = missing_scope(&name, &scopes, scope, "this request needs");
+                    refused_key = Some(name);
+                    Err(problem)
                 }
                 _ => Ok(Caller {
                     actor: Some(name),
@@ -447,8 +452,7 @@ pub(crate) async fn authorize(
                     .headers_mut()
                     .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            // Refused, so without a key: counted against the address.
-            crate::limits::refused(&state, &request, response)
+            crate::limits::refused(&state, &request, refused_key, response)
         }
     }
 }

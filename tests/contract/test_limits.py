@@ -120,6 +120,25 @@ def test_made_up_tokens_buy_no_bucket(fresh_server: Server) -> None:
     assert_problem(r, 401, "unauthorized")
 
 
+def test_a_key_refused_for_a_scope_counts_against_itself(fresh_server: Server) -> None:
+    """A known key that lacks the scope (403) uses its own bucket, not its
+    address's: other clients at the address are not held back by it."""
+    reader = new_key(fresh_server.database_url, fresh_server.workdir, "reader", "read")
+    other = with_keys(fresh_server, "other")["other"]
+    s = restart(fresh_server, **SLOW_RATE)
+    for left in range(BURST - 1, -1, -1):
+        r = s.post("/records", new_record(), headers=bearer(reader))
+        assert_problem(r, 403, "missing_scope")
+        assert r.headers["ratelimit"].startswith(f'"default";r={left};'), r.headers
+    assert_limited(s.post("/records", new_record(), headers=bearer(reader)))
+    assert_limited(s.get("/records", headers=bearer(reader)))
+    # The address and another key still have their whole burst.
+    r = s.get("/records")
+    assert r.status == 200 and r.headers["ratelimit"].startswith(f'"default";r={BURST - 1};'), r.headers
+    r = s.get("/records", headers=bearer(other))
+    assert r.status == 200 and r.headers["ratelimit"].startswith(f'"default";r={BURST - 1};'), r.headers
+
+
 def test_the_bucket_refills(fresh_server: Server) -> None:
     s = restart(fresh_server, RATE_LIMIT="1/s", RATE_BURST="2")
     assert s.get("/records").status == 200

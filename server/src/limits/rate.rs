@@ -12,9 +12,10 @@
 //! The client is the API key the authentication layer found ([`Caller`]:
 //! this layer runs after it, so a made-up token cannot buy a fresh bucket),
 //! else the peer address, an IPv6 one cut to its /64 (one host's usual
-//! share). A request that authentication refuses (401, 403) has no key: it
-//! counts against its address ([`refused`]), so made-up tokens are limited
-//! like requests without one, and never touch a real key's bucket.
+//! share). A request that authentication refuses ([`refused`]) counts too:
+//! a 403 against the key that lacks the scope, a 401 (no key, or a made-up
+//! token) against its address, so made-up tokens are limited like requests
+//! without one and never touch a real key's bucket.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -279,13 +280,20 @@ pub(crate) async fn rate_limited(
 }
 
 /// The answer to a request that authentication refused (`refusal`, a 401 or
-/// 403): counted against the request's address like one without a key, and
-/// the 429 instead once that is over the limit.
-pub(crate) fn refused(app: &AppState, request: &Request, refusal: Response) -> Response {
+/// 403): counted against `key` (a known key that lacks the scope), else
+/// against the request's address like one without a key, and the 429
+/// instead once that is over the limit.
+pub(crate) fn refused(
+    app: &AppState,
+    request: &Request,
+    key: Option<String>,
+    refusal: Response,
+) -> Response {
     let Some(limiter) = app.limiter.as_ref() else {
         return refusal;
     };
-    match limiter.check(&Client::of(request)) {
+    let client = key.map_or_else(|| Client::of(request), Client::Key);
+    match limiter.check(&client) {
         Ok(limit) => limiter.advertise(refusal, limit),
         Err(wait) => limiter.too_many(wait),
     }
