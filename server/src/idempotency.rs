@@ -267,6 +267,7 @@ pub(crate) fn json(status: StatusCode, body: &impl serde::Serialize) -> SavedRes
             "internal",
             format!("the answer cannot be written: {e}"),
         )
+        .with_help("report it: the server could not write its own answer")
         .saved(),
     }
 }

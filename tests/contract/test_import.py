@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Backend, Server
+from conftest import Backend, Server, assert_problem
 from test_config import one_line_error, run_cli
 
 HEADER = "project_name,registry,vintage,quantity,serial_number"
@@ -194,3 +194,46 @@ def test_a_dry_run_counts_what_is_stored(backend: Backend, tmp_path: Path) -> No
     assert run_cli("import", str(f), env={"DATABASE_URL": url}).returncode == 0
     p = run_cli("import", "--dry-run", str(f), env={"DATABASE_URL": url})
     assert "(dry run, nothing written): 0 created, 3 already there" in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+def test_a_block_split_since_is_already_there_and_rejected_rows_hold_no_credits(backend: Backend, tmp_path: Path) -> None:
+    """A row that is a stored block, split since its first import, is that
+    record ("already there"), not an overlap with its live remainder (the
+    first version of the look refused the re-import). And a row rejected for
+    an overlap is never written, so it holds no credits against later rows."""
+    url = backend.new_url(tmp_path)
+    s = Server(url, tmp_path).start()
+    try:
+        def post(body: bytes, query: str = "from=records") -> dict[str, Any]:
+            r = s.request("POST", f"/imports?{query}", raw=body, headers={"Content-Type": "text/csv"})
+            assert r.status in (200, 422), r.raw
+            answer: dict[str, Any] = r.json
+            return answer
+
+        block = f"{HEADER}\nP,Verra,2020,100,A:1-100\n".encode()
+        assert post(block)["created"] == 1
+        rid = s.get("/records").json["items"][0]["id"]
+        assert s.post(f"/records/{rid}/sell", {"buyer": "X", "quantity": 30}).status == 200
+        for query in ("from=records", "from=records&dry_run=true"):
+            answer = post(block, query)
+            assert (answer["created"], answer["existing"], answer["rejected"]) == (0, 1, []), answer
+        tracked = s.post("/records", {"project_name": "T", "registry": "R", "vintage": 2022, "quantity": 10, "serial_number": "X:11-20"})
+        assert tracked.status == 201
+        # Row 2 overlaps the tracked block; row 3 only overlaps row 2.
+        answer = post(f"{HEADER}\nP,Verra,2020,3,X:19-21\nP,Verra,2020,5,X:21-25\n".encode(), "from=records&skip_rejected=true&dry_run=true")
+        assert [r["row"] for r in answer["rejected"]] == [2] and answer["created"] == 1, answer
+        # Row 3 overlaps row 2; row 4 only overlaps row 3.
+        answer = post(f"{HEADER}\nQ,Verra,2020,10,Z:1-10\nQ,Verra,2020,3,Z:9-11\nQ,Verra,2020,5,Z:11-15\n".encode(), "from=records&skip_rejected=true&dry_run=true")
+        assert [r["row"] for r in answer["rejected"]] == [3] and answer["created"] == 2, answer
+    finally:
+        s.stop()
+
+
+def test_import_and_proof_problems_say_what_to_do(server: Server) -> None:
+    # Found without `help` by a review (the README promises one on every error).
+    assert_problem(server.request("POST", "/imports", raw=b"", headers={"Content-Type": "text/csv"}), 400, "empty_body")
+    form = b'--zz\r\nContent-Disposition: form-data; name="other"\r\n\r\nx\r\n--zz--\r\n'
+    r = server.request("POST", "/imports", raw=form, headers={"Content-Type": "multipart/form-data; boundary=zz"})
+    assert_problem(r, 400, "missing_file")
+    assert_problem(server.get("/events/nope/proof"), 404, "not_found")
+    assert_problem(server.get("/events/00000000-0000-7000-8000-000000000000/proof"), 404, "not_found")

@@ -756,11 +756,13 @@ async fn records(
 }
 
 /// The rows of `checked` (row number, input, canonical fields) whose block
-/// shares a credit with another row's block or with a tracked block (SPEC §6
-/// `serial_overlap`), each with its rejection. Of two rows that overlap, the
-/// one whose range starts later (or, starting together, comes later in the
-/// file) is rejected; a row repeating another (the same record) is not an
-/// overlap, nor is a row that is a block already tracked.
+/// shares a credit with a tracked block or with another row's block (SPEC §6
+/// `serial_overlap`), each with its rejection. A row that is a stored record
+/// (split since, or not) is that record, not an overlap, as is a row
+/// repeating another. Rows are first looked up against the tracked blocks;
+/// of two remaining rows that overlap, the one whose range starts later (or,
+/// starting together, comes later in the file) is rejected. A row rejected
+/// is never written, so it holds no credits against the others.
 async fn overlapping_rows(
     store: &dyn Store,
     checked: &[(usize, Value, CanonicalRecord)],
@@ -771,53 +773,37 @@ async fn overlapping_rows(
         code: "serial_overlap".to_owned(),
         message,
     };
-    let mut blocks: Vec<(usize, LiveBlock)> = checked
+    // The blocks of the file, each once, and which of them are stored.
+    let mut seen = HashSet::new();
+    let blocks: Vec<(usize, &CanonicalRecord)> = checked
         .iter()
-        .filter_map(|(row, _, record)| LiveBlock::with_id(record.id(), record).map(|b| (*row, b)))
+        .filter(|(_, _, record)| record.block().is_some() && seen.insert(record.id()))
+        .map(|(row, _, record)| (*row, record))
         .collect();
-    blocks.sort_by(|(ra, a), (rb, b)| {
-        (a.scheme, &a.prefix, a.first, ra).cmp(&(b.scheme, &b.prefix, b.first, rb))
-    });
-    let mut rejected = HashMap::new();
-    // The last block kept, in this scheme and prefix: by first credit, the
-    // only one a later block can overlap (the kept ones are disjoint).
-    let mut reach: Option<&(usize, LiveBlock)> = None;
-    for entry in &blocks {
-        let (row, block) = entry;
-        match reach {
-            Some((first_row, kept)) if kept.overlaps(block) => {
-                if kept.record != block.record {
-                    rejected.insert(
-                        *row,
-                        overlap(
-                            *row,
-                            format!(
-                                "its credits {}-{} share credits with row {first_row}'s block ({}-{}): \
-                                 the same credits cannot be registered twice",
-                                block.first, block.last, kept.first, kept.last
-                            ),
-                        ),
-                    );
-                }
-            }
-            _ => reach = Some(entry),
-        }
+    let mut stored = HashSet::new();
+    for chunk in blocks.chunks(CHUNK) {
+        let ids = chunk.iter().map(|(_, record)| record.id()).collect();
+        stored.extend(
+            store
+                .canonical_records(ids)
+                .await?
+                .into_iter()
+                .map(|(id, _)| id),
+        );
     }
-    // Each block once, several looks at a time (a round trip each on
-    // PostgreSQL).
-    let mut looked = HashSet::new();
-    let looks: Vec<_> = checked
+    // Against the tracked blocks, several looks at a time (a round trip each
+    // on PostgreSQL).
+    let looks: Vec<_> = blocks
         .iter()
-        .filter(|(row, _, record)| {
-            !rejected.contains_key(row) && record.block().is_some() && looked.insert(record.id())
-        })
-        .map(|(row, _, record)| async move {
+        .filter(|(_, record)| !stored.contains(&record.id()))
+        .map(|&(row, record)| async move {
             store
                 .overlapping(record.clone())
                 .await
-                .map(|tracked| (*row, tracked))
+                .map(|tracked| (row, tracked))
         })
         .collect();
+    let mut rejected = HashMap::new();
     let mut looks = stream::iter(looks).buffer_unordered(LOOKS_AT_ONCE);
     while let Some(look) = looks.next().await {
         if let (row, Some(tracked)) = look? {
@@ -833,6 +819,38 @@ async fn overlapping_rows(
             );
         }
     }
+    // Among the rows still kept, in order of first credit.
+    let mut kept: Vec<(usize, LiveBlock)> = checked
+        .iter()
+        .filter(|(row, _, _)| !rejected.contains_key(row))
+        .filter_map(|(row, _, record)| LiveBlock::with_id(record.id(), record).map(|b| (*row, b)))
+        .collect();
+    kept.sort_by(|(ra, a), (rb, b)| {
+        (a.scheme, &a.prefix, a.first, ra).cmp(&(b.scheme, &b.prefix, b.first, rb))
+    });
+    // The last block kept, in this scheme and prefix: by first credit, the
+    // only one a later block can overlap (the kept ones are disjoint).
+    let mut reach: Option<&(usize, LiveBlock)> = None;
+    let mut in_file = Vec::new();
+    for entry in &kept {
+        let (row, block) = entry;
+        match reach {
+            Some((first_row, last)) if last.overlaps(block) => {
+                if last.record != block.record {
+                    in_file.push(overlap(
+                        *row,
+                        format!(
+                            "its credits {}-{} share credits with row {first_row}'s block ({}-{}): \
+                             the same credits cannot be registered twice",
+                            block.first, block.last, last.first, last.last
+                        ),
+                    ));
+                }
+            }
+            _ => reach = Some(entry),
+        }
+    }
+    rejected.extend(in_file.into_iter().map(|r| (r.row, r)));
     Ok(rejected)
 }
 

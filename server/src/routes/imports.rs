@@ -126,7 +126,8 @@ pub(crate) async fn create(
             StatusCode::BAD_REQUEST,
             "empty_body",
             "the request has no file: send it as the body, or as the `file` part of a form",
-        ));
+        )
+        .with_help("curl --data-binary @file.csv -H 'Content-Type: text/csv' …/imports, or -F file=@file.xlsx"));
     }
     let options = Options {
         from: p.from,
@@ -175,7 +176,8 @@ async fn file_part(mut form: Multipart) -> Result<(String, Bytes), Problem> {
         StatusCode::BAD_REQUEST,
         "missing_file",
         "the form has no part named `file`",
-    ))
+    )
+    .with_help("send the file as the form part `file`: curl -F file=@file.csv …/imports"))
 }
 
 fn bad_body(e: impl std::fmt::Display) -> Problem {

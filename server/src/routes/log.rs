@@ -30,6 +30,7 @@ fn the_log(app: &AppState) -> Result<&Arc<Log>, Problem> {
             "log_off",
             "this server runs without the verifiable log (--no-log)",
         )
+        .with_help("ask the operator to run the server without --no-log; records and events are served as usual")
     })
 }
 
@@ -139,6 +140,9 @@ pub(crate) async fn proof(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no event {raw} is in the log (a new event becomes a leaf within a second)"),
+        )
+        .with_help(
+            "check the event id (GET /records/{id}/events lists a record's), or retry in a second",
         )
     };
     let event_id = Uuid::try_parse(raw.trim()).map_err(|_| not_found())?;

@@ -188,6 +188,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 ))
             } else {
                 Problem::new(r.status(), "unreadable_body", r.body_text())
+                    .with_help("send the whole body, as JSON, within the server's read timeout")
             }
         })?;
         // A UTF-8 byte-order mark, which RFC 8259 §8.1 lets a reader ignore
