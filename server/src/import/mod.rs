@@ -571,17 +571,8 @@ async fn dry_run_blocks(
     planned: &[apply::Planned],
     summary: &mut Summary,
 ) -> Result<(), StoreError> {
-    let mut stored = std::collections::HashSet::new();
-    for chunk in planned.chunks(CHUNK) {
-        let ids = chunk.iter().map(|p| p.record.id()).collect();
-        stored.extend(
-            store
-                .canonical_records(ids)
-                .await?
-                .into_iter()
-                .map(|(id, _)| id),
-        );
-    }
+    let ids: Vec<RecordId> = planned.iter().map(|p| p.record.id()).collect();
+    let stored = stored_ids(store, &ids).await?;
     for p in planned {
         let id = p.record.id();
         if !stored.contains(&id) {
@@ -652,10 +643,7 @@ async fn finish_tracker(
     if stop_before_writing(&mut summary, options) {
         if options.dry_run {
             let ids: Vec<RecordId> = nodes.iter().map(tracker::Node::id).collect();
-            let mut stored = 0;
-            for chunk in ids.chunks(CHUNK) {
-                stored += store.canonical_records(chunk.to_vec()).await?.len();
-            }
+            let stored = stored_ids(store.store, &ids).await?.len();
             summary.existing = stored;
             summary.created = ids.len() - stored;
         }
@@ -780,17 +768,8 @@ async fn overlapping_rows(
         .filter(|(_, _, record)| record.block().is_some() && seen.insert(record.id()))
         .map(|(row, _, record)| (*row, record))
         .collect();
-    let mut stored = HashSet::new();
-    for chunk in blocks.chunks(CHUNK) {
-        let ids = chunk.iter().map(|(_, record)| record.id()).collect();
-        stored.extend(
-            store
-                .canonical_records(ids)
-                .await?
-                .into_iter()
-                .map(|(id, _)| id),
-        );
-    }
+    let ids: Vec<RecordId> = blocks.iter().map(|(_, record)| record.id()).collect();
+    let stored = stored_ids(store, &ids).await?;
     // Against the tracked blocks, several looks at a time (a round trip each
     // on PostgreSQL).
     let looks: Vec<_> = blocks
@@ -865,16 +844,7 @@ async fn count_stored(
     summary: &mut Summary,
 ) -> Result<(), StoreError> {
     let ids: Vec<RecordId> = checked.iter().map(|(_, _, r)| r.id()).collect();
-    let mut stored = HashSet::new();
-    for chunk in ids.chunks(CHUNK) {
-        stored.extend(
-            store
-                .canonical_records(chunk.to_vec())
-                .await?
-                .into_iter()
-                .map(|(id, _)| id),
-        );
-    }
+    let mut stored = stored_ids(store, &ids).await?;
     for id in ids {
         if stored.insert(id) {
             summary.created += 1;
@@ -883,6 +853,16 @@ async fn count_stored(
         }
     }
     Ok(())
+}
+
+/// Which of `ids` are stored, looked up [`CHUNK`] at a time.
+async fn stored_ids(store: &dyn Store, ids: &[RecordId]) -> Result<HashSet<RecordId>, StoreError> {
+    let mut stored = HashSet::new();
+    for chunk in ids.chunks(CHUNK) {
+        let found = store.canonical_records(chunk.to_vec()).await?;
+        stored.extend(found.into_iter().map(|(id, _)| id));
+    }
+    Ok(stored)
 }
 
 /// The one-line summary: the counts.
