@@ -441,17 +441,21 @@ fn allowed(
     if options.dry_run {
         return Ok(());
     }
-    for (row, action) in actions {
-        let why = format!(
-            "that row {row} needs: the file records a {} (nothing was written)",
-            action.event_type().as_str()
-        );
-        options
-            .caller
-            .require(Scope::of_action(action), &why)
-            .map_err(|p| ImportError::Forbidden(Box::new(p)))?;
-    }
-    Ok(())
+    let caller = &options.caller;
+    // The reason is written only for the row that fails, not for each row.
+    let Some((row, action)) = actions
+        .into_iter()
+        .find(|(_, action)| !caller.scopes.allow(Scope::of_action(*action)))
+    else {
+        return Ok(());
+    };
+    let why = format!(
+        "that row {row} needs: the file records a {} (nothing was written)",
+        action.event_type().as_str()
+    );
+    caller
+        .require(Scope::of_action(action), &why)
+        .map_err(|p| ImportError::Forbidden(Box::new(p)))
 }
 
 /// Whether to stop after reading: a dry run, or rejected rows that are not
