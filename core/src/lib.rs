@@ -34,7 +34,7 @@ pub use payload::{
 };
 pub use quantity::Quantity;
 pub use serial::{parse_serial, Block, Scheme};
-pub use split::{act, requested, route, Acted, Action, Child, Lineage, Split};
+pub use split::{act, requested, route, split_records, Acted, Action, Child, Lineage, Split};
 pub use text::{canonical_text, py_strip, MAX_TEXT_CHARS, PY_WHITESPACE};
 pub use value::FieldValue;
 

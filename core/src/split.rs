@@ -178,35 +178,7 @@ pub fn act(
     if Quantity::from_credits(requested) == Some(record.quantity) {
         return whole(payload);
     }
-    let not_divisible = |why: &str| TransitionError::NotDivisible {
-        why: why.to_owned(),
-    };
-    let block = record.block().ok_or_else(|| {
-        not_divisible(if parse_serial(&record.serial_number).is_some() {
-            "its quantity is not the count of its serial's range"
-        } else {
-            "its serial names no range of credits"
-        })
-    })?;
-    let available = block.credits();
-    if requested > available {
-        return Err(TransitionError::InsufficientQuantity {
-            available,
-            requested,
-        });
-    }
-    // 0 < requested < available: the front is start..=cut, the back the rest.
-    let cut = block.start + (requested - 1);
-    let child = |start: u64, end: u64, count: u64| -> Result<CanonicalRecord, TransitionError> {
-        Ok(CanonicalRecord {
-            serial_number: block.render(start, end),
-            quantity: Quantity::from_credits(count)
-                .ok_or_else(|| not_divisible("its quantity is out of range"))?,
-            ..record.clone()
-        })
-    };
-    let front = child(block.start, cut, requested)?;
-    let back = child(cut + 1, block.end, available - requested)?;
+    let (front, back) = split_records(record, requested)?;
     let (front_id, back_id) = (front.id(), back.id());
     let mut split_payload = Map::new();
     split_payload.insert("front".to_owned(), hex(front_id));
@@ -249,6 +221,60 @@ pub fn act(
             events: vec![back_created],
         },
     })))
+}
+
+/// The two records a block splits into when `requested` of its credits are
+/// acted on (SPEC §6): the front child holds the first `requested` credits
+/// of the range, the back child the rest; both keep the parent's other
+/// fields, with the sub-range's serial (in the scheme's own notation) and
+/// count. What [`act`] creates, and what a certificate's verifier re-derives
+/// to check that a child descends from its parent.
+///
+/// # Errors
+/// `not_divisible` when `record` is not a block (its serial names no range,
+/// or its quantity is not the range's count), or `requested` is 0 or all of
+/// its credits (a whole action, which splits nothing);
+/// `insufficient_quantity` when `requested` is more than its credits.
+pub fn split_records(
+    record: &CanonicalRecord,
+    requested: u64,
+) -> Result<(CanonicalRecord, CanonicalRecord), TransitionError> {
+    let not_divisible = |why: &str| TransitionError::NotDivisible {
+        why: why.to_owned(),
+    };
+    let block = record.block().ok_or_else(|| {
+        not_divisible(if parse_serial(&record.serial_number).is_some() {
+            "its quantity is not the count of its serial's range"
+        } else {
+            "its serial names no range of credits"
+        })
+    })?;
+    let available = block.credits();
+    if requested > available {
+        return Err(TransitionError::InsufficientQuantity {
+            available,
+            requested,
+        });
+    }
+    if requested == 0 || requested == available {
+        return Err(not_divisible(
+            "a split leaves credits on both sides: it acts on fewer than all of them, and on at least one",
+        ));
+    }
+    // 0 < requested < available: the front is start..=cut, the back the rest.
+    let cut = block.start + (requested - 1);
+    let child = |start: u64, end: u64, count: u64| -> Result<CanonicalRecord, TransitionError> {
+        Ok(CanonicalRecord {
+            serial_number: block.render(start, end),
+            quantity: Quantity::from_credits(count)
+                .ok_or_else(|| not_divisible("its quantity is out of range"))?,
+            ..record.clone()
+        })
+    };
+    Ok((
+        child(block.start, cut, requested)?,
+        child(cut + 1, block.end, available - requested)?,
+    ))
 }
 
 /// An id as a JSON string.

@@ -161,8 +161,9 @@ pub enum Command {
         checkpoint: Option<String>,
     },
     /// Recomputes the whole log from the database's events and compares it
-    /// with the stored leaves and every stored checkpoint; reports the first
-    /// leaf that differs. Exits 1 if anything differs.
+    /// with the stored leaves and every stored checkpoint's signed note (its
+    /// signature by the log key of --log-key or the default place, then its
+    /// root); reports the first leaf that differs. Exits 1 if anything differs.
     Audit,
     /// Lists the stored blocks that share credits with an earlier block
     /// (SPEC §6 forbids it; databases from before that rule may hold some).

@@ -83,7 +83,13 @@ async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, B
         Some(Command::Webhooks { command }) => {
             webhooks::command(store.as_ref(), hooks.as_ref(), command).await
         }
-        Some(Command::Audit) => audit::audit(Arc::clone(&store)).await,
+        Some(Command::Audit) => {
+            let key_file = settings
+                .log_key
+                .clone()
+                .unwrap_or_else(|| settings.database.log_key_path());
+            audit::audit(Arc::clone(&store), &key_file).await
+        }
         Some(Command::Import {
             file,
             from,

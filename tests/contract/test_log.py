@@ -321,6 +321,57 @@ def test_a_rewritten_history_fails_against_an_older_checkpoint(backend: Backend,
     assert audited.returncode == 1 and f"checkpoint of size {old_size} does not match" in audited.stdout, audited.stdout
 
 
+def test_audit_checks_the_signed_checkpoints_not_the_stored_roots(backend: Backend, tmp_path: Path) -> None:
+    """An event edited together with its stored leaf and every stored root
+    column still fails the audit: the roots it checks are the signed notes'."""
+    url = backend.new_url(tmp_path)
+    s = Server(url, tmp_path).start()
+    try:
+        rid = s.post("/records", new_record()).json["id"]
+        sold = s.post(f"/records/{rid}/sell", {"buyer": "Acme"}).json
+        certificate(s, rid)
+        record = s.get(f"/records/{rid}").json
+        events = s.get("/events?limit=1000").json["items"]
+    finally:
+        s.stop()
+    fields = {k: record[k] for k in ("project_name", "registry", "vintage", "quantity", "serial_number")}
+    forged = [dict(e, payload={"buyer": "Mallory"}) if e["id"] == sold["id"] else e for e in events]
+    leaves = [log_v1.leaf_hash(log_v1.leaf_bytes(e, fields if e["event_type"] == "CREATED" else None)) for e in forged]
+
+    def blob(b: bytes) -> str:
+        return f"X'{b.hex()}'" if backend.name == "sqlite" else f"'\\x{b.hex()}'::bytea"
+
+    if backend.name == "sqlite":
+        for trigger in ("events_no_update", "log_leaves_no_update", "log_checkpoints_no_update"):
+            backend.execute(url, f"DROP TRIGGER {trigger}")
+    else:
+        for table in ("events", "log_leaves", "log_checkpoints"):
+            backend.execute(url, f"ALTER TABLE {table} DISABLE TRIGGER USER")
+    backend.execute(url, f"UPDATE events SET payload = '{{\"buyer\": \"Mallory\"}}' WHERE id = '{sold['id']}'")
+    for idx, leaf in enumerate(leaves):
+        backend.execute(url, f"UPDATE log_leaves SET hash = {blob(leaf)} WHERE idx = {idx}")
+    for size in range(1, len(leaves) + 1):
+        backend.execute(url, f"UPDATE log_checkpoints SET root = {blob(log_v1.mth(leaves[:size]))} WHERE size = {size}")
+    audited = cli("audit", url=url, cwd=tmp_path)
+    assert audited.returncode == 1, audited.stdout
+    assert "while the database's columns say" in audited.stdout, audited.stdout
+    assert "first difference" not in audited.stdout, audited.stdout
+
+
+def test_verify_says_when_the_key_is_neither_a_file_nor_a_key(backend: Backend, tmp_path: Path) -> None:
+    s = Server(backend.new_url(tmp_path), tmp_path).start()
+    try:
+        rid = s.post("/records", new_record()).json["id"]
+        (tmp_path / "certificate.json").write_text(json.dumps(certificate(s, rid)))
+    finally:
+        s.stop()
+    missing = tmp_path / "missing.vkey"
+    done = subprocess.run([str(SERVER_BIN), "verify", "certificate.json", "--key", str(missing)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=30)
+    assert done.returncode == 1
+    assert f"--key {str(missing)!r}".replace("'", '"') in done.stdout and "No such file" in done.stdout, done.stdout
+
+
 def test_another_key_for_an_existing_log_is_refused_at_start(backend: Backend, tmp_path: Path) -> None:
     url = backend.new_url(tmp_path)
     s = Server(url, tmp_path).start()

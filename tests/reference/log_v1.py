@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 import ids_v1
 import lifecycle_v1
+import splits_v1
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 MAX_SIGNATURES = 100
@@ -525,6 +526,43 @@ def _lineage(events: list[dict[str, Any]]) -> tuple[Optional[str], Optional[tupl
     return parent, children
 
 
+def _descends(parent: tuple[str, dict[str, Any], list[dict[str, Any]], list[int]], rid: str, events: list[dict[str, Any]], indexes: list[int]) -> None:
+    """A child is what its parent's SPLIT makes (SPEC §6): one of the two
+    records the parent's block and the split's quantity give (both named by
+    the SPLIT), created by it (at its time, after it in the log, naming the
+    parent and the holder the parent had), the front one acted on at once."""
+    pid, precord, pevents, pindexes = parent
+    at = next((i for i, e in enumerate(pevents) if e["event_type"] == "SPLIT"), None)
+    if at is None or _lineage(events)[0] != pid:
+        raise Refused("lineage", "not_a_child")
+    split = pevents[at]
+    quantity, code = lifecycle_v1.credits((split.get("payload") or {}).get("quantity"))
+    if code or quantity is None:
+        raise Refused("lineage", "not_derived")
+    try:
+        front, back = splits_v1.children(precord, quantity)
+    except lifecycle_v1.Refused:
+        raise Refused("lineage", "not_derived") from None
+    front_id, back_id = line_id(front), line_id(back)
+    if _lineage(pevents)[1] != (front_id, back_id):
+        raise Refused("lineage", "not_derived")
+    if rid not in (front_id, back_id):
+        raise Refused("lineage", "not_a_child")
+    owner = lifecycle_v1.replay(pevents[:at])["owner"]
+    inherited: dict[str, Any] = {"parent": pid}
+    if owner is not None:
+        inherited["holder"] = owner
+    if events[0].get("payload") != inherited:
+        raise Refused("lineage", "not_derived")
+    when = lifecycle_v1.instant(split["created_at"])
+    if lifecycle_v1.instant(events[0]["created_at"]) != when or indexes[0] <= pindexes[at]:
+        raise Refused("lineage", "not_derived")
+    if rid == front_id:
+        acted = len(events) > 1 and events[1]["event_type"] in ("SOLD", "RETIRED", "CANCELLED") and lifecycle_v1.instant(events[1]["created_at"]) == when
+        if not acted:
+            raise Refused("lineage", "not_derived")
+
+
 def verify_certificate(cert: dict[str, Any], vkey: str, trusted: Optional[tuple[dict[str, Any], list[str]]] = None) -> dict[str, Any]:
     """SPEC §7: {checkpoint, state, lineage}, or Refused(code, inner code)."""
     key = parse_vkey(vkey)
@@ -543,18 +581,23 @@ def verify_certificate(cert: dict[str, Any], vkey: str, trusted: Optional[tuple[
                     raise Refused("proof_length")
                 if bytes.fromhex(old["root"]) != EMPTY_ROOT:
                     raise Refused("old_root_mismatch")
+            elif old["size"] > checkpoint["size"]:
+                # A certificate older than the trusted checkpoint: its tree
+                # is a prefix of the trusted one.
+                verify_consistency(checkpoint["size"], old["size"], bytes.fromhex(checkpoint["root"]), bytes.fromhex(old["root"]), proof)
             else:
                 verify_consistency(old["size"], checkpoint["size"], bytes.fromhex(old["root"]), bytes.fromhex(checkpoint["root"]), proof)
         except Refused as e:
             raise Refused("consistency", e.code) from None
     lineage: list[str] = []
-    previous: Optional[tuple[str, Optional[tuple[str, str]]]] = None
+    previous: Optional[tuple[str, dict[str, Any], list[dict[str, Any]], list[int]]] = None
     state: Optional[dict[str, Any]] = None
     root = bytes.fromhex(checkpoint["root"])
     for certified in cert["records"]:
         record = certified["record"]
         rid = line_id(record)
         events = []
+        indexes: list[int] = []
         for ce in certified["events"]:
             event = ce["event"]
             if event["record_id"] != rid:
@@ -568,21 +611,27 @@ def verify_certificate(cert: dict[str, Any], vkey: str, trusted: Optional[tuple[
                 verify_inclusion(leaf_hash(leaf), ce["index"], checkpoint["size"], proof, root)
             except Refused as e:
                 raise Refused("proof", e.code) from None
+            # A record's events are leaves in the order they happened.
+            if indexes and ce["index"] <= indexes[-1]:
+                raise Refused("order")
+            indexes.append(ce["index"])
             events.append(event)
         try:
             state = lifecycle_v1.replay(events)
         except lifecycle_v1.Refused as e:
             raise Refused("replay", e.code) from None
-        parent, children = _lineage(events)
+        parent, _ = _lineage(events)
         if previous is None:
             if parent is not None:
                 raise Refused("lineage", "missing_ancestor")
+            # A registered record starts with no holder: only a split's
+            # child inherits one (SPEC §6).
+            if (events[0].get("payload") or {}).get("holder") is not None:
+                raise Refused("lineage", "not_derived")
         else:
-            prev_id, prev_children = previous
-            if parent != prev_id or prev_children is None or rid not in prev_children:
-                raise Refused("lineage", "not_a_child")
+            _descends(previous, rid, events, indexes)
         lineage.append(rid)
-        previous = (rid, children)
+        previous = (rid, record, events, indexes)
     if state is None:
         raise Refused("lineage", "empty")
     if cert["record_id"] != lineage[-1]:

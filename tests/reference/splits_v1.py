@@ -38,6 +38,40 @@ def _event(state: Optional[dict[str, Any]], record_id: str, event_type: str, pay
     return event, lifecycle_v1.apply(state, event)
 
 
+def _credits(record: dict[str, Any]) -> int:
+    """The credits of a block: the count of its serial's range, which its
+    quantity must be; Refused("not_divisible") for a record that is not one."""
+    block = serials_v1.parse(record["serial_number"])
+    if block is None:
+        raise Refused("not_divisible")
+    available = int(block["end"]) - int(block["start"]) + 1
+    if Decimal(record["quantity"]) != Decimal(available):
+        raise Refused("not_divisible")
+    return available
+
+
+def children(record: dict[str, Any], requested: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The front and back records of a split of ``requested`` credits off the
+    block ``record``: the front the first ``requested`` credits of the range,
+    the back the rest, both with the parent's other fields. Refused
+    ``not_divisible`` for a record that is not a block or a count that leaves
+    one side empty, ``insufficient_quantity`` for more than it holds."""
+    available = _credits(record)
+    if requested > available:
+        raise Refused("insufficient_quantity")
+    if requested < 1 or requested == available:
+        raise Refused("not_divisible")
+    block = serials_v1.parse(record["serial_number"])
+    assert block is not None  # _credits refused a record that is not a block
+    start = int(block["start"])
+    cut = start + requested - 1
+
+    def child(a: int, b: int, count: int) -> dict[str, Any]:
+        return dict(record, serial_number=serials_v1.render(record["serial_number"], a, b), quantity=f"{count}.0000")
+
+    return child(start, cut, requested), child(cut + 1, start + available - 1, available - requested)
+
+
 def act(record: dict[str, Any], state: dict[str, Any], action: str, payload: Optional[dict[str, Any]], now: str) -> dict[str, Any]:
     payload = dict(payload or {})
     requested: Optional[int] = None
@@ -55,22 +89,7 @@ def act(record: dict[str, Any], state: dict[str, Any], action: str, payload: Opt
     if requested is None or Decimal(requested) == quantity:
         event, _ = _event(state, state["record_id"], action, payload, now)
         return {"whole": event}
-    block = serials_v1.parse(record["serial_number"])
-    if block is None:
-        raise Refused("not_divisible")
-    start, end = int(block["start"]), int(block["end"])
-    available = end - start + 1
-    if quantity != Decimal(available):
-        raise Refused("not_divisible")
-    if requested > available:
-        raise Refused("insufficient_quantity")
-    cut = start + requested - 1
-
-    def child(a: int, b: int, count: int) -> dict[str, Any]:
-        fields = dict(record, serial_number=serials_v1.render(record["serial_number"], a, b), quantity=f"{count}.0000")
-        return fields
-
-    front, back = child(start, cut, requested), child(cut + 1, end, available - requested)
+    front, back = children(record, requested)
     front_id, back_id = ids_v1.record_id(front), ids_v1.record_id(back)
     parent, _ = _event(state, state["record_id"], "SPLIT", {"front": front_id, "back": back_id, "quantity": requested}, now)
     created: dict[str, Any] = {"parent": state["record_id"]}

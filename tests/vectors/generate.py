@@ -1238,6 +1238,92 @@ def certificate_vectors() -> list[dict[str, Any]]:
     case("with a trusted checkpoint and a proof one hash short", retired, trusted=(old, good[:-1]))
     case("with a trusted checkpoint of another log", retired, trusted=(dict(old, origin="other.example/log"), good))
     case("with a trusted checkpoint larger than the certificate's", retired, trusted=({"origin": LOG_NAME, "size": size + 1, "root": root.hex()}, []))
+    # A certificate older than the checkpoint the verifier holds: the plain
+    # record's whole story is in the first 9 leaves.
+    early = log_v1.sign_note(log_v1.checkpoint_body(LOG_NAME, 9, log_v1.mth(hashes[:9])), log)
+    stale = certificate([plain], early, hashes[:9])
+    later = [h.hex() for h in log_v1.consistency_proof(hashes, 9)]
+    case("older than the trusted checkpoint, with the consistency proof from it", stale, trusted=({"origin": LOG_NAME, "size": size, "root": root.hex()}, later))
+    case("older than the trusted checkpoint, with a wrong consistency proof", stale, trusted=({"origin": LOG_NAME, "size": size, "root": root.hex()}, [flip(later[0])] + later[1:]))
+    # What a log proves: the events shown, not that none follow. Leaving out
+    # a record's last events gives an older state, and still verifies.
+    shortened = copy.deepcopy(certificate([plain]))
+    del shortened["records"][0]["events"][2]
+    case("the last event left out: the state before it (a log proves what it holds, not that nothing follows)", shortened)
+    cases += forged_certificates(log)
+    return cases
+
+
+def forged_certificates(log: Any) -> list[dict[str, Any]]:
+    """Certificates of small logs of their own, signed with the log's key:
+    every signature and proof holds, only the story is false (a dishonest or
+    broken log). Each must be refused by what SPEC §6 makes a child."""
+    verra = block_record(VERRA_187, 187)
+    vid = log_v1.line_id(verra)
+    plain = ids_v1.canonicalize({"project_name": "Solar Farm", "registry": "VCS", "vintage": 2023, "quantity": "100", "serial_number": "VCS-001"})
+    pid = log_v1.line_id(plain)
+    cases: list[dict[str, Any]] = []
+
+    def forged(chain: list[tuple[dict[str, Any], list[dict[str, Any]]]], order: Optional[list[int]] = None) -> dict[str, Any]:
+        flat = [(r, e) for r, es in chain for e in es]
+        if order is not None:
+            flat = [flat[i] for i in order]
+        flat = [(r, dict(e, id=f"0192f0c1-7e00-7000-9000-{i + 1:012d}")) for i, (r, e) in enumerate(flat)]
+        leaves = [log_v1.leaf_hash(log_v1.leaf_bytes(e, r if e["event_type"] == "CREATED" else None)) for r, e in flat]
+        note = log_v1.sign_note(log_v1.checkpoint_body(LOG_NAME, len(leaves), log_v1.mth(leaves)), log)
+        records = []
+        for record, _ in chain:
+            rid = log_v1.line_id(record)
+            mine = sorted(((i, e) for i, (_, e) in enumerate(flat) if e["record_id"] == rid), key=lambda ie: ie[1]["seq"])
+            records.append({"record": record, "events": [
+                {"event": e, "index": i, "proof": [h.hex() for h in log_v1.inclusion_proof(leaves, i)]} for i, e in mine]})
+        return {"record_id": log_v1.line_id(chain[-1][0]), "records": records, "checkpoint": note}
+
+    def case(name: str, cert: dict[str, Any]) -> None:
+        c: dict[str, Any] = {"name": "a forged log: " + name, "vkey": log.verifier.vkey(), "certificate": cert}
+        try:
+            c["expect"] = {"verified": log_v1.verify_certificate(cert, log.verifier.vkey())}
+        except log_v1.Refused as e:
+            c["expect"] = {"error": {"code": e.code, "detail": e.detail}}
+        cases.append(c)
+
+    def created(record: dict[str, Any], payload: Any = None, at: str = T0) -> dict[str, Any]:
+        return fixed_event(0, log_v1.line_id(record), 1, "CREATED", payload, at)
+
+    def split_chain(front: dict[str, Any], back: dict[str, Any], quantity: Any = 37, parent: dict[str, Any] = verra,
+                    child_at: str = T1, child_payload: Any = None, front_tail: Optional[list[dict[str, Any]]] = None,
+                    owner: Optional[str] = None) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        rid = log_v1.line_id(parent)
+        events = [created(parent)]
+        if owner is not None:
+            events.append(fixed_event(0, rid, 2, "SOLD", {"buyer": owner}, T0))
+        events.append(fixed_event(0, rid, len(events) + 1, "SPLIT", {"front": log_v1.line_id(front), "back": log_v1.line_id(back), "quantity": quantity}, T1))
+        inherited = child_payload if child_payload is not None else dict({"parent": rid}, **({"holder": owner} if owner else {}))
+        fid = log_v1.line_id(front)
+        tail = front_tail if front_tail is not None else [fixed_event(0, fid, 2, "RETIRED", {"beneficiary": "City of Oslo"}, child_at)]
+        return [(parent, events), (front, [fixed_event(0, fid, 1, "CREATED", inherited, child_at)] + tail)]
+
+    derived = splits_v1.act(verra, lifecycle_v1.replay([dict(created(verra), id="x")]), "RETIRED", {"quantity": 37}, T1)["split"]
+    front, back = derived["front"]["record"], derived["back"]["record"]
+    case("an honest split, for comparison", forged(split_chain(front, back)))
+    unrelated = block_record("19380-1-1000-VCS-VCU-1310-VER-CN-13-3005-01012022-31102022-0", 1000, name="Another Project")
+    case("a child with fields its parent's block does not give (another project, 1,000 credits)", forged(split_chain(unrelated, back)))
+    larger = block_record("19380-941382555-941383554-VCS-VCU-1310-VER-CN-13-3005-01012022-31102022-0", 1000)
+    case("a child holding more credits than its parent", forged(split_chain(larger, back)))
+    plain_front = ids_v1.canonicalize(dict(plain, quantity="37"))
+    case("a split of a record that is not a block", forged(split_chain(plain_front, back, parent=plain)))
+    case("a split naming more credits than the block holds", forged(split_chain(front, back, quantity=1000)))
+    case("a split naming the same child as front and back", forged(split_chain(front, front)))
+    case("a child created before its parent's split", forged(split_chain(front, back, child_at=T0)))
+    case("a child whose CREATED is in the log before its parent's SPLIT", forged(split_chain(front, back), order=[2, 0, 1, 3]))
+    case("a child claiming a holder its parent never had", forged(split_chain(front, back, child_payload={"parent": vid, "holder": "Mallory"})))
+    case("a child of a sold block that drops the buyer", forged(split_chain(front, back, owner="Acme Corp", child_payload={"parent": vid})))
+    case("the child of a sold block, inheriting its buyer", forged(split_chain(front, back, owner="Acme Corp")))
+    case("the acted-on child without its action (shown ACTIVE)", forged(split_chain(front, back, front_tail=[])))
+    case("the acted-on child acted on later than the split", forged(split_chain(front, back, front_tail=[fixed_event(0, log_v1.line_id(front), 2, "RETIRED", None, T2)])))
+    case("the remainder, which takes no action", forged([split_chain(front, back)[0], (back, [fixed_event(0, log_v1.line_id(back), 1, "CREATED", {"parent": vid}, T1)])]))
+    case("a registered record starting with a holder", forged([(plain, [created(plain, {"holder": "Mallory"})])]))
+    case("a retirement in the log before the record's CREATED", forged([(plain, [created(plain), fixed_event(0, pid, 2, "RETIRED", None, T1)])], order=[1, 0]))
     return cases
 
 

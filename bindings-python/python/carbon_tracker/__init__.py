@@ -413,12 +413,15 @@ def verify_certificate(
     ``{origin, size, root}`` mapping such as an earlier result's
     ``"checkpoint"``) and the consistency proof from it to the certificate's
     checkpoint (``GET /log/consistency?from=OLD&to=NEW``'s ``proof``, hex
-    hashes); the certificate's log must extend it.
+    hashes); the certificate's log must extend it. A checkpoint you hold that
+    is newer than the certificate's works too, with the proof from the
+    certificate's size to yours: the certificate's log must be a prefix of
+    it.
 
     Returns ``{"checkpoint": {origin, size, root}, "state": RecordState,
     "lineage": [ids]}``. Raises :class:`CertificateError` saying what failed
-    (``code``: ``signature``, ``proof``, ``replay``, ``id``, ``lineage`` or
-    ``consistency``; ``detail``: the inner code), or ``ValueError`` for a
+    (``code``: ``signature``, ``proof``, ``order``, ``replay``, ``id``,
+    ``lineage`` or ``consistency``; ``detail``: the inner code), or ``ValueError`` for a
     bundle that is not a certificate or a key that is not a verifier key.
     """
     if isinstance(bundle, bytes):

@@ -11,7 +11,8 @@ use super::{parse_hash, LogError};
 use crate::canonical::CanonicalRecord;
 use crate::id::RecordId;
 use crate::lifecycle::{replay, Event, EventType, RecordState, TransitionError};
-use crate::split::Lineage;
+use crate::payload::credits;
+use crate::split::{split_records, Lineage};
 
 /// A record's certificate (SPEC §7): one JSON document that proves its
 /// story offline against a pinned log key. It holds the record and, for a
@@ -108,6 +109,15 @@ pub enum CertificateError {
         /// The id the certificate holds.
         found: RecordId,
     },
+    /// An event is in the log before the record's event that precedes it:
+    /// a record's events are leaves in the order they happened.
+    #[error("event {seq} of record {record} is not after the record's previous event in the log")]
+    Order {
+        /// The record.
+        record: RecordId,
+        /// The `seq` of the event out of order.
+        seq: u32,
+    },
     /// The records are not one line of descent from a registered block.
     #[error("{0}")]
     Lineage(LineageError),
@@ -141,15 +151,27 @@ pub enum LineageError {
         /// The record.
         child: RecordId,
     },
+    /// A record is not what its place in the tree makes it (SPEC §6): a
+    /// child that is not one of the two records its parent's block and
+    /// split quantity give, or whose `CREATED` is not the split's, or a
+    /// registered record that starts with a holder.
+    #[error("record {record} is not what its lineage makes it: {why}")]
+    NotDerived {
+        /// The record.
+        record: RecordId,
+        /// What differs.
+        why: String,
+    },
 }
 
 impl CertificateError {
-    /// The stable code: `"signature"`, `"proof"`, `"replay"`, `"id"`,
-    /// `"lineage"` or `"consistency"`.
+    /// The stable code: `"signature"`, `"proof"`, `"order"`, `"replay"`,
+    /// `"id"`, `"lineage"` or `"consistency"`.
     pub const fn code(&self) -> &'static str {
         match self {
             Self::Signature(_) => "signature",
             Self::Proof { .. } => "proof",
+            Self::Order { .. } => "order",
             Self::Replay { .. } => "replay",
             Self::Id { .. } => "id",
             Self::Lineage(_) => "lineage",
@@ -160,7 +182,7 @@ impl CertificateError {
     /// The code of what failed inside: the [`LogError`] code of a
     /// signature, proof or consistency failure, the [`TransitionError`]
     /// code of a replay, the [`LineageError`] code of a lineage; `None` for
-    /// an id.
+    /// an id or an order.
     pub const fn detail(&self) -> Option<&'static str> {
         match self {
             Self::Signature(e) | Self::Consistency(e) | Self::Proof { error: e, .. } => {
@@ -168,18 +190,20 @@ impl CertificateError {
             }
             Self::Replay { error, .. } => Some(error.code()),
             Self::Lineage(e) => Some(e.code()),
-            Self::Id { .. } => None,
+            Self::Id { .. } | Self::Order { .. } => None,
         }
     }
 }
 
 impl LineageError {
-    /// The stable code: `"empty"`, `"missing_ancestor"` or `"not_a_child"`.
+    /// The stable code: `"empty"`, `"missing_ancestor"`, `"not_a_child"` or
+    /// `"not_derived"`.
     pub const fn code(&self) -> &'static str {
         match self {
             Self::Empty => "empty",
             Self::MissingAncestor { .. } => "missing_ancestor",
             Self::NotAChild { .. } => "not_a_child",
+            Self::NotDerived { .. } => "not_derived",
         }
     }
 }
@@ -189,25 +213,36 @@ impl LineageError {
 ///
 /// 1. the checkpoint's signed note with `key` ([`open_checkpoint`]: a
 ///    signature of the key, the origin the key's name);
-/// 2. with `trusted` (an older checkpoint the verifier holds, and the
-///    consistency proof from it to the certificate's checkpoint, as `GET
-///    /log/consistency` serves it), that the certificate's tree extends the
-///    trusted one (RFC 9162 §2.1.4.2, both roots rebuilt; the same origin;
-///    a trusted empty tree needs no proof);
+/// 2. with `trusted` (a checkpoint the verifier already holds, and the
+///    consistency proof between it and the certificate's checkpoint, from
+///    the smaller tree to the larger, as `GET /log/consistency` serves it),
+///    that one tree extends the other (RFC 9162 §2.1.4.2, both roots
+///    rebuilt; the same origin; a trusted empty tree needs no proof). A
+///    certificate older than the trusted checkpoint is checked too: its
+///    tree must be a prefix of the trusted one;
 /// 3. for each record, root first: its v1 id derived from its canonical
 ///    fields (SPEC §2.4, the fields taken as given: the log committed to
-///    them in the record's `CREATED` leaf); each event belongs to it, and its leaf
+///    them in the record's `CREATED` leaf); each event belongs to it, its leaf
 ///    ([`leaf_bytes`], RFC 8785) is in the checkpoint's tree at its index
-///    (RFC 9162 §2.1.3.2); its history replays with the lifecycle rules
-///    ([`replay`]);
-/// 4. the lineage: the first record names no parent; each next record's
-///    `CREATED` names the previous one as `parent`, and the previous one's
-///    `SPLIT` names it as `front` or `back` (SPEC §6);
+///    (RFC 9162 §2.1.3.2), at a later index than the record's event before
+///    it; its history replays with the lifecycle rules ([`replay`]);
+/// 4. the lineage: the first record was registered (its `CREATED` names no
+///    parent and no holder); each next record is what its parent's `SPLIT`
+///    makes (SPEC §6): one of the two records [`split_records`] derives
+///    from the parent's fields and the split's `quantity`, both named by the
+///    `SPLIT`, created by it (at its time, after it in the log, naming the
+///    parent and the holder the parent had), and, for the front child, acted
+///    on at once;
 /// 5. the certificate's `record_id` is the last record's id.
 ///
 /// A log proves what it holds, not that nothing follows: the state is the
-/// replay of the events shown. For a final status (`RETIRED`, `CANCELLED`,
-/// `SPLIT`) the lifecycle allows nothing after it, so the story is whole.
+/// replay of the events shown, as of the last of them. Anyone who holds a
+/// certificate can leave out its last events and still present a valid one
+/// (an older state of the record). For a final status (`RETIRED`,
+/// `CANCELLED`, `SPLIT`) the lifecycle allows nothing after it, so that
+/// story is whole; for `ACTIVE` or `SOLD`, ask the log for a certificate of
+/// the current state (or compare the last event's index with a checkpoint
+/// the verifier trusts) before relying on it.
 ///
 /// # Errors
 /// The first check that fails, as a [`CertificateError`].
@@ -221,40 +256,38 @@ pub fn verify_certificate(
         consistent(old, &checkpoint, proof).map_err(CertificateError::Consistency)?;
     }
     let mut lineage: Vec<RecordId> = Vec::with_capacity(cert.records.len());
-    let mut previous: Option<(RecordId, Lineage)> = None;
+    let mut previous: Option<Told<'_>> = None;
     let mut state = None;
     for certified in &cert.records {
         let id = certified.record.id();
         let mut events = Vec::with_capacity(certified.events.len());
+        let mut last_index = None;
         for e in &certified.events {
             check_event(e, &certified.record, id, &checkpoint)?;
+            // A record's events are in the log in the order they happened.
+            if last_index.is_some_and(|before| e.index <= before) {
+                return Err(CertificateError::Order {
+                    record: id,
+                    seq: e.event.seq,
+                });
+            }
+            last_index = Some(e.index);
             events.push(e.event.clone());
         }
         state =
             Some(replay(&events).map_err(|error| CertificateError::Replay { record: id, error })?);
-        let links = Lineage::of(&events);
-        match (&previous, links.parent) {
-            (None, None) => {}
-            (None, Some(parent)) => {
-                return Err(CertificateError::Lineage(LineageError::MissingAncestor {
-                    record: id,
-                    parent,
-                }))
-            }
-            (Some((parent, parent_links)), named) => {
-                let named_by_parent = parent_links
-                    .children
-                    .is_some_and(|(front, back)| front == id || back == id);
-                if named != Some(*parent) || !named_by_parent {
-                    return Err(CertificateError::Lineage(LineageError::NotAChild {
-                        parent: *parent,
-                        child: id,
-                    }));
-                }
-            }
+        let told = Told {
+            id,
+            record: &certified.record,
+            events,
+            indexes: certified.events.iter().map(|e| e.index).collect(),
+        };
+        match &previous {
+            None => registered(&told)?,
+            Some(parent) => descends(parent, &told)?,
         }
         lineage.push(id);
-        previous = Some((id, links));
+        previous = Some(told);
     }
     let (Some(state), Some(&last)) = (state, lineage.last()) else {
         return Err(CertificateError::Lineage(LineageError::Empty));
@@ -272,13 +305,19 @@ pub fn verify_certificate(
     })
 }
 
-/// Step 2: the certificate's checkpoint extends the trusted one.
+/// Step 2: one of the certificate's checkpoint and the trusted one extends
+/// the other.
 fn consistent(old: &Checkpoint, new: &Checkpoint, proof: &[Hash]) -> Result<(), LogError> {
     if old.origin != new.origin {
         return Err(LogError::WrongOrigin {
             origin: new.origin.clone(),
             key: old.origin.clone(),
         });
+    }
+    if old.size > new.size {
+        // The certificate is older than the trusted checkpoint: its tree
+        // must be a prefix of the trusted one.
+        return verify_consistency(new.size, old.size, &new.root, &old.root, proof);
     }
     if old.size == 0 {
         // Every tree extends the empty one; its root must still be the
@@ -295,6 +334,136 @@ fn consistent(old: &Checkpoint, new: &Checkpoint, proof: &[Hash]) -> Result<(), 
         };
     }
     verify_consistency(old.size, new.size, &old.root, &new.root, proof)
+}
+
+/// One record of a certificate once its events are checked: its id, fields,
+/// history, and each event's leaf index.
+struct Told<'a> {
+    id: RecordId,
+    record: &'a CanonicalRecord,
+    events: Vec<Event>,
+    indexes: Vec<u64>,
+}
+
+/// Step 4 for the first record: it was registered, not split from anything:
+/// its `CREATED` names no parent and no holder (a registered record starts
+/// unheld; only a split's child inherits a holder, SPEC §6).
+fn registered(told: &Told<'_>) -> Result<(), CertificateError> {
+    let created = told.events.first().and_then(|e| e.payload.as_ref());
+    if let Some(parent) = Lineage::of(&told.events).parent {
+        return Err(CertificateError::Lineage(LineageError::MissingAncestor {
+            record: told.id,
+            parent,
+        }));
+    }
+    if created.is_some_and(|p| p.contains_key("holder")) {
+        return Err(CertificateError::Lineage(LineageError::NotDerived {
+            record: told.id,
+            why: "a registered record starts with no holder: only a split's child inherits one"
+                .to_owned(),
+        }));
+    }
+    Ok(())
+}
+
+/// Step 4 for a child: it is what its parent's split makes (SPEC §6), as
+/// [`split_records`] and [`act`](crate::act) derive it:
+///
+/// - the parent's `SPLIT` names as `front` and `back` the v1 ids of the two
+///   records its block and the split's `quantity` give, and the child is one
+///   of them (so its fields, serial sub-range and count are the derived ones);
+/// - the child's `CREATED` is the split's: at the split's time, after the
+///   `SPLIT` in the log, its payload the parent's id and the holder the
+///   parent had before the split (none if it had none);
+/// - the front child took the action: its second event is a sale,
+///   retirement or cancellation at the split's time.
+fn descends(parent: &Told<'_>, child: &Told<'_>) -> Result<(), CertificateError> {
+    let not_a_child = || {
+        CertificateError::Lineage(LineageError::NotAChild {
+            parent: parent.id,
+            child: child.id,
+        })
+    };
+    let not_derived = |why: String| {
+        CertificateError::Lineage(LineageError::NotDerived {
+            record: child.id,
+            why,
+        })
+    };
+    let (Some((at, split)), Some(created), Some(&first)) = (
+        parent
+            .events
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.event_type == EventType::Split),
+        child.events.first(),
+        child.indexes.first(),
+    ) else {
+        return Err(not_a_child());
+    };
+    if Lineage::of(&child.events).parent != Some(parent.id) {
+        return Err(not_a_child());
+    }
+    let quantity = split
+        .payload
+        .as_ref()
+        .and_then(|p| p.get("quantity"))
+        .and_then(|q| credits(q).ok())
+        .ok_or_else(|| not_derived("its parent's SPLIT names no quantity of credits".to_owned()))?;
+    let (front, back) = split_records(parent.record, quantity).map_err(|e| {
+        not_derived(format!(
+            "its parent cannot split {quantity} credits off: {e}"
+        ))
+    })?;
+    let (front_id, back_id) = (front.id(), back.id());
+    if Lineage::of(&parent.events).children != Some((front_id, back_id)) {
+        return Err(not_derived(format!(
+            "its parent's SPLIT of {quantity} credits names other children than its block gives ({front_id} and {back_id})"
+        )));
+    }
+    if child.id != front_id && child.id != back_id {
+        return Err(not_a_child());
+    }
+    // The parent's holder before the split: what the children inherit.
+    let before = replay(parent.events.get(..at).unwrap_or_default()).map_err(|error| {
+        CertificateError::Replay {
+            record: parent.id,
+            error,
+        }
+    })?;
+    let mut inherited = serde_json::Map::new();
+    inherited.insert("parent".to_owned(), parent.id.to_string().into());
+    if let Some(holder) = before.owner {
+        inherited.insert("holder".to_owned(), holder.into());
+    }
+    if created.payload.as_ref() != Some(&inherited) {
+        return Err(not_derived(
+            "its CREATED does not carry its parent and the holder its parent had (SPEC §6)"
+                .to_owned(),
+        ));
+    }
+    let split_index = parent.indexes.get(at).copied().unwrap_or(u64::MAX);
+    if created.created_at != split.created_at || first <= split_index {
+        return Err(not_derived(
+            "it was not created by its parent's SPLIT: not at the split's time, or before it in the log"
+                .to_owned(),
+        ));
+    }
+    if child.id == front_id {
+        let acted = child.events.get(1).is_some_and(|e| {
+            matches!(
+                e.event_type,
+                EventType::Sold | EventType::Retired | EventType::Cancelled
+            ) && e.created_at == split.created_at
+        });
+        if !acted {
+            return Err(not_derived(
+                "it is the acted-on part of a split, but its history does not begin with that action"
+                    .to_owned(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// An event belongs to its record and its leaf is in the checkpoint's tree.

@@ -76,6 +76,18 @@ impl Failed {
         }
     }
 
+    /// The write would follow events of a transaction with a newer id than
+    /// its own, out of the feed's order: another try, in a new transaction,
+    /// comes after them (see `sql::lock_records`).
+    pub(super) fn out_of_order() -> Self {
+        Self {
+            error: StoreError::WriteConflict(
+                "the events this write follows were written by a newer transaction".into(),
+            ),
+            retry: true,
+        }
+    }
+
     const fn final_(error: StoreError) -> Self {
         Self {
             error,
@@ -111,6 +123,10 @@ fn collision(e: &tokio_postgres::Error) -> bool {
         [
             SqlState::T_R_SERIALIZATION_FAILURE,
             SqlState::T_R_DEADLOCK_DETECTED,
+            // A statement sent in the same round trip as one that failed
+            // (a deadlock, say), reporting the rolled-back transaction
+            // rather than the cause: another try decides anew.
+            SqlState::IN_FAILED_SQL_TRANSACTION,
             SqlState::UNIQUE_VIOLATION,
             // Another process's block took the credits: the retry's look
             // finds it and answers serial_overlap.

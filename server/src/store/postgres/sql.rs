@@ -711,12 +711,36 @@ async fn records_with_events<C: GenericClient + Sync>(
             "SELECT {EVENT_COLUMNS} FROM events WHERE record_id = ANY($1) ORDER BY record_id, seq"
         ))
         .await?;
-    // Both statements go out together; the second starts once the first
+    // The feed (and the log) order events by their transaction's id, which
+    // is taken at a transaction's first write, not at its commit: a group
+    // that wrote before it waited for these locks may hold an older id than
+    // the transaction that wrote the events it is about to follow (a split
+    // it routes through, say), and its events would come before theirs. It
+    // then starts over, with a newer id.
+    let later = client
+        .prepare_cached(
+            "SELECT COALESCE(MAX(tx), 0) > pg_current_xact_id()::text::bigint              FROM events WHERE record_id = ANY($1)",
+        )
+        .await?;
+    // The statements go out together; each starts once the one before it
     // (and its locks) is done.
-    let (record_rows, event_rows) = tokio::try_join!(
+    let (record_rows, event_rows, later) = tokio::try_join!(
         async { Ok::<_, Failed>(client.query(&records, &[&keys]).await?) },
         async { Ok::<_, Failed>(client.query(&events, &[&keys]).await?) },
+        async {
+            Ok::<_, Failed>(if lock {
+                client
+                    .query_one(&later, &[&keys])
+                    .await?
+                    .try_get::<_, bool>(0)?
+            } else {
+                false
+            })
+        },
     )?;
+    if later {
+        return Err(Failed::out_of_order());
+    }
     let mut histories: HashMap<RecordId, Vec<Event>> = HashMap::new();
     for row in &event_rows {
         let event = event(row)?;
