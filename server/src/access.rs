@@ -319,7 +319,7 @@ pub async fn command(store: &dyn Store, command: &KeyCommand) -> Result<ExitCode
         KeyCommand::Create { name, scope } => {
             check_name(name)?;
             let scopes: Scopes = scope.parse()?;
-            let token = new_token().map_err(|e| e.to_string())?;
+            let token = new_token().map_err(|e| crate::problem::chain(&e))?;
             let key = ApiKey {
                 name: name.clone(),
                 scopes: scopes.to_string(),
@@ -332,7 +332,7 @@ pub async fn command(store: &dyn Store, command: &KeyCommand) -> Result<ExitCode
                 .await
                 .map_err(|e| match e {
                     StoreError::WriteConflict(_) => format!("a key named {name} exists already"),
-                    e => e.to_string(),
+                    e => crate::problem::chain(&e),
                 })?;
             println!("{token}");
             eprintln!(
@@ -342,7 +342,10 @@ pub async fn command(store: &dyn Store, command: &KeyCommand) -> Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
         KeyCommand::List => {
-            let keys = store.api_keys().await.map_err(|e| e.to_string())?;
+            let keys = store
+                .api_keys()
+                .await
+                .map_err(|e| crate::problem::chain(&e))?;
             let time = |t: Option<OffsetDateTime>| {
                 t.and_then(|t| {
                     t.format(&time::format_description::well_known::Rfc3339)
@@ -367,7 +370,7 @@ pub async fn command(store: &dyn Store, command: &KeyCommand) -> Result<ExitCode
             if store
                 .revoke_api_key(name.clone())
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(|e| crate::problem::chain(&e))?
             {
                 eprintln!("revoked the key {name}");
                 Ok(ExitCode::SUCCESS)

@@ -15,3 +15,8 @@ pub mod routes;
 pub mod store;
 pub mod tlog;
 pub mod webhooks;
+
+/// An error and its sources on one line, as the commands report a failure.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    problem::chain(e)
+}

@@ -49,7 +49,9 @@ fn main() -> ExitCode {
     match runtime.block_on(async { tokio::spawn(run(cli.command, settings)).await }) {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
-            eprintln!("error: {e}");
+            // With its causes: "SQLite failed" alone does not say the file
+            // is read-only.
+            eprintln!("error: {}", carbon_tracker_server::error_chain(e.as_ref()));
             ExitCode::from(2)
         }
         Err(e) => {
@@ -60,11 +62,10 @@ fn main() -> ExitCode {
 }
 
 #[allow(
-    clippy::print_stdout,
     clippy::print_stderr,
-    reason = "the overlaps command prints its list on stdout and its count on stderr"
+    reason = "a dry run on a missing database says so on stderr"
 )]
-async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, BoxError> {
+async fn run(command: Option<Command>, mut settings: Settings) -> Result<ExitCode, BoxError> {
     if let Some(Command::Verify {
         certificate,
         key,
@@ -74,6 +75,49 @@ async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, B
         // Offline: no database is opened.
         return Ok(audit::verify(certificate, key, checkpoint.as_deref()));
     }
+    // A command that only reads the database, or that changes what is in
+    // it, on a SQLite file that is not there: a mistyped path, not a new
+    // database to make (and then report as empty, or as "nothing written").
+    // A dry run on a SQLite file that is not there counts against an empty
+    // database of its own, made and removed in a temporary folder.
+    let mut scratch = None;
+    if let Database::Sqlite(path) = &settings.database {
+        if !path.exists() {
+            if let Some(Command::Import { dry_run: true, .. }) = &command {
+                let dir = std::env::temp_dir()
+                    .join(format!("carbon-tracker-dry-run-{}", std::process::id()));
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| format!("cannot make a scratch folder {}: {e}", dir.display()))?;
+                eprintln!(
+                    "no database at {}: the dry run counts against an empty one",
+                    path.display()
+                );
+                settings.database = Database::Sqlite(dir.join("dry-run.db"));
+                scratch = Some(dir);
+            } else if needs_a_database(command.as_ref()) {
+                return Err(format!(
+                    "no database at {}: check DATABASE_URL (--database-url); the server, `import` and `keys create` create a new one",
+                    path.display()
+                )
+                .into());
+            }
+        }
+    }
+    let result = run_on(command, settings).await;
+    if let Some(dir) = scratch {
+        // Best effort: a leftover scratch folder holds nothing of the user's.
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
+}
+
+/// Runs `command` on the database of `settings`.
+#[allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the overlaps command prints its list on stdout and its count on stderr"
+)]
+async fn run_on(command: Option<Command>, settings: Settings) -> Result<ExitCode, BoxError> {
     let (store, hooks) = open(&settings).await?;
     let result = match &command {
         Some(Command::Verify { .. }) => Ok(ExitCode::SUCCESS),
@@ -103,10 +147,11 @@ async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, B
                 skip_rejected: *skip_rejected,
                 caller: access::Caller::anyone(),
             };
+            let report_file = report.as_deref().map(import::open_report).transpose()?;
             let summary = import::import(store.as_ref(), file, &options).await?;
             import::report(&file.display().to_string(), &summary);
-            if let Some(path) = report {
-                import::write_report(path, &summary)?;
+            if let (Some(path), Some(report_file)) = (report, report_file) {
+                import::write_report(report_file, path, &summary)?;
             }
             Ok(if summary.rejected.is_empty() {
                 ExitCode::SUCCESS
@@ -144,6 +189,19 @@ async fn run(command: Option<Command>, settings: Settings) -> Result<ExitCode, B
 }
 
 /// The store, and its webhook tables.
+/// Whether `command` works on a database that must already exist: the
+/// audits, the export, the lists, a revoke or removal.
+fn needs_a_database(command: Option<&Command>) -> bool {
+    match command {
+        None | Some(Command::Verify { .. } | Command::Import { .. }) => false,
+        Some(Command::Keys { command }) => !matches!(command, access::KeyCommand::Create { .. }),
+        Some(Command::Webhooks { command }) => {
+            !matches!(command, webhooks::WebhookCommand::Add { .. })
+        }
+        Some(_) => true,
+    }
+}
+
 async fn open(settings: &Settings) -> Result<(Arc<dyn Store>, Arc<dyn WebhookStore>), BoxError> {
     Ok(match &settings.database {
         Database::Sqlite(path) => {
@@ -180,10 +238,12 @@ async fn serve(
         tracing::warn!("running without the verifiable log (--no-log)");
         None
     } else {
+        let new_log = store.checkpoints().await?.is_empty();
         let (signer, created) = tlog::signing_key(
             settings.log_key.as_deref(),
             settings.database.log_key_path(),
             settings.log_origin.as_deref(),
+            new_log,
         )?;
         if let Some(path) = created {
             tracing::info!(

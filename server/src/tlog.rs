@@ -285,16 +285,25 @@ pub async fn leaves_of(store: &dyn Store, events: &[Event]) -> Result<Vec<Leaf>,
 }
 
 /// The signing key: read from `file`, or from the default place, where it is
-/// created (with `origin` as its name) when missing. Returns the key and,
-/// when it was created, where.
+/// created (with `origin` as its name) when missing and the log has signed
+/// nothing yet (`new_log`: a log keeps its key, so a missing key of a log
+/// with checkpoints is an error, and no other key is left behind). Returns
+/// the key and, when it was created, where.
 pub fn signing_key(
     file: Option<&Path>,
     default: PathBuf,
     origin: Option<&str>,
+    new_log: bool,
 ) -> Result<(SignerKey, Option<PathBuf>), String> {
     let path = file.map_or(default, Path::to_path_buf);
     let key = match std::fs::read_to_string(&path) {
         Ok(text) => parse_key(&path, &text)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && file.is_none() && !new_log => {
+            return Err(format!(
+                "the log's signing key {} is missing, and the log has signed checkpoints with it:                  a log keeps its key (restore the file, or give it with --log-key)",
+                path.display()
+            ))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && file.is_none() => {
             let mut seed = [0_u8; 32];
             getrandom::fill(&mut seed).map_err(|e| format!("no randomness for a log key: {e}"))?;

@@ -326,3 +326,68 @@ def test_import_errors(tmp_path: Path) -> None:
     one_line_error(run_cli("import", str(tmp_path / "obj.json"), env=env), "not a JSON array")
     (tmp_path / "data.xml").write_text("<x/>")
     one_line_error(run_cli("import", str(tmp_path / "data.xml"), env=env), "unknown file type")
+
+
+@pytest.mark.parametrize("args", [
+    ("audit",), ("overlaps",), ("export",), ("keys", "list"), ("keys", "revoke", "desk"),
+    ("webhooks", "list"),
+])
+def test_a_command_on_a_mistyped_sqlite_path_creates_nothing(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """A command that reads or changes what is stored, pointed at a SQLite
+    file that is not there, is a mistyped path: it says so and creates no
+    database (it used to create one and report it empty: 'the log matches
+    the events', 'nothing written')."""
+    (tmp_path / "records.json").write_text("[]")
+    typo = tmp_path / "typo.db"
+    p = run_cli(*args, env={"DATABASE_URL": sqlite_url(typo)}, cwd=tmp_path)
+    one_line_error(p, "no database at", str(typo))
+    assert not typo.exists()
+
+
+def test_a_dry_run_on_a_missing_sqlite_path_counts_against_an_empty_database_and_creates_none(tmp_path: Path) -> None:
+    (tmp_path / "records.json").write_text(
+        '[{"project_name": "Wind", "registry": "VCS", "vintage": 2021, "quantity": 5, "serial_number": "VCS-1"}]'
+    )
+    typo = tmp_path / "typo.db"
+    p = run_cli("import", "--dry-run", "records.json", env={"DATABASE_URL": sqlite_url(typo)}, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert "no database at" in p.stderr and "(dry run, nothing written): 1 created" in p.stdout, (p.stdout, p.stderr)
+    assert not typo.exists()
+
+
+def test_commands_that_make_a_database_still_do(tmp_path: Path) -> None:
+    created = run_cli("keys", "create", "--name", "desk", "--scope", "read",
+                      env={"DATABASE_URL": sqlite_url(tmp_path / "keys.db")}, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    (tmp_path / "records.json").write_text("[]")
+    imported = run_cli("import", "records.json", env={"DATABASE_URL": sqlite_url(tmp_path / "import.db")}, cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+
+
+def test_an_import_report_that_cannot_be_written_stops_before_anything_is_imported(tmp_path: Path) -> None:
+    (tmp_path / "records.json").write_text(
+        '[{"project_name": "Wind", "registry": "VCS", "vintage": 2021, "quantity": 5, "serial_number": "VCS-1"}]'
+    )
+    url = sqlite_url(tmp_path / "report.db")
+    p = run_cli("import", "--report", str(tmp_path / "missing" / "report.csv"), "records.json",
+                env={"DATABASE_URL": url}, cwd=tmp_path)
+    one_line_error(p, "cannot write the report", "report.csv")
+    assert "created" not in p.stdout, p.stdout
+    s = Server(url, tmp_path).start()
+    try:
+        assert s.get("/records").json["items"] == []
+    finally:
+        s.stop()
+
+
+def test_a_log_whose_key_is_missing_is_refused_without_a_new_key(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "log.db")
+    s = Server(url, tmp_path).start()
+    s.post("/records", new_record())
+    assert s.stop() == 0
+    key = tmp_path / "log.db.log-key"
+    key.rename(tmp_path / "kept.log-key")
+    p = subprocess.run([str(SERVER_BIN), "--port", "0"], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                       env={**{k: v for k, v in os.environ.items() if k != "API_TOKEN"}, "DATABASE_URL": url})
+    one_line_error(p, "signing key", "missing", "a log keeps its key")
+    assert not key.exists()

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import ROOT, SERVER_BIN, Backend, Server, new_record
+from conftest import ROOT, SERVER_BIN, Backend, Server, assert_problem, new_record
 
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
 import log_v1  # noqa: E402
@@ -148,6 +148,13 @@ def test_the_log_serves_its_checkpoint_key_and_proofs(server: Server) -> None:
     log_v1.verify_consistency(1, size, first_leaf, bytes.fromhex(checkpoint["root"]), [bytes.fromhex(h) for h in consistency.json["proof"]])
     assert server.get(f"/log/consistency?from={size + 1}&to={size}").status == 422
     assert server.get(f"/log/consistency?from=1&to={size + 10**6}").status == 422
+    # A bad parameter is named, with what is wrong with it.
+    for query, field, code in (("", "from", "missing"), (f"?to={size}", "from", "missing"),
+                               ("?from=18446744073709551616", "from", "out_of_range"),
+                               ("?from=1&to=18446744073709551616", "to", "out_of_range"),
+                               ("?from=one", "from", "not_an_integer")):
+        body = assert_problem(server.get(f"/log/consistency{query}"), 422, "invalid_query")
+        assert [(e["field"], e["code"]) for e in body["errors"]] == [(field, code)], (query, body)
 
 
 def test_the_key_and_the_log_survive_a_restart(backend: Backend, tmp_path: Path) -> None:

@@ -57,6 +57,15 @@ pub enum ImportError {
         /// Why.
         source: std::io::Error,
     },
+    /// The report (`--report`) cannot be written: checked before anything
+    /// is imported, so nothing was.
+    #[error("cannot write the report {path}: {source}")]
+    Report {
+        /// The report file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The file is not a JSON array of objects.
     #[error("{path} is not a JSON array of records: {detail}")]
     Json {
@@ -930,14 +939,30 @@ pub fn report(name: &str, summary: &Summary) {
     }
 }
 
+/// Opens (creates or empties) the report file before the import, so that a
+/// path that cannot be written stops it before anything is imported.
+///
+/// # Errors
+/// [`ImportError::Report`].
+pub fn open_report(path: &Path) -> Result<std::fs::File, ImportError> {
+    std::fs::File::create(path).map_err(|source| ImportError::Report {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 /// Writes the rejected and skipped rows as CSV (`row, column, code,
-/// message`), rejected first.
-pub fn write_report(path: &Path, summary: &Summary) -> Result<(), ImportError> {
-    let io = |source: std::io::Error| ImportError::Io {
+/// message`), rejected first, to the report file [`open_report`] opened.
+pub fn write_report(
+    file: std::fs::File,
+    path: &Path,
+    summary: &Summary,
+) -> Result<(), ImportError> {
+    let io = |source: std::io::Error| ImportError::Report {
         path: path.display().to_string(),
         source,
     };
-    let mut writer = csv::Writer::from_path(path).map_err(|e| io(e.into()))?;
+    let mut writer = csv::Writer::from_writer(file);
     let mut write = |cells: [&str; 4]| writer.write_record(cells).map_err(|e| io(e.into()));
     write(["row", "column", "code", "message"])?;
     for r in &summary.rejected {

@@ -55,7 +55,12 @@ impl From<LogFault> for Problem {
 /// The latest signed checkpoint, a C2SP signed note.
 #[utoipa::path(
     get, path = "/log/checkpoint", tag = "log",
-    responses((status = 200, description = "The C2SP tlog-checkpoint, signed (signed-note text)", content_type = "text/plain", body = String))
+    responses(
+        (status = 200, description = "The C2SP tlog-checkpoint, signed (signed-note text)", content_type = "text/plain", body = String),
+        (status = 404, description = "The server runs without the log (`--no-log`): code `log_off`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A query parameter: this endpoint takes none", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No checkpoint is signed yet; retry in a second", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 pub(crate) async fn checkpoint(
     State(app): State<AppState>,
@@ -69,7 +74,11 @@ pub(crate) async fn checkpoint(
 /// (`name+id+base64`): pin it to verify checkpoints and certificates.
 #[utoipa::path(
     get, path = "/log/key", tag = "log",
-    responses((status = 200, description = "The verifier key", content_type = "text/plain", body = String))
+    responses(
+        (status = 200, description = "The verifier key", content_type = "text/plain", body = String),
+        (status = 404, description = "The server runs without the log (`--no-log`): code `log_off`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A query parameter: this endpoint takes none", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 pub(crate) async fn key(
     State(app): State<AppState>,
@@ -111,11 +120,12 @@ pub(crate) struct InclusionBody {
 }
 
 fn parse_size(name: &str, raw: &str) -> Result<u64, Problem> {
-    raw.trim().parse().map_err(|_| {
+    let raw = raw.trim();
+    raw.parse().map_err(|_| {
         bad_param(
             name,
-            ErrorCode::NotAnInteger,
-            format!("{name} must be a tree size: a whole number of leaves"),
+            super::integer_error(raw),
+            format!("{name} must be a tree size: a whole number of leaves, at most 2^64 - 1"),
         )
     })
 }
@@ -206,7 +216,8 @@ pub(crate) struct ConsistencyBody {
     params(ConsistencyParams),
     responses(
         (status = 200, description = "The proof", body = ConsistencyBody),
-        (status = 422, description = "Sizes out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The server runs without the log (`--no-log`): code `log_off`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Sizes out of range, missing or not whole numbers, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn consistency(
@@ -255,7 +266,8 @@ pub(crate) async fn consistency(
     params(("id" = String, Path, description = "The record id")),
     responses(
         (status = 200, description = "The certificate", body = Object),
-        (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such record, or the server runs without the log (`--no-log`: code `log_off`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A query parameter: this endpoint takes none", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "An event is not in the log yet; retry in a second", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -250,20 +250,29 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
             .map(Self)
             .map_err(|e| {
                 let reason = e.inner().to_string();
-                // A repeated key fails past it, at the top: serde's message
-                // (`duplicate field `status``) names it.
-                let repeated = reason
-                    .strip_prefix("duplicate field `")
-                    .and_then(|rest| rest.split('`').next());
+                // A repeated or missing key fails past it, at the top:
+                // serde's message (`duplicate field `status``, `missing
+                // field `from``) names it.
+                let named = |prefix: &str| {
+                    reason
+                        .strip_prefix(prefix)
+                        .and_then(|rest| rest.split('`').next())
+                };
+                let missing = named("missing field `");
                 let path = e.path().to_string();
                 let field = if path == "." {
-                    repeated.unwrap_or("query").to_owned()
+                    named("duplicate field `")
+                        .or(missing)
+                        .unwrap_or("query")
+                        .to_owned()
                 } else {
                     path
                 };
                 // serde's words for a key the parameters do not have.
                 let code = if reason.starts_with("unknown field") {
                     ErrorCode::UnknownField
+                } else if missing.is_some() {
+                    ErrorCode::Missing
                 } else {
                     ErrorCode::InvalidFormat
                 };
@@ -279,6 +288,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NoParams {}
+
+/// The code for a parameter that does not read as the integer it must be:
+/// `out_of_range` for digits past the type's largest value (a whole number
+/// all the same), `not_an_integer` for anything else.
+pub(crate) fn integer_error(raw: &str) -> ErrorCode {
+    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        ErrorCode::OutOfRange
+    } else {
+        ErrorCode::NotAnInteger
+    }
+}
 
 /// A 422 for one bad query parameter.
 pub fn bad_param(field: &str, code: ErrorCode, message: String) -> Problem {

@@ -342,10 +342,11 @@ pub(crate) fn parse_limit(raw: Option<&str>) -> Result<u32, Problem> {
     let Some(raw) = raw else {
         return Ok(DEFAULT_LIMIT);
     };
-    let limit: u32 = raw.trim().parse().map_err(|_| {
+    let raw = raw.trim();
+    let limit: u32 = raw.parse().map_err(|_| {
         bad_param(
             "limit",
-            ErrorCode::NotAnInteger,
+            super::integer_error(raw),
             format!("limit must be an integer from 1 to {MAX_LIMIT}"),
         )
     })?;
