@@ -2,7 +2,7 @@
 # Prints the raw and gzipped (gzip -9) sizes of the built packages' .wasm and
 # JavaScript glue, and fails when a .wasm is over its budget (gzipped): the
 # main module (`carbon-tracker`) <= 150 KB; the certificate verifier
-# (`carbon-tracker/verify`, verify/ in each package) <= 120 KB, a budget of
+# (`carbon-tracker/verify`, verify/ in each package) <= 125 KB, a budget of
 # its own (bindings-wasm/README.md, "Verifying certificates").
 #
 #   bindings-wasm/size.sh [web|bundler|nodejs ...]   # what build.sh made
@@ -12,7 +12,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LIMIT=$((150 * 1024))
-VERIFY_LIMIT=$((120 * 1024))
+VERIFY_LIMIT=$((125 * 1024))
 
 row() {
   local label="$1" file="$2"

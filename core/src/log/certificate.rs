@@ -160,7 +160,7 @@ pub enum LineageError {
         /// The record.
         record: RecordId,
         /// What differs.
-        why: String,
+        why: &'static str,
     },
 }
 
@@ -356,11 +356,10 @@ fn registered(told: &Told<'_>) -> Result<(), CertificateError> {
             parent,
         }));
     }
-    if created.is_some_and(|p| p.contains_key("holder")) {
+    if created.is_some_and(|p| p.get("holder").is_some_and(|h| !h.is_null())) {
         return Err(CertificateError::Lineage(LineageError::NotDerived {
             record: told.id,
-            why: "a registered record starts with no holder: only a split's child inherits one"
-                .to_owned(),
+            why: "a registered record starts with no holder: only a split's child inherits one",
         }));
     }
     Ok(())
@@ -384,7 +383,7 @@ fn descends(parent: &Told<'_>, child: &Told<'_>) -> Result<(), CertificateError>
             child: child.id,
         })
     };
-    let not_derived = |why: String| {
+    let not_derived = |why: &'static str| {
         CertificateError::Lineage(LineageError::NotDerived {
             record: child.id,
             why,
@@ -409,17 +408,15 @@ fn descends(parent: &Told<'_>, child: &Told<'_>) -> Result<(), CertificateError>
         .as_ref()
         .and_then(|p| p.get("quantity"))
         .and_then(|q| credits(q).ok())
-        .ok_or_else(|| not_derived("its parent's SPLIT names no quantity of credits".to_owned()))?;
-    let (front, back) = split_records(parent.record, quantity).map_err(|e| {
-        not_derived(format!(
-            "its parent cannot split {quantity} credits off: {e}"
-        ))
+        .ok_or_else(|| not_derived("its parent's SPLIT names no quantity of credits"))?;
+    let (front, back) = split_records(parent.record, quantity).map_err(|_| {
+        not_derived("its parent is not a block that can split off the SPLIT's quantity")
     })?;
     let (front_id, back_id) = (front.id(), back.id());
     if Lineage::of(&parent.events).children != Some((front_id, back_id)) {
-        return Err(not_derived(format!(
-            "its parent's SPLIT of {quantity} credits names other children than its block gives ({front_id} and {back_id})"
-        )));
+        return Err(not_derived(
+            "its parent's SPLIT names other children than its block and the split's quantity give",
+        ));
     }
     if child.id != front_id && child.id != back_id {
         return Err(not_a_child());
@@ -431,22 +428,23 @@ fn descends(parent: &Told<'_>, child: &Told<'_>) -> Result<(), CertificateError>
             error,
         }
     })?;
-    let mut inherited = serde_json::Map::new();
-    inherited.insert("parent".to_owned(), parent.id.to_string().into());
-    if let Some(holder) = before.owner {
-        inherited.insert("holder".to_owned(), holder.into());
-    }
-    if created.payload.as_ref() != Some(&inherited) {
+    // Its CREATED's payload is exactly `parent`, and `holder` when the
+    // parent had one.
+    let payload = created.payload.as_ref();
+    let text = |key: &str| payload.and_then(|p| p.get(key)).and_then(|v| v.as_str());
+    let keys = payload.map_or(0, serde_json::Map::len);
+    if text("parent") != Some(parent.id.encode_hex(&mut [0; 64]))
+        || text("holder") != before.owner.as_deref()
+        || keys != 1 + usize::from(before.owner.is_some())
+    {
         return Err(not_derived(
-            "its CREATED does not carry its parent and the holder its parent had (SPEC §6)"
-                .to_owned(),
+            "its CREATED does not carry its parent and the holder its parent had (SPEC §6)",
         ));
     }
     let split_index = parent.indexes.get(at).copied().unwrap_or(u64::MAX);
     if created.created_at != split.created_at || first <= split_index {
         return Err(not_derived(
-            "it was not created by its parent's SPLIT: not at the split's time, or before it in the log"
-                .to_owned(),
+            "it was not created by its parent's SPLIT: not at the split's time, or before it in the log",
         ));
     }
     if child.id == front_id {
@@ -458,8 +456,7 @@ fn descends(parent: &Told<'_>, child: &Told<'_>) -> Result<(), CertificateError>
         });
         if !acted {
             return Err(not_derived(
-                "it is the acted-on part of a split, but its history does not begin with that action"
-                    .to_owned(),
+                "it is the acted-on part of a split, but its history does not begin with that action",
             ));
         }
     }
