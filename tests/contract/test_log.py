@@ -185,15 +185,23 @@ def test_the_key_and_the_log_survive_a_restart(backend: Backend, tmp_path: Path)
     assert "the log matches the events" in audited.stdout
 
 
-def test_tampering_with_a_stored_event_is_caught(backend: Backend, tmp_path: Path) -> None:
+def sold_and_certified(backend: Backend, tmp_path: Path) -> tuple[str, Server, str, dict[str, Any]]:
+    """A new database with a record sold once and a checkpoint over both
+    events; the server stopped. Returns the URL, the server, the record's id
+    and the sale's event."""
     url = backend.new_url(tmp_path)
     s = Server(url, tmp_path).start()
     try:
         rid = s.post("/records", new_record()).json["id"]
-        event = s.post(f"/records/{rid}/sell", {"buyer": "Acme"}).json
+        event: dict[str, Any] = s.post(f"/records/{rid}/sell", {"buyer": "Acme"}).json
         certificate(s, rid)
     finally:
         s.stop()
+    return url, s, rid, event
+
+
+def test_tampering_with_a_stored_event_is_caught(backend: Backend, tmp_path: Path) -> None:
+    url, s, rid, event = sold_and_certified(backend, tmp_path)
     if backend.name == "sqlite":
         backend.execute(url, "DROP TRIGGER events_no_update")
     else:
@@ -331,12 +339,9 @@ def test_a_rewritten_history_fails_against_an_older_checkpoint(backend: Backend,
 def test_audit_checks_the_signed_checkpoints_not_the_stored_roots(backend: Backend, tmp_path: Path) -> None:
     """An event edited together with its stored leaf and every stored root
     column still fails the audit: the roots it checks are the signed notes'."""
-    url = backend.new_url(tmp_path)
-    s = Server(url, tmp_path).start()
+    url, s, rid, sold = sold_and_certified(backend, tmp_path)
+    s.start()
     try:
-        rid = s.post("/records", new_record()).json["id"]
-        sold = s.post(f"/records/{rid}/sell", {"buyer": "Acme"}).json
-        certificate(s, rid)
         record = s.get(f"/records/{rid}").json
         events = s.get("/events?limit=1000").json["items"]
     finally:
