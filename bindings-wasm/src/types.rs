@@ -57,19 +57,18 @@ const VERIFY_TYPES: &str = r#"
  * A certificate does not verify against the pinned key. `code` says what
  * failed (the core's codes): `"signature"` (the checkpoint is not signed by the
  * key, or is not a checkpoint of its log), `"proof"` (an event is not in the
- * log as shown: a tampered event, record or proof), `"order"` (a record's
- * event is in the log before the event it follows), `"replay"` (the history
+ * log as shown: a tampered event, record or proof), `"replay"` (the history
  * breaks the lifecycle rules), `"id"` (an id is not the one the fields give),
  * `"lineage"` (the records are not one line of descent from a registered
  * block, or a child is not what its parent's split makes) or
  * `"consistency"` (the checkpoint and the trusted one do not extend each
  * other). `detail` is the code of what failed inside (`"root_mismatch"`,
  * `"unverified_note"`, `"out_of_sequence"`, `"missing_ancestor"`,
- * `"not_derived"`…), `null` for `"id"` and `"order"`.
+ * `"not_derived"`…), `null` for `"id"`.
  */
 export class CertificateError extends Error {
   readonly name: "CertificateError";
-  readonly code: "signature" | "proof" | "order" | "replay" | "id" | "lineage" | "consistency";
+  readonly code: "signature" | "proof" | "replay" | "id" | "lineage" | "consistency";
   readonly detail: string | null;
 }
 "#;

@@ -46,7 +46,7 @@ const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
 ///
 /// Returns what the certificate proves, `{ checkpoint, state, lineage }`.
 /// Throws a `CertificateError` saying what failed (`code`: `signature`,
-/// `proof`, `order`, `replay`, `id`, `lineage`, `consistency`; `detail`), a
+/// `proof`, `replay`, `id`, `lineage`, `consistency`; `detail`), a
 /// `TypeError` for a key that is not a log key or arguments of the wrong shape.
 #[wasm_bindgen(js_name = verifyCertificate, unchecked_return_type = "Verified")]
 pub fn verify_certificate(

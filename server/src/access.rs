@@ -280,8 +280,11 @@ fn check_name(name: &str) -> Result<(), String> {
             "{name:?} is not a key name: 1 to 64 letters, digits, '.', '_' or '-'"
         ));
     }
-    if name == API_TOKEN_NAME {
-        return Err(format!("{API_TOKEN_NAME} is API_TOKEN's name"));
+    // In any case: an `actor` of API-TOKEN would read as API_TOKEN's.
+    if name.eq_ignore_ascii_case(API_TOKEN_NAME) {
+        return Err(format!(
+            "{name:?} is API_TOKEN's name ({API_TOKEN_NAME}, in any case)"
+        ));
     }
     Ok(())
 }
@@ -331,7 +334,10 @@ pub async fn command(store: &dyn Store, command: &KeyCommand) -> Result<ExitCode
                 .add_api_key(key, token_hash(&token))
                 .await
                 .map_err(|e| match e {
-                    StoreError::WriteConflict(_) => format!("a key named {name} exists already"),
+                    StoreError::WriteConflict(_) => format!(
+                        "a key named {name} exists already, active or revoked: a name stays with its key, \
+                         since the events it caused name it as their actor; choose another"
+                    ),
                     e => crate::problem::chain(&e),
                 })?;
             println!("{token}");

@@ -36,7 +36,9 @@ pub fn verify(certificate: &Path, key: &str, trusted: Option<&str>) -> ExitCode 
 fn check(certificate: &Path, key: &str, trusted: Option<&str>) -> Result<String, String> {
     let text = std::fs::read_to_string(certificate)
         .map_err(|e| format!("cannot read {}: {e}", certificate.display()))?;
-    let certificate: Certificate = serde_json::from_str(&text)
+    // A byte-order mark, as some editors write, is not part of the JSON.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let certificate: Certificate = serde_json::from_str(text)
         .map_err(|e| format!("{} is not a certificate: {e}", certificate.display()))?;
     // A file holding the key, or the key itself.
     let key = match std::fs::read_to_string(key) {

@@ -384,12 +384,19 @@ def test_keys_cli_refuses_bad_input(backend: Backend, tmp_path: Path) -> None:
         (("--name", "desk", "--scope", "sell"), '"sell" is not a scope'),
         (("--name", "has space", "--scope", "read"), "not a key name"),
         (("--name", "api-token", "--scope", "read"), "API_TOKEN"),
+        # In any case: an actor "API-TOKEN" would read as API_TOKEN's.
+        (("--name", "API-TOKEN", "--scope", "read"), "API_TOKEN"),
+        (("--name", "Api-Token", "--scope", "read"), "API_TOKEN"),
     ]:
         r = keys_cli(url, tmp_path, "create", *args)
         assert r.returncode != 0 and message in r.stderr, r.stderr
     new_key(url, tmp_path, "desk", "read")
     r = keys_cli(url, tmp_path, "create", "--name", "desk", "--scope", "read")
     assert r.returncode != 0 and "exists already" in r.stderr, r.stderr
+    # A revoked key keeps its name: the events it caused name it.
+    assert keys_cli(url, tmp_path, "revoke", "desk").returncode == 0
+    r = keys_cli(url, tmp_path, "create", "--name", "desk", "--scope", "read")
+    assert r.returncode != 0 and "active or revoked" in r.stderr and "actor" in r.stderr, r.stderr
 
 
 def test_unknown_and_missing_keys_are_401(keyed: tuple[Server, str]) -> None:

@@ -370,6 +370,16 @@ def test_audit_checks_the_signed_checkpoints_not_the_stored_roots(backend: Backe
     assert "first difference" not in audited.stdout, audited.stdout
 
 
+def test_verify_reads_a_certificate_saved_with_a_byte_order_mark(server: Server, tmp_path: Path) -> None:
+    rid = server.post("/records", new_record()).json["id"]
+    cert = certificate(server, rid)
+    (tmp_path / "log.key").write_text(key_of(server))
+    (tmp_path / "bom.json").write_text("\ufeff" + json.dumps(cert), encoding="utf-8")
+    done = subprocess.run([str(SERVER_BIN), "verify", "bom.json", "--key", "log.key"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=30)
+    assert done.returncode == 0 and done.stdout.startswith("valid: "), done.stdout
+
+
 def test_verify_says_when_the_key_is_neither_a_file_nor_a_key(backend: Backend, tmp_path: Path) -> None:
     s = Server(backend.new_url(tmp_path), tmp_path).start()
     try:

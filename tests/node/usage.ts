@@ -194,7 +194,7 @@ function verifying(v: Verifier, certificate: Certificate, key: string): void {
     v.verifyCertificate(certificate, key);
   } catch (e) {
     if (e instanceof v.CertificateError) {
-      const code: "signature" | "proof" | "order" | "replay" | "id" | "lineage" | "consistency" = e.code;
+      const code: "signature" | "proof" | "replay" | "id" | "lineage" | "consistency" = e.code;
       const detail: string | null = e.detail;
       const message: string = e.message;
       const name: "CertificateError" = e.name;

@@ -420,8 +420,8 @@ def verify_certificate(
 
     Returns ``{"checkpoint": {origin, size, root}, "state": RecordState,
     "lineage": [ids]}``. Raises :class:`CertificateError` saying what failed
-    (``code``: ``signature``, ``proof``, ``order``, ``replay``, ``id``,
-    ``lineage`` or ``consistency``; ``detail``: the inner code), or ``ValueError`` for a
+    (``code``: ``signature``, ``proof``, ``replay``, ``id``, ``lineage`` or
+    ``consistency``; ``detail``: the inner code), or ``ValueError`` for a
     bundle that is not a certificate or a key that is not a verifier key.
     """
     if isinstance(bundle, bytes):

@@ -59,15 +59,14 @@ class CertificateError(ValueError):
     ``code`` says what failed, the core's ``CertificateError::code()``:
     ``"signature"`` (the checkpoint is not signed by the key, or is not a
     checkpoint of its log), ``"proof"`` (an event is not in the log as shown:
-    a tampered event, record or proof), ``"order"`` (a record's event is in
-    the log before the event it follows), ``"replay"`` (the history breaks the
+    a tampered event, record or proof), ``"replay"`` (the history breaks the
     lifecycle rules), ``"id"`` (an id is not the one the fields give),
     ``"lineage"`` (the records are not one line of descent, or a child is not
     what its parent's split makes) or ``"consistency"`` (the checkpoint and
     the trusted one do not extend each other). ``detail`` is the code of what
     failed inside (``"root_mismatch"``, ``"unverified_note"``,
     ``"out_of_sequence"``, ``"missing_ancestor"``, ``"not_derived"``…), or
-    ``None`` for ``"id"`` and ``"order"``. The message names the record and event.
+    ``None`` for ``"id"``. The message names the record and event.
 
     A subclass of ``ValueError``, as are the errors for input that is not a
     certificate or a key at all, so ``except ValueError`` catches every refusal.

@@ -109,15 +109,6 @@ pub enum CertificateError {
         /// The id the certificate holds.
         found: RecordId,
     },
-    /// An event is in the log before the record's event that precedes it:
-    /// a record's events are leaves in the order they happened.
-    #[error("event {seq} of record {record} is not after the record's previous event in the log")]
-    Order {
-        /// The record.
-        record: RecordId,
-        /// The `seq` of the event out of order.
-        seq: u32,
-    },
     /// The records are not one line of descent from a registered block.
     #[error("{0}")]
     Lineage(LineageError),
@@ -165,13 +156,12 @@ pub enum LineageError {
 }
 
 impl CertificateError {
-    /// The stable code: `"signature"`, `"proof"`, `"order"`, `"replay"`,
-    /// `"id"`, `"lineage"` or `"consistency"`.
+    /// The stable code: `"signature"`, `"proof"`, `"replay"`, `"id"`,
+    /// `"lineage"` or `"consistency"`.
     pub const fn code(&self) -> &'static str {
         match self {
             Self::Signature(_) => "signature",
             Self::Proof { .. } => "proof",
-            Self::Order { .. } => "order",
             Self::Replay { .. } => "replay",
             Self::Id { .. } => "id",
             Self::Lineage(_) => "lineage",
@@ -182,7 +172,7 @@ impl CertificateError {
     /// The code of what failed inside: the [`LogError`] code of a
     /// signature, proof or consistency failure, the [`TransitionError`]
     /// code of a replay, the [`LineageError`] code of a lineage; `None` for
-    /// an id or an order.
+    /// an id.
     pub const fn detail(&self) -> Option<&'static str> {
         match self {
             Self::Signature(e) | Self::Consistency(e) | Self::Proof { error: e, .. } => {
@@ -190,7 +180,7 @@ impl CertificateError {
             }
             Self::Replay { error, .. } => Some(error.code()),
             Self::Lineage(e) => Some(e.code()),
-            Self::Id { .. } | Self::Order { .. } => None,
+            Self::Id { .. } => None,
         }
     }
 }
@@ -224,16 +214,20 @@ impl LineageError {
 ///    fields (SPEC §2.4, the fields taken as given: the log committed to
 ///    them in the record's `CREATED` leaf); each event belongs to it, its leaf
 ///    ([`leaf_bytes`], RFC 8785) is in the checkpoint's tree at its index
-///    (RFC 9162 §2.1.3.2), at a later index than the record's event before
-///    it; its history replays with the lifecycle rules ([`replay`]);
+///    (RFC 9162 §2.1.3.2); its history replays with the lifecycle rules
+///    ([`replay`]);
 /// 4. the lineage: the first record was registered (its `CREATED` names no
 ///    parent and no holder); each next record is what its parent's `SPLIT`
 ///    makes (SPEC §6): one of the two records [`split_records`] derives
 ///    from the parent's fields and the split's `quantity`, both named by the
-///    `SPLIT`, created by it (at its time, after it in the log, naming the
-///    parent and the holder the parent had), and, for the front child, acted
-///    on at once;
+///    `SPLIT`, created by it (at its time, naming the parent and the holder
+///    the parent had), and, for the front child, acted on at once;
 /// 5. the certificate's `record_id` is the last record's id.
+///
+/// The leaves' order in the log is not checked against the events' order:
+/// the story is the replay by `seq` and time. (PostgreSQL logs written before
+/// 2026-12-03 can hold a record's event before the one it follows, see the
+/// PostgreSQL store's `lock_records`; their certificates still verify.)
 ///
 /// A log proves what it holds, not that nothing follows: the state is the
 /// replay of the events shown, as of the last of them. Anyone who holds a
@@ -261,17 +255,8 @@ pub fn verify_certificate(
     for certified in &cert.records {
         let id = certified.record.id();
         let mut events = Vec::with_capacity(certified.events.len());
-        let mut last_index = None;
         for e in &certified.events {
             check_event(e, &certified.record, id, &checkpoint)?;
-            // A record's events are in the log in the order they happened.
-            if last_index.is_some_and(|before| e.index <= before) {
-                return Err(CertificateError::Order {
-                    record: id,
-                    seq: e.event.seq,
-                });
-            }
-            last_index = Some(e.index);
             events.push(e.event.clone());
         }
         state =
@@ -280,7 +265,6 @@ pub fn verify_certificate(
             id,
             record: &certified.record,
             events,
-            indexes: certified.events.iter().map(|e| e.index).collect(),
         };
         match &previous {
             None => registered(&told)?,
@@ -336,13 +320,12 @@ fn consistent(old: &Checkpoint, new: &Checkpoint, proof: &[Hash]) -> Result<(), 
     verify_consistency(old.size, new.size, &old.root, &new.root, proof)
 }
 
-/// One record of a certificate once its events are checked: its id, fields,
-/// history, and each event's leaf index.
+/// One record of a certificate once its events are checked: its id, fields
+/// and history.
 struct Told<'a> {
     id: RecordId,
     record: &'a CanonicalRecord,
     events: Vec<Event>,
-    indexes: Vec<u64>,
 }
 
 /// Step 4 for the first record: it was registered, not split from anything:
@@ -371,9 +354,9 @@ fn registered(told: &Told<'_>) -> Result<(), CertificateError> {
 /// - the parent's `SPLIT` names as `front` and `back` the v1 ids of the two
 ///   records its block and the split's `quantity` give, and the child is one
 ///   of them (so its fields, serial sub-range and count are the derived ones);
-/// - the child's `CREATED` is the split's: at the split's time, after the
-///   `SPLIT` in the log, its payload the parent's id and the holder the
-///   parent had before the split (none if it had none);
+/// - the child's `CREATED` is the split's: at the split's time, its payload
+///   the parent's id and the holder the parent had before the split (none if
+///   it had none);
 /// - the front child took the action: its second event is a sale,
 ///   retirement or cancellation at the split's time.
 fn descends(parent: &Told<'_>, child: &Told<'_>) -> Result<(), CertificateError> {
@@ -389,14 +372,13 @@ fn descends(parent: &Told<'_>, child: &Told<'_>) -> Result<(), CertificateError>
             why,
         })
     };
-    let (Some((at, split)), Some(created), Some(&first)) = (
+    let (Some((at, split)), Some(created)) = (
         parent
             .events
             .iter()
             .enumerate()
             .find(|(_, e)| e.event_type == EventType::Split),
         child.events.first(),
-        child.indexes.first(),
     ) else {
         return Err(not_a_child());
     };
@@ -441,10 +423,9 @@ fn descends(parent: &Told<'_>, child: &Told<'_>) -> Result<(), CertificateError>
             "its CREATED does not carry its parent and the holder its parent had (SPEC §6)",
         ));
     }
-    let split_index = parent.indexes.get(at).copied().unwrap_or(u64::MAX);
-    if created.created_at != split.created_at || first <= split_index {
+    if created.created_at != split.created_at {
         return Err(not_derived(
-            "it was not created by its parent's SPLIT: not at the split's time, or before it in the log",
+            "it was not created by its parent's SPLIT: not at the split's time",
         ));
     }
     if child.id == front_id {
