@@ -22,6 +22,16 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 )]
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Offline: no database, no server, so no setting of theirs can stop it
+    // (a PORT=abc in the environment is not the verifier's business).
+    if let Some(Command::Verify {
+        certificate,
+        key,
+        checkpoint,
+    }) = &cli.command
+    {
+        return audit::verify(certificate, key, checkpoint.as_deref());
+    }
     // Every setting is checked before anything is opened.
     let (settings, log_filter) = match cli.settings().and_then(|s| Ok((s, log_filter()?))) {
         Ok(checked) => checked,
@@ -66,15 +76,6 @@ fn main() -> ExitCode {
     reason = "a dry run on a missing database says so on stderr"
 )]
 async fn run(command: Option<Command>, mut settings: Settings) -> Result<ExitCode, BoxError> {
-    if let Some(Command::Verify {
-        certificate,
-        key,
-        checkpoint,
-    }) = &command
-    {
-        // Offline: no database is opened.
-        return Ok(audit::verify(certificate, key, checkpoint.as_deref()));
-    }
     // A command that only reads the database, or that changes what is in
     // it, on a SQLite file that is not there: a mistyped path, not a new
     // database to make (and then report as empty, or as "nothing written").
@@ -120,6 +121,7 @@ async fn run(command: Option<Command>, mut settings: Settings) -> Result<ExitCod
 async fn run_on(command: Option<Command>, settings: Settings) -> Result<ExitCode, BoxError> {
     let (store, hooks) = open(&settings).await?;
     let result = match &command {
+        // Run by `main` before any setting is read.
         Some(Command::Verify { .. }) => Ok(ExitCode::SUCCESS),
         Some(Command::Keys { command }) => access::command(store.as_ref(), command)
             .await
