@@ -289,6 +289,14 @@ fn parse_origin(raw: &str) -> Result<String, String> {
 }
 
 impl Settings {
+    /// The log's key file: `--log-key`, or the default place beside the
+    /// database ([`Database::log_key_path`]).
+    pub fn log_key_file(&self) -> PathBuf {
+        self.log_key
+            .clone()
+            .unwrap_or_else(|| self.database.log_key_path())
+    }
+
     /// The configuration as command-line flags that mean the same thing when
     /// pasted back (shell-quoted where needed). The API token and a
     /// PostgreSQL password are never shown.

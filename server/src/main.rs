@@ -129,13 +129,7 @@ async fn run_on(command: Option<Command>, settings: Settings) -> Result<ExitCode
         Some(Command::Webhooks { command }) => {
             webhooks::command(store.as_ref(), hooks.as_ref(), command).await
         }
-        Some(Command::Audit) => {
-            let key_file = settings
-                .log_key
-                .clone()
-                .unwrap_or_else(|| settings.database.log_key_path());
-            audit::audit(Arc::clone(&store), &key_file).await
-        }
+        Some(Command::Audit) => audit::audit(Arc::clone(&store), &settings.log_key_file()).await,
         Some(Command::Import {
             file,
             from,
@@ -240,7 +234,10 @@ async fn serve(
         tracing::warn!("running without the verifiable log (--no-log)");
         None
     } else {
-        let new_log = store.checkpoints().await?.is_empty();
+        // Whether the log has signed anything matters only when its key file
+        // is missing: the checkpoints (which `Log::open` reads anyway) are
+        // read twice only then.
+        let new_log = settings.log_key_file().exists() || store.checkpoints().await?.is_empty();
         let (signer, created) = tlog::signing_key(
             settings.log_key.as_deref(),
             settings.database.log_key_path(),

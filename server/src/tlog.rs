@@ -286,9 +286,9 @@ pub async fn leaves_of(store: &dyn Store, events: &[Event]) -> Result<Vec<Leaf>,
 
 /// The signing key: read from `file`, or from the default place, where it is
 /// created (with `origin` as its name) when missing and the log has signed
-/// nothing yet (`new_log`: a log keeps its key, so a missing key of a log
-/// with checkpoints is an error, and no other key is left behind). Returns
-/// the key and, when it was created, where.
+/// nothing yet (`new_log`, consulted only then: a log keeps its key, so a
+/// missing key of a log with checkpoints is an error, and no other key is
+/// left behind). Returns the key and, when it was created, where.
 pub fn signing_key(
     file: Option<&Path>,
     default: PathBuf,

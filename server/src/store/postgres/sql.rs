@@ -25,6 +25,8 @@ pub(super) const SETTLED: &str = "pg_snapshot_xmin(pg_current_snapshot())::text:
 /// [`crate::store::rows::EVENT_COLUMNS`], `seq` widened to the row's integer.
 pub(super) const EVENT_COLUMNS: &str =
     "id, record_id, seq::bigint, event_type, payload, created_at, actor";
+/// How many columns [`EVENT_COLUMNS`] holds: the index of a column after them.
+const EVENT_COLUMN_COUNT: usize = 7;
 
 /// The columns [`RecordRow::read`] reads, integers widened, the quantity as text.
 const RECORD_COLUMNS: &str = "r.tx, r.pos, r.id, r.project_name, r.registry, r.vintage::bigint, \
@@ -706,40 +708,36 @@ async fn records_with_events<C: GenericClient + Sync>(
             if lock { " FOR NO KEY UPDATE" } else { "" }
         ))
         .await?;
-    let events = client
-        .prepare_cached(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE record_id = ANY($1) ORDER BY record_id, seq"
-        ))
-        .await?;
     // The feed (and the log) order events by their transaction's id, which
     // is taken at a transaction's first write, not at its commit: a group
     // that wrote before it waited for these locks may hold an older id than
     // the transaction that wrote the events it is about to follow (a split
-    // it routes through, say), and its events would come before theirs. It
-    // then starts over, with a newer id.
-    let later = client
-        .prepare_cached(
-            "SELECT COALESCE(MAX(tx), 0) > pg_current_xact_id()::text::bigint              FROM events WHERE record_id = ANY($1)",
-        )
+    // it routes through, say), and its events would come before theirs. So
+    // a locking read also says, per event, whether a newer transaction wrote
+    // it (the column after EVENT_COLUMNS), and the group then starts over,
+    // with a newer id.
+    let events = client
+        .prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS}{} FROM events WHERE record_id = ANY($1) ORDER BY record_id, seq",
+            if lock {
+                ", tx > pg_current_xact_id()::text::bigint"
+            } else {
+                ""
+            }
+        ))
         .await?;
-    // The statements go out together; each starts once the one before it
+    // Both statements go out together; the second starts once the first
     // (and its locks) is done.
-    let (record_rows, event_rows, later) = tokio::try_join!(
+    let (record_rows, event_rows) = tokio::try_join!(
         async { Ok::<_, Failed>(client.query(&records, &[&keys]).await?) },
         async { Ok::<_, Failed>(client.query(&events, &[&keys]).await?) },
-        async {
-            Ok::<_, Failed>(if lock {
-                client
-                    .query_one(&later, &[&keys])
-                    .await?
-                    .try_get::<_, bool>(0)?
-            } else {
-                false
-            })
-        },
     )?;
-    if later {
-        return Err(Failed::out_of_order());
+    if lock {
+        for row in &event_rows {
+            if get::<bool>(row, EVENT_COLUMN_COUNT)? {
+                return Err(Failed::out_of_order());
+            }
+        }
     }
     let mut histories: HashMap<RecordId, Vec<Event>> = HashMap::new();
     for row in &event_rows {
