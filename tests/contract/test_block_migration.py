@@ -10,6 +10,8 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT, SERVER_BIN, Backend, Server, assert_problem
 
 sys.path.insert(0, str(ROOT / "tests" / "reference"))
@@ -87,6 +89,58 @@ def test_an_old_database_upgrades_in_place_and_reports_its_overlaps(backend: Bac
     assert listed.returncode == 1, listed.stderr
     assert listed.stdout.splitlines() == [f"{ids['overlapping']} overlaps {ids['first']}"]
     assert "1 stored block(s)" in listed.stderr
+
+
+@pytest.mark.parametrize("upgraded_before", [False, True])
+def test_a_block_left_out_of_the_index_still_holds_its_credits(backend: Backend, tmp_path: Path, upgraded_before: bool) -> None:
+    """SPEC §6, no double registration, on an upgraded database: the block
+    the migration left out ("overlapping", credits 50-150, of which 101-150
+    no indexed block holds) and its children keep their credits. Each way
+    of registering a block is refused; re-registering a stored one is that
+    record. `upgraded_before`: the database was upgraded by a server from
+    before the ranges of left-out blocks were kept (its table is dropped and
+    the migration that makes it is undone), so it holds `block_overlaps`
+    only."""
+    url = backend.new_url(tmp_path)
+    ids = old_database(backend, url)
+    if upgraded_before:
+        assert Server(url, tmp_path).start().stop() == 0
+        (migration,) = (SCHEMA_V1[backend.name].parent).glob("*_left_out_blocks.sql")
+        version = int(migration.name[:4])
+        backend.execute(url, "DROP TABLE left_out_blocks")
+        if backend.name == "sqlite":
+            backend.execute(url, f"PRAGMA user_version = {version - 1}")
+        else:
+            backend.execute(url, f"DELETE FROM schema_migrations WHERE version = {version}")
+    server = Server(url, tmp_path).start()
+
+    def block(start: int, end: int) -> dict[str, object]:
+        return {"project_name": "new", "registry": "verra", "vintage": 2022,
+                "quantity": end - start + 1, "serial_number": f"19380-{start}-{end}" + TAIL}
+
+    try:
+        for start, end in [(120, 130), (101, 101), (150, 150), (140, 160), (95, 105)]:
+            body = assert_problem(server.post("/records", block(start, end)), 409, "serial_overlap")
+            assert ids["overlapping"] in body["detail"] or ids["first"] in body["detail"] or ids["apart"] in body["detail"], body
+        batch = server.post("/records/batch", [block(120, 130), block(300, 310)]).json["items"]
+        assert [(i["outcome"], i.get("code")) for i in batch] == [("error", "serial_overlap"), ("created", None)], batch
+        assert ids["overlapping"] in batch[0]["detail"], batch
+        # The stored block is that record, before and after it splits.
+        old = {"project_name": "old", "registry": "verra", "vintage": 2022, "quantity": "101.0000", "serial_number": "19380-50-150" + TAIL}
+        again = server.post("/records", old)
+        assert again.status == 200 and again.json["id"] == ids["overlapping"], again.raw
+        split = server.post(f"/records/{ids['overlapping']}/retire", {"quantity": 10})
+        assert split.status == 200, split.raw
+        back = server.get(f"/records/{split.json['split']['back']['id']}").json
+        assert back["serial_number"] == "19380-60-150" + TAIL, back
+        old_back = {**old, "quantity": back["quantity"], "serial_number": back["serial_number"]}
+        again = server.post("/records", old_back)
+        assert again.status == 200 and again.json["id"] == back["id"], again.raw
+        # Its children's credits stay held too.
+        body = assert_problem(server.post("/records", block(140, 145)), 409, "serial_overlap")
+        assert ids["overlapping"] in body["detail"], body
+    finally:
+        assert server.stop() == 0
 
 
 def test_a_new_database_has_no_overlaps(backend: Backend, tmp_path: Path) -> None:

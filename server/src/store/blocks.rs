@@ -10,10 +10,13 @@
 //! the usual answer names the record already holding the credits.
 //!
 //! Databases from before blocks are indexed when they migrate: in storage
-//! order, each block joins the index unless it overlaps one that joined
-//! before it. Overlaps already stored (the old rules allowed them) are kept
-//! as they are and listed in `block_overlaps`; the server reports them at
-//! start and `carbon-tracker-server overlaps` lists them.
+//! order, each block joins the index unless it overlaps one stored before
+//! it. Overlaps already stored (the old rules allowed them) are kept as they
+//! are and listed in `block_overlaps`; the server reports them at start and
+//! `carbon-tracker-server overlaps` lists them. A block left out still holds
+//! its credits, and its children theirs: its range is kept in
+//! `left_out_blocks` (fixed once written), which every new block is checked
+//! against as well as `live_blocks`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -65,28 +68,41 @@ pub(crate) struct Overlap {
 }
 
 /// The index of the stored `records`, in storage order: the blocks that join
-/// it, and those left out because an earlier one holds some of their credits.
+/// it, and those left out because an earlier one (indexed or left out)
+/// holds some of their credits.
 pub(crate) fn index(
     records: impl IntoIterator<Item = (RecordId, CanonicalRecord)>,
 ) -> (Vec<LiveBlock>, Vec<Overlap>) {
     // Per scheme and prefix, the indexed ranges by first credit; they are
     // disjoint, so only the last one starting at or before a new block's
-    // end can overlap it.
+    // end can overlap it. The left-out ones may overlap each other: a list
+    // (overlaps are rare).
     let mut ranges: HashMap<(&'static str, String), BTreeMap<u64, LiveBlock>> = HashMap::new();
+    let mut left_out: HashMap<(&'static str, String), Vec<LiveBlock>> = HashMap::new();
     let mut overlaps = Vec::new();
     for (id, record) in records {
         let Some(block) = LiveBlock::with_id(id, &record) else {
             continue;
         };
-        let tree = ranges
-            .entry((block.scheme, block.prefix.clone()))
-            .or_default();
-        match tree.range(..=block.last).next_back() {
-            Some((_, held)) if held.overlaps(&block) => overlaps.push(Overlap {
-                record: id,
-                with: held.record,
-            }),
-            _ => {
+        let key = (block.scheme, block.prefix.clone());
+        let tree = ranges.entry(key.clone()).or_default();
+        let held = tree
+            .range(..=block.last)
+            .next_back()
+            .map(|(_, held)| held)
+            .filter(|held| held.overlaps(&block))
+            .or_else(|| {
+                left_out
+                    .get(&key)
+                    .and_then(|l| l.iter().find(|held| held.overlaps(&block)))
+            })
+            .map(|held| held.record);
+        match held {
+            Some(with) => {
+                overlaps.push(Overlap { record: id, with });
+                left_out.entry(key).or_default().push(block);
+            }
+            None => {
                 tree.insert(block.first, block);
             }
         }
@@ -133,21 +149,27 @@ mod tests {
     fn earlier_blocks_win_and_later_overlaps_are_listed() {
         let a = block("VCS-001:1-100", 100);
         let b = block("VCS-001:100-150", 51); // shares credit 100 with a
-        let c = block("VCS-001:101-150", 50); // touches a, overlaps b only
+        let c = block("VCS-001:101-150", 50); // touches a, overlaps b, left out
         let d = block("VCS-002:1-100", 100); // another prefix
         let e = block("VCS-001:1-100", 99); // not a block: count differs
         let (live, overlaps) = index([a.clone(), b.clone(), c.clone(), d.clone(), e]);
         let mut ids: Vec<RecordId> = live.iter().map(|l| l.record).collect();
         ids.sort();
-        let mut expected = vec![a.0, c.0, d.0];
+        let mut expected = vec![a.0, d.0];
         expected.sort();
         assert_eq!(ids, expected);
         assert_eq!(
             overlaps,
-            vec![Overlap {
-                record: b.0,
-                with: a.0
-            }]
+            vec![
+                Overlap {
+                    record: b.0,
+                    with: a.0
+                },
+                Overlap {
+                    record: c.0,
+                    with: b.0
+                }
+            ]
         );
     }
 }

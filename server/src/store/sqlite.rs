@@ -48,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0005_access.sql"),
     include_str!("../../migrations/sqlite/0006_events_final_index.sql"),
     include_str!("../../migrations/sqlite/0007_events_type_check.sql"),
+    include_str!("../../migrations/sqlite/0008_left_out_blocks.sql"),
 ];
 
 /// The migration that edits the stored text of the `events` table (its
@@ -55,6 +56,10 @@ const MIGRATIONS: &[&str] = &[
 /// or other connections keep the schema they read before (the migrating
 /// connection reads it again itself: `PRAGMA writable_schema = RESET`).
 const EDITS_SCHEMA_TEXT: i64 = 7;
+
+/// The migration that keeps the ranges of the blocks migration 2 left out
+/// ([`blocks`]), which it then fills.
+const LEFT_OUT_BLOCKS: i64 = 8;
 
 /// Most requests one transaction commits together.
 const MAX_GROUP: usize = 1024;
@@ -553,6 +558,9 @@ fn apply_migrations(conn: &mut Connection) -> Result<(), String> {
         if version == migrate::BLOCKS {
             index_blocks(&tx).map_err(|e| e.to_string())?;
         }
+        if version == LEFT_OUT_BLOCKS {
+            keep_left_out(&tx).map_err(|e| e.to_string())?;
+        }
         if version == EDITS_SCHEMA_TEXT {
             let schema: i64 = tx
                 .query_row("PRAGMA schema_version", [], |r| r.get(0))
@@ -948,26 +956,55 @@ fn overlapping(conn: &Connection, block: &LiveBlock) -> Result<Option<RecordId>,
             .optional()
         })
         .map_err(failed)?;
-    match found {
-        Some((id, last)) if last >= sortable(block.first) => Ok(Some(rows::record_id(&id)?)),
-        _ => Ok(None),
+    if let Some((id, last)) = found {
+        if last >= sortable(block.first) {
+            return Ok(Some(rows::record_id(&id)?));
+        }
     }
+    // The blocks the migration left out hold their credits too.
+    conn.prepare_cached(
+        "SELECT record_id FROM left_out_blocks \
+         WHERE scheme = ?1 AND prefix = ?2 AND first <= ?3 AND last >= ?4 LIMIT 1",
+    )
+    .and_then(|mut s| {
+        s.query_row(
+            params![
+                block.scheme,
+                block.prefix,
+                sortable(block.last),
+                sortable(block.first)
+            ],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+    })
+    .map_err(failed)?
+    .map(|id| rows::record_id(&id))
+    .transpose()
 }
 
 fn insert_live(conn: &Connection, block: &LiveBlock) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    insert_range(
+        conn,
         "INSERT INTO live_blocks (record_id, scheme, prefix, first, last) VALUES (?1, ?2, ?3, ?4, ?5)",
+        block,
     )
-    .and_then(|mut s| {
-        s.execute(params![
-            block.record.to_string(),
-            block.scheme,
-            block.prefix,
-            sortable(block.first),
-            sortable(block.last),
-        ])
-    })
-    .map_err(failed)?;
+}
+
+/// Inserts `block` with `sql`, whose parameters are its record, scheme,
+/// prefix, first and last credit.
+fn insert_range(conn: &Connection, sql: &str, block: &LiveBlock) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| {
+            s.execute(params![
+                block.record.to_string(),
+                block.scheme,
+                block.prefix,
+                sortable(block.first),
+                sortable(block.last),
+            ])
+        })
+        .map_err(failed)?;
     Ok(())
 }
 
@@ -999,6 +1036,37 @@ fn index_blocks(conn: &Connection) -> Result<(), StoreError> {
         overlapping = overlaps.len(),
         "indexed the stored blocks"
     );
+    Ok(())
+}
+
+/// Keeps the ranges of the blocks [`index_blocks`] left out (migration 8),
+/// so that their credits stay held.
+fn keep_left_out(conn: &Connection) -> Result<(), StoreError> {
+    let records = select(
+        conn,
+        &format!(
+            "SELECT {RECORD_COLUMNS} FROM records r \
+             JOIN block_overlaps o ON o.record_id = r.id ORDER BY r.pos"
+        ),
+        [],
+        record_row,
+    )?;
+    for row in records {
+        let record = row.decode(Vec::new())?.1;
+        let block = LiveBlock::with_id(record.id, &record.canonical).ok_or_else(|| {
+            StoreError::corrupt(
+                Some(record.id),
+                "serial_number",
+                "a left-out block is no block",
+            )
+        })?;
+        insert_range(
+            conn,
+            "INSERT INTO left_out_blocks (record_id, scheme, prefix, first, last) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            &block,
+        )?;
+    }
     Ok(())
 }
 

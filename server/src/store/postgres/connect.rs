@@ -22,7 +22,12 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0004_webhooks.sql"),
     include_str!("../../../migrations/postgres/0005_access.sql"),
     include_str!("../../../migrations/postgres/0006_idempotency_locks.sql"),
+    include_str!("../../../migrations/postgres/0007_left_out_blocks.sql"),
 ];
+
+/// The migration that keeps the ranges of the blocks migration 2 left out
+/// (`store::blocks`), which it then fills.
+const LEFT_OUT_BLOCKS: i64 = 7;
 
 /// The advisory lock that makes processes starting at once migrate one after
 /// the other (any constant works; this one spells "carbon").
@@ -175,6 +180,11 @@ async fn apply_migrations(client: &mut Object) -> Result<(), String> {
         tx.batch_execute(sql).await.map_err(fail)?;
         if i64::from(version) == migrate::BLOCKS {
             super::sql::index_blocks(&tx)
+                .await
+                .map_err(|e| e.error.to_string())?;
+        }
+        if i64::from(version) == LEFT_OUT_BLOCKS {
+            super::sql::keep_left_out(&tx)
                 .await
                 .map_err(|e| e.error.to_string())?;
         }

@@ -59,13 +59,22 @@ const CREATE: &str = "WITH r AS (\
         FROM r WHERE $12::text IS NOT NULL) \
     SELECT count(*) FROM r";
 
-/// The live block sharing a credit with the range $3..=$4 of scheme $1 and prefix $2.
-const OVERLAPPING: &str = "SELECT record_id FROM live_blocks \
+/// The live block sharing a credit with the range $3..=$4 of scheme $1 and
+/// prefix $2, or else the block left out of the index by the migration
+/// ([`blocks`]) that does.
+const OVERLAPPING: &str = "(SELECT record_id FROM live_blocks \
     WHERE scheme = $1 AND prefix = $2 \
-    AND credits && numrange($3::text::numeric, $4::text::numeric, '[]') LIMIT 1";
+    AND credits && numrange($3::text::numeric, $4::text::numeric, '[]') LIMIT 1) \
+    UNION ALL (SELECT record_id FROM left_out_blocks \
+    WHERE scheme = $1 AND prefix = $2 \
+    AND credits && numrange($3::text::numeric, $4::text::numeric, '[]') LIMIT 1) LIMIT 1";
 
 /// A block joins the index of live blocks.
 const INSERT_LIVE: &str = "INSERT INTO live_blocks (record_id, scheme, prefix, credits) \
+    VALUES ($1, $2, $3, numrange($4::text::numeric, $5::text::numeric, '[]'))";
+
+/// A block the migration left out keeps its range.
+const INSERT_LEFT_OUT: &str = "INSERT INTO left_out_blocks (record_id, scheme, prefix, credits) \
     VALUES ($1, $2, $3, numrange($4::text::numeric, $5::text::numeric, '[]'))";
 
 /// The current time as PostgreSQL stores it (microseconds), so an event read
@@ -339,7 +348,7 @@ pub(super) async fn write_acted<C: GenericClient + Sync>(
         // A parent left out of the index (an overlap stored before SPEC §6)
         // leaves its children out too.
         if let (1, Some(block)) = (indexed, LiveBlock::with_id(child.id, &child.record)) {
-            insert_live(client, &block).await?;
+            insert_range(client, INSERT_LIVE, &block).await?;
         }
         children.push(Child { events, ..child });
     }
@@ -354,8 +363,13 @@ pub(super) async fn write_acted<C: GenericClient + Sync>(
     }
 }
 
-async fn insert_live<C: GenericClient + Sync>(client: &C, block: &LiveBlock) -> Result<(), Failed> {
-    let stmt = client.prepare_cached(INSERT_LIVE).await?;
+/// Inserts `block` with `sql` ([`INSERT_LIVE`] or [`INSERT_LEFT_OUT`]).
+async fn insert_range<C: GenericClient + Sync>(
+    client: &C,
+    sql: &str,
+    block: &LiveBlock,
+) -> Result<(), Failed> {
+    let stmt = client.prepare_cached(sql).await?;
     client
         .execute(
             &stmt,
@@ -387,7 +401,7 @@ pub(super) async fn index_blocks<C: GenericClient + Sync>(client: &C) -> Result<
     }
     let (live, overlaps) = blocks::index(records);
     for block in &live {
-        insert_live(client, block).await?;
+        insert_range(client, INSERT_LIVE, block).await?;
     }
     for overlap in &overlaps {
         client
@@ -402,6 +416,32 @@ pub(super) async fn index_blocks<C: GenericClient + Sync>(client: &C) -> Result<
         overlapping = overlaps.len(),
         "indexed the stored blocks"
     );
+    Ok(())
+}
+
+/// Keeps the ranges of the blocks [`index_blocks`] left out (migration 7),
+/// so that their credits stay held.
+pub(super) async fn keep_left_out<C: GenericClient + Sync>(client: &C) -> Result<(), Failed> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {RECORD_COLUMNS} FROM records r \
+                 JOIN block_overlaps o ON o.record_id = r.id ORDER BY r.tx, r.pos"
+            ),
+            &[],
+        )
+        .await?;
+    for row in &rows {
+        let (_, record) = record_row(row)?.decode(Vec::new())?;
+        let block = LiveBlock::with_id(record.id, &record.canonical).ok_or_else(|| {
+            StoreError::corrupt(
+                Some(record.id),
+                "serial_number",
+                "a left-out block is no block",
+            )
+        })?;
+        insert_range(client, INSERT_LEFT_OUT, &block).await?;
+    }
     Ok(())
 }
 
@@ -556,8 +596,10 @@ pub(super) async fn overlapping_many<C: GenericClient + Sync>(
 
 /// [`overlapping`] and whether the id is stored, for many blocks at once.
 const OVERLAPPING_MANY: &str = "SELECT g.n, \
-        (SELECT l.record_id FROM live_blocks l WHERE l.scheme = g.scheme AND l.prefix = g.prefix \
+        COALESCE((SELECT l.record_id FROM live_blocks l WHERE l.scheme = g.scheme AND l.prefix = g.prefix \
          AND l.credits && numrange(g.first::numeric, g.last::numeric, '[]') LIMIT 1), \
+        (SELECT o.record_id FROM left_out_blocks o WHERE o.scheme = g.scheme AND o.prefix = g.prefix \
+         AND o.credits && numrange(g.first::numeric, g.last::numeric, '[]') LIMIT 1)), \
         EXISTS (SELECT 1 FROM records r WHERE r.id = g.id) \
     FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) \
         AS g(n, id, scheme, prefix, first, last)";
