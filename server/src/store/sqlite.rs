@@ -983,6 +983,41 @@ fn overlapping(conn: &Connection, block: &LiveBlock) -> Result<Option<RecordId>,
     .transpose()
 }
 
+/// Where a walk from `split`, a split record, goes on to reach its remainder
+/// ([`write::block_of`]): the live block inside it holding its last credit,
+/// unless a block the migration left out overlaps it; `next` (its back
+/// child) otherwise, or when `split` is `None`.
+fn remainder(
+    conn: &Connection,
+    split: Option<&StoredRecord>,
+    next: RecordId,
+) -> Result<RecordId, StoreError> {
+    let Some(block) = split.and_then(write::block_of) else {
+        return Ok(next);
+    };
+    let found = conn.prepare_cached(
+        "SELECT l.record_id FROM live_blocks l \
+         WHERE l.scheme = ?1 AND l.prefix = ?2 AND l.first <= ?3 AND l.first >= ?4 AND l.last >= ?3 \
+         AND NOT EXISTS (SELECT 1 FROM left_out_blocks o \
+             WHERE o.scheme = ?1 AND o.prefix = ?2 AND o.first <= ?3 AND o.last >= ?4) \
+         ORDER BY l.first DESC LIMIT 1",
+    )
+    .and_then(|mut s| {
+        s.query_row(
+            params![
+                block.scheme,
+                block.prefix,
+                sortable(block.last),
+                sortable(block.first)
+            ],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+    })
+    .map_err(failed)?;
+    found.map_or(Ok(next), |id| rows::record_id(&id))
+}
+
 fn insert_live(conn: &Connection, block: &LiveBlock) -> Result<(), StoreError> {
     insert_range(
         conn,
@@ -1080,7 +1115,9 @@ fn append_one(
     for hop in 0..write::MAX_HOPS {
         let record = load_record(conn, reached)?;
         match write::step(request, reached, record.as_ref(), hop > 0, now, actor)? {
-            Step::Follow(next) => reached = next,
+            Step::Follow(next) => {
+                reached = remainder(conn, record.as_ref().filter(|_| hop == 0), next)?;
+            }
             Step::Act(acted) => {
                 write_acted(conn, &acted)?;
                 return Ok(acted);

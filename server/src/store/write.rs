@@ -5,6 +5,7 @@ use carbon_tracker_core::lifecycle::{self, Event, EventType, RecordState};
 use carbon_tracker_core::{act, route, Acted, CanonicalRecord, RecordId};
 use time::OffsetDateTime;
 
+use super::blocks::LiveBlock;
 use super::{Append, Created, StoreError, StoredRecord};
 
 /// The state a stored history adds up to. A stored history the core refuses
@@ -87,6 +88,20 @@ pub(crate) fn step(
         )?
         .by(actor),
     ))
+}
+
+/// The range to look up to reach the remainder of `stored`, a split block,
+/// at once (SPEC §6: a partial action on a SPLIT record acts on its live
+/// remainder). The remainder is the back child's back child and so on, each
+/// holding the block's last credit, so it is the live block inside this one
+/// that holds that credit — as long as the block's tree is in the index,
+/// which the backends check: no block the migration left out overlaps it.
+/// Without the lookup, reaching the remainder loads every split record on
+/// the way, and a block retired a credit at a time gets slower with each
+/// retirement. The walk goes on from the record found as usual, so a stale
+/// answer costs hops, never a wrong record.
+pub(crate) fn block_of(stored: &StoredRecord) -> Option<LiveBlock> {
+    LiveBlock::with_id(stored.id, &stored.canonical)
 }
 
 /// Where a request goes next.

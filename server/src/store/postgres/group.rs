@@ -528,7 +528,9 @@ async fn decide<C: GenericClient + Sync>(
         let record = known.get(&reached).and_then(Option::as_ref);
         match write::step(request, reached, record, hop > 0, now, actor) {
             Err(e) => return Ok(Err(e)),
-            Ok(Step::Follow(next)) => reached = next,
+            Ok(Step::Follow(next)) => {
+                reached = sql::remainder(tx, record.filter(|_| hop == 0), next).await?;
+            }
             Ok(Step::Act(acted)) => {
                 remember(known, &acted);
                 return Ok(Ok(acted));

@@ -508,7 +508,10 @@ async fn append_alone(
                 None
             };
             match write::step(request, reached, record.as_ref(), hop > 0, now, actor) {
-                Ok(Step::Follow(next)) => reached = next,
+                Ok(Step::Follow(next)) => {
+                    reached =
+                        sql::remainder(&tx, record.as_ref().filter(|_| hop == 0), next).await?;
+                }
                 Ok(Step::Act(acted)) => {
                     let acted = sql::write_acted(&tx, acted).await?;
                     let answer = keys::answer(&tx, remember, acted).await?;

@@ -363,6 +363,46 @@ pub(super) async fn write_acted<C: GenericClient + Sync>(
     }
 }
 
+/// Where a walk from `split`, a split record, goes on to reach its remainder
+/// ([`write::block_of`]): the live block inside it holding its last credit,
+/// unless a block the migration left out overlaps it; `next` (its back
+/// child) otherwise, or when `split` is `None`. Another transaction may
+/// split the block found before this one locks it; the walk then goes on
+/// from it.
+pub(super) async fn remainder<C: GenericClient + Sync>(
+    client: &C,
+    split: Option<&StoredRecord>,
+    next: RecordId,
+) -> Result<RecordId, Failed> {
+    let Some(block) = split.and_then(write::block_of) else {
+        return Ok(next);
+    };
+    let stmt = client.prepare_cached(REMAINDER).await?;
+    let row = client
+        .query_opt(
+            &stmt,
+            &[
+                &block.scheme,
+                &block.prefix,
+                &block.first.to_string(),
+                &block.last.to_string(),
+            ],
+        )
+        .await?;
+    match row {
+        Some(row) => Ok(rows::record_id(&get::<String>(&row, 0)?)?),
+        None => Ok(next),
+    }
+}
+
+/// The live block inside the range $3..=$4 of scheme $1 and prefix $2 that
+/// holds its last credit, unless a left-out block overlaps the range.
+const REMAINDER: &str = "SELECT l.record_id FROM live_blocks l \
+    WHERE l.scheme = $1 AND l.prefix = $2 AND l.credits @> $4::text::numeric \
+    AND lower(l.credits) >= $3::text::numeric \
+    AND NOT EXISTS (SELECT 1 FROM left_out_blocks o WHERE o.scheme = $1 AND o.prefix = $2 \
+        AND o.credits && numrange($3::text::numeric, $4::text::numeric, '[]'))";
+
 /// Inserts `block` with `sql` ([`INSERT_LIVE`] or [`INSERT_LEFT_OUT`]).
 async fn insert_range<C: GenericClient + Sync>(
     client: &C,
