@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
 use carbon_tracker_core::lifecycle::Status;
 use carbon_tracker_core::{Block, Lineage, Quantity, RecordId};
@@ -66,8 +67,10 @@ pub(crate) struct LineageBody {
     pub totals: BTreeMap<Status, Quantity>,
 }
 
-/// Most records one lineage answer walks.
-const MAX_NODES: usize = 100_000;
+/// Most records one lineage or certificate answer holds: a block retired a
+/// credit at a time makes a tree of twice as many records as it has
+/// credits, and an answer that size is no use to a page or a verifier.
+pub(crate) const MAX_RECORDS: usize = 10_000;
 
 /// A record's ancestors, subtree, and the root's totals per status.
 #[utoipa::path(
@@ -76,6 +79,7 @@ const MAX_NODES: usize = 100_000;
     responses(
         (status = 200, description = "The lineage", body = LineageBody),
         (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A query parameter (this endpoint takes none), or `lineage_too_large`: the tree has more records than an answer holds (10,000)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn lineage(
@@ -92,8 +96,8 @@ pub(crate) async fn lineage(
     let mut up = parent.parent;
     nodes.insert(id, parent);
     while let Some(next) = up {
-        if ancestors.len() >= MAX_NODES {
-            return Err(too_large(id));
+        if ancestors.len() >= MAX_RECORDS {
+            return Err(too_large(id, LINEAGE_HELP));
         }
         parent = node(load(&app, next).await?)?;
         up = parent.parent;
@@ -105,8 +109,8 @@ pub(crate) async fn lineage(
     let mut order = Vec::new();
     let mut stack = vec![root];
     while let Some(next) = stack.pop() {
-        if order.len() >= MAX_NODES {
-            return Err(too_large(id));
+        if order.len() >= MAX_RECORDS {
+            return Err(too_large(id, LINEAGE_HELP));
         }
         if let std::collections::hash_map::Entry::Vacant(slot) = nodes.entry(next) {
             slot.insert(node(load(&app, next).await?)?);
@@ -193,11 +197,20 @@ fn node(record: StoredRecord) -> Result<Node, StoreError> {
     })
 }
 
-fn too_large(id: RecordId) -> Problem {
-    StoreError::corrupt(
-        Some(id),
-        "lineage",
-        format!("its tree has more than {MAX_NODES} records"),
+/// What to do instead of asking for a lineage too large to answer.
+const LINEAGE_HELP: &str = "GET /records/{id} names each record's parent and children: \
+     read the tree a record at a time";
+
+/// The answer for `id` when what it asks for holds more than
+/// [`MAX_RECORDS`] records; `help` says what to do instead.
+pub(crate) fn too_large(id: RecordId, help: &str) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "lineage_too_large",
+        format!(
+            "the answer for record {id} would hold more than {MAX_RECORDS} records of its lineage, \
+             more than this server answers with"
+        ),
     )
-    .into()
+    .with_help(help)
 }

@@ -13,14 +13,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::lineage::{too_large, MAX_RECORDS};
 use super::records::{record_id, stored};
 use super::{bad_param, AppState, NoParams, Params};
 use crate::problem::Problem;
 use crate::store::StoreError;
 use crate::tlog::{Log, LogFault, Signed};
-
-/// Most records a certificate covers (the record and its ancestors).
-const MAX_LINEAGE: usize = 10_000;
 
 /// The server's log, or a 404 when it runs with `--no-log`.
 fn the_log(app: &AppState) -> Result<&Arc<Log>, Problem> {
@@ -267,7 +265,7 @@ pub(crate) async fn consistency(
     responses(
         (status = 200, description = "The certificate", body = Object),
         (status = 404, description = "No such record, or the server runs without the log (`--no-log`: code `log_off`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A query parameter: this endpoint takes none", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A query parameter (this endpoint takes none), or `lineage_too_large`: the record has more ancestors than a certificate holds (it holds 10,000 records)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "An event is not in the log yet; retry in a second", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -279,8 +277,12 @@ pub(crate) async fn certificate(
     let id = record_id(&raw)?;
     let mut chain = vec![stored(&app, &raw).await?];
     while let Some(parent) = chain.last().and_then(|r| Lineage::of(&r.events).parent) {
-        if chain.len() >= MAX_LINEAGE {
-            return Err(StoreError::corrupt(Some(id), "lineage", "too many ancestors").into());
+        if chain.len() >= MAX_RECORDS {
+            return Err(too_large(
+                id,
+                "a certificate holds the record and all its ancestors; \
+                 each event's inclusion proof is at GET /events/{id}/proof",
+            ));
         }
         let record = app.store.get(parent).await?.ok_or_else(|| {
             StoreError::corrupt(Some(parent), "lineage", "a parent is not stored")
