@@ -22,6 +22,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use carbon_tracker_core::{CanonicalRecord, RecordId};
 
+use super::{StoreError, StoredRecord};
+
 /// A live block's place in the index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct LiveBlock {
@@ -112,6 +114,18 @@ pub(crate) fn index(
         .flat_map(BTreeMap::into_values)
         .collect();
     (live, overlaps)
+}
+
+/// The range a block left out of the index keeps (`left_out_blocks`); a
+/// stored record listed as left out that is no block is corrupt.
+pub(crate) fn left_out(record: &StoredRecord) -> Result<LiveBlock, StoreError> {
+    LiveBlock::with_id(record.id, &record.canonical).ok_or_else(|| {
+        StoreError::corrupt(
+            Some(record.id),
+            "serial_number",
+            "a block left out of the index is no block",
+        )
+    })
 }
 
 /// A credit number as SQLite stores it: `u64` mapped onto `i64` with the top

@@ -962,25 +962,37 @@ fn overlapping(conn: &Connection, block: &LiveBlock) -> Result<Option<RecordId>,
         }
     }
     // The blocks the migration left out hold their credits too.
-    conn.prepare_cached(
+    find_block(
+        conn,
         "SELECT record_id FROM left_out_blocks \
          WHERE scheme = ?1 AND prefix = ?2 AND first <= ?3 AND last >= ?4 LIMIT 1",
+        block,
     )
-    .and_then(|mut s| {
-        s.query_row(
-            params![
-                block.scheme,
-                block.prefix,
-                sortable(block.last),
-                sortable(block.first)
-            ],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()
-    })
-    .map_err(failed)?
-    .map(|id| rows::record_id(&id))
-    .transpose()
+}
+
+/// The record `sql` finds for `block`; its parameters are the block's
+/// scheme, prefix, last and first credit.
+fn find_block(
+    conn: &Connection,
+    sql: &str,
+    block: &LiveBlock,
+) -> Result<Option<RecordId>, StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| {
+            s.query_row(
+                params![
+                    block.scheme,
+                    block.prefix,
+                    sortable(block.last),
+                    sortable(block.first)
+                ],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+        })
+        .map_err(failed)?
+        .map(|id| rows::record_id(&id))
+        .transpose()
 }
 
 /// Where a walk from `split`, a split record, goes on to reach its remainder
@@ -995,27 +1007,16 @@ fn remainder(
     let Some(block) = split.and_then(write::block_of) else {
         return Ok(next);
     };
-    let found = conn.prepare_cached(
+    let found = find_block(
+        conn,
         "SELECT l.record_id FROM live_blocks l \
          WHERE l.scheme = ?1 AND l.prefix = ?2 AND l.first <= ?3 AND l.first >= ?4 AND l.last >= ?3 \
          AND NOT EXISTS (SELECT 1 FROM left_out_blocks o \
              WHERE o.scheme = ?1 AND o.prefix = ?2 AND o.first <= ?3 AND o.last >= ?4) \
          ORDER BY l.first DESC LIMIT 1",
-    )
-    .and_then(|mut s| {
-        s.query_row(
-            params![
-                block.scheme,
-                block.prefix,
-                sortable(block.last),
-                sortable(block.first)
-            ],
-            |r| r.get::<_, String>(0),
-        )
-        .optional()
-    })
-    .map_err(failed)?;
-    found.map_or(Ok(next), |id| rows::record_id(&id))
+        &block,
+    )?;
+    Ok(found.unwrap_or(next))
 }
 
 fn insert_live(conn: &Connection, block: &LiveBlock) -> Result<(), StoreError> {
@@ -1087,14 +1088,7 @@ fn keep_left_out(conn: &Connection) -> Result<(), StoreError> {
         record_row,
     )?;
     for row in records {
-        let record = row.decode(Vec::new())?.1;
-        let block = LiveBlock::with_id(record.id, &record.canonical).ok_or_else(|| {
-            StoreError::corrupt(
-                Some(record.id),
-                "serial_number",
-                "a left-out block is no block",
-            )
-        })?;
+        let block = blocks::left_out(&row.decode(Vec::new())?.1)?;
         insert_range(
             conn,
             "INSERT INTO left_out_blocks (record_id, scheme, prefix, first, last) \

@@ -277,7 +277,17 @@ pub(super) async fn overlapping<C: GenericClient + Sync>(
     client: &C,
     block: &LiveBlock,
 ) -> Result<Option<RecordId>, Failed> {
-    let stmt = client.prepare_cached(OVERLAPPING).await?;
+    find_block(client, OVERLAPPING, block).await
+}
+
+/// The record `sql` finds for `block`; its parameters are the block's
+/// scheme, prefix, first and last credit.
+async fn find_block<C: GenericClient + Sync>(
+    client: &C,
+    sql: &str,
+    block: &LiveBlock,
+) -> Result<Option<RecordId>, Failed> {
+    let stmt = client.prepare_cached(sql).await?;
     let row = client
         .query_opt(
             &stmt,
@@ -377,22 +387,7 @@ pub(super) async fn remainder<C: GenericClient + Sync>(
     let Some(block) = split.and_then(write::block_of) else {
         return Ok(next);
     };
-    let stmt = client.prepare_cached(REMAINDER).await?;
-    let row = client
-        .query_opt(
-            &stmt,
-            &[
-                &block.scheme,
-                &block.prefix,
-                &block.first.to_string(),
-                &block.last.to_string(),
-            ],
-        )
-        .await?;
-    match row {
-        Some(row) => Ok(rows::record_id(&get::<String>(&row, 0)?)?),
-        None => Ok(next),
-    }
+    Ok(find_block(client, REMAINDER, &block).await?.unwrap_or(next))
 }
 
 /// The live block inside the range $3..=$4 of scheme $1 and prefix $2 that
@@ -472,14 +467,7 @@ pub(super) async fn keep_left_out<C: GenericClient + Sync>(client: &C) -> Result
         )
         .await?;
     for row in &rows {
-        let (_, record) = record_row(row)?.decode(Vec::new())?;
-        let block = LiveBlock::with_id(record.id, &record.canonical).ok_or_else(|| {
-            StoreError::corrupt(
-                Some(record.id),
-                "serial_number",
-                "a left-out block is no block",
-            )
-        })?;
+        let block = blocks::left_out(&record_row(row)?.decode(Vec::new())?.1)?;
         insert_range(client, INSERT_LEFT_OUT, &block).await?;
     }
     Ok(())
