@@ -191,6 +191,7 @@ def test_a_retirement_from_the_middle_of_a_tracked_block_is_refused_naming_it(ba
     ("verra-missing-column.csv", "verra", ["Serial Number"]),
     ("empty.csv", "auto", ["empty"]),
     ("empty.xlsx", "verra", ["empty"]),
+    ("far-cell.xlsx", "verra", ["1048576 rows by 16384 columns", "XFD1048576", "stray cells"]),
 ])
 def test_a_file_that_cannot_be_read_is_one_clear_error(backend: Backend, tmp_path: Path, name: str, fmt: str, words: list[str]) -> None:
     url = backend.new_url(tmp_path)
@@ -297,6 +298,20 @@ def test_post_imports_raw_multipart_and_dry_run(fresh_server: Server) -> None:
     assert "cadt" in r.json["detail"] and r.json["detail"].startswith("from:"), r.json
     r = s.post("/imports", raw=b"", headers={"Content-Type": "text/csv"})
     assert r.status == 400 and r.json["code"] == "empty_body"
+
+
+def test_a_sheet_whose_range_is_too_large_is_refused_and_the_server_goes_on(fresh_server: Server) -> None:
+    """A 2 KB XLSX with one cell at the sheet's end (XFD1048576) used to
+    make the server allocate its whole used range (17 billion cells) and
+    abort; it is an unreadable file, and nothing else changes."""
+    s = fresh_server
+    content = (BROKEN / "far-cell.xlsx").read_bytes()
+    for query in ("?dry_run=true", ""):
+        r = s.post(f"/imports{query}", raw=content, headers={"Content-Type": "application/octet-stream"})
+        assert r.status == 422 and r.json["code"] == "unreadable_file", r.raw
+        assert "1048576 rows by 16384 columns" in r.json["detail"], r.json
+    assert s.get("/health").status == 200
+    assert s.get("/records").json["items"] == []
 
 
 def test_post_imports_is_documented(fresh_server: Server) -> None:

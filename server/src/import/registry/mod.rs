@@ -231,6 +231,25 @@ pub(crate) enum RegistryError {
         /// The worksheet.
         sheet: String,
     },
+    /// The worksheet's used range is too large to read.
+    #[error(
+        "{file}: the worksheet {sheet:?} spans {rows} rows by {columns} columns (to its cell {far}), more than the {max} cells the import reads: \
+         delete the stray cells far below or to the right of the data, or export CSV"
+    )]
+    TooLarge {
+        /// The file.
+        file: String,
+        /// The worksheet.
+        sheet: String,
+        /// The cell farthest from the first, in A1 notation.
+        far: String,
+        /// Rows from the first used to the last.
+        rows: u64,
+        /// Columns from the first used to the last.
+        columns: u64,
+        /// The most cells read.
+        max: usize,
+    },
     /// The first row is all empty cells.
     #[error("{file}: the first row is empty: a registry export starts with a header row")]
     NoHeader {

@@ -152,8 +152,15 @@ fn csv(file: String, text: &str) -> Result<Sheet, RegistryError> {
     Ok(Sheet { headers, rows })
 }
 
-/// An XLSX: its first worksheet; the first row of its used range is the
-/// header.
+/// Most cells the used range of an XLSX worksheet may span (rows × columns):
+/// a registry export of 200,000 rows and 30 columns spans 6 million. The
+/// range is read whole, so a stray cell far from the data (a 2 KB file can
+/// hold one at XFD1048576) would otherwise make a range of 17 billion cells.
+pub(crate) const MAX_XLSX_CELLS: usize = 20_000_000;
+
+/// An XLSX: its first worksheet; the first row of its used range (the
+/// smallest rectangle holding every cell with a value) is the header.
+/// Errors: [`RegistryError::TooLarge`] past [`MAX_XLSX_CELLS`].
 fn xlsx(file: String, bytes: &[u8]) -> Result<Sheet, RegistryError> {
     let xlsx_error = |detail: String| RegistryError::Xlsx {
         file: file.clone(),
@@ -166,24 +173,63 @@ fn xlsx(file: String, bytes: &[u8]) -> Result<Sheet, RegistryError> {
         .first()
         .cloned()
         .ok_or_else(|| RegistryError::NoSheet { file: file.clone() })?;
-    let range = workbook
-        .worksheet_range(&sheet_name)
+    // The cells with a value, one at a time, as (row, column, text): memory
+    // in proportion to the file's cells, whatever range they span.
+    let mut reader = workbook
+        .worksheet_cells_reader(&sheet_name)
         .map_err(|e| xlsx_error(e.to_string()))?;
-    let Some((first_row, _)) = range.start() else {
+    let mut cells = Vec::new();
+    while let Some(cell) = reader.next_cell().map_err(|e| xlsx_error(e.to_string()))? {
+        let value = Data::from(cell.get_value().clone());
+        if value != Data::Empty {
+            let (row, column) = cell.get_position();
+            cells.push((row, column, cell_text(&value)));
+        }
+    }
+    drop(reader);
+    let (Some(first_row), Some(last_row), Some(first_column), Some(last_column)) = (
+        cells.iter().map(|c| c.0).min(),
+        cells.iter().map(|c| c.0).max(),
+        cells.iter().map(|c| c.1).min(),
+        cells.iter().map(|c| c.1).max(),
+    ) else {
         return Err(RegistryError::NoRows {
             file,
             sheet: sheet_name,
         });
     };
-    let first_row = usize::try_from(first_row).unwrap_or(usize::MAX - 2);
-    let mut rows = range
-        .rows()
-        .map(|cells| cells.iter().map(cell_text).collect::<Vec<String>>());
-    let headers = rows.next().unwrap_or_default();
+    let rows = u64::from(last_row - first_row) + 1;
+    let columns = u64::from(last_column - first_column) + 1;
+    let width = usize::try_from(columns).unwrap_or(usize::MAX);
+    let count = usize::try_from(rows).unwrap_or(usize::MAX);
+    if count.saturating_mul(width) > MAX_XLSX_CELLS {
+        return Err(RegistryError::TooLarge {
+            file,
+            sheet: sheet_name,
+            far: a1(last_row, last_column),
+            rows,
+            columns,
+            max: MAX_XLSX_CELLS,
+        });
+    }
+    let mut grid = vec![vec![String::new(); width]; count];
+    for (row, column, text) in cells {
+        let at = usize::try_from(row - first_row)
+            .ok()
+            .and_then(|r| grid.get_mut(r))
+            .zip(usize::try_from(column - first_column).ok())
+            .and_then(|(cells, c)| cells.get_mut(c));
+        if let Some(slot) = at {
+            *slot = text;
+        }
+    }
+    let mut grid = grid.into_iter();
+    let headers = grid.next().unwrap_or_default();
     if headers.iter().all(String::is_empty) {
         return Err(RegistryError::NoHeader { file });
     }
-    let rows = rows
+    let first_row = usize::try_from(first_row).unwrap_or(usize::MAX - 2);
+    let rows = grid
         .enumerate()
         .map(|(index, cells)| SheetRow {
             row: first_row.saturating_add(index).saturating_add(2),
@@ -191,6 +237,19 @@ fn xlsx(file: String, bytes: &[u8]) -> Result<Sheet, RegistryError> {
         })
         .collect();
     Ok(Sheet { headers, rows })
+}
+
+/// A cell's name in A1 notation (row and column from 0): `a1(0, 27)` is
+/// `AB1`.
+fn a1(row: u32, column: u32) -> String {
+    let mut letters = Vec::new();
+    let mut n = u64::from(column) + 1;
+    while n > 0 {
+        let digit = u8::try_from((n - 1) % 26).unwrap_or(0);
+        letters.push(char::from(b'A' + digit));
+        n = (n - 1) / 26;
+    }
+    letters.iter().rev().collect::<String>() + &(u64::from(row) + 1).to_string()
 }
 
 /// A cell's text, trimmed.

@@ -753,6 +753,24 @@ fn broken_empty_files() {
 }
 
 #[test]
+fn a_cell_at_the_end_of_the_sheet_is_refused_before_the_range_is_made() {
+    let name = "broken/far-cell.xlsx";
+    let error = read_sheet(name, &bytes(name)).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            RegistryError::TooLarge {
+                rows: 1_048_576,
+                columns: 16_384,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("to its cell XFD1048576"), "{error}");
+}
+
+#[test]
 fn broken_bom_crlf_reads_fine() {
     let sheet = sheet("broken/verra-bom-crlf.csv");
     assert_eq!(
