@@ -232,8 +232,10 @@ pub fn act(
 ///
 /// # Errors
 /// `not_divisible` when `record` is not a block (its serial names no range,
-/// or its quantity is not the range's count), or `requested` is 0 or all of
-/// its credits (a whole action, which splits nothing);
+/// or its quantity is not the range's count), `requested` is 0 or all of
+/// its credits (a whole action, which splits nothing), or a child's serial
+/// would not read back as a block of the same issuance (a CDM pair of one
+/// credit);
 /// `insufficient_quantity` when `requested` is more than its credits.
 pub fn split_records(
     record: &CanonicalRecord,
@@ -264,8 +266,25 @@ pub fn split_records(
     // 0 < requested < available: the front is start..=cut, the back the rest.
     let cut = block.start + (requested - 1);
     let child = |start: u64, end: u64, count: u64| -> Result<CanonicalRecord, TransitionError> {
+        let serial_number = block.render(start, end);
+        // A child is a block of its parent's issuance, or the credits it
+        // holds would be no block's (SPEC §6): its serial must read back as
+        // the same scheme, prefix and suffix with its own range. A CDM pair
+        // of one credit (two equal unit serials) names no range.
+        let same_issuance = parse_serial(&serial_number).is_some_and(|b| {
+            b.scheme == block.scheme
+                && b.prefix == block.prefix
+                && b.suffix == block.suffix
+                && (b.start, b.end) == (start, end)
+        });
+        if !same_issuance {
+            return Err(not_divisible(
+                "a child's serial would not name its range in the scheme's notation \
+                 (a CDM range of one credit cannot be written): act on more or fewer credits, or on all of them",
+            ));
+        }
         Ok(CanonicalRecord {
-            serial_number: block.render(start, end),
+            serial_number,
             quantity: Quantity::from_credits(count)
                 .ok_or_else(|| not_divisible("its quantity is out of range"))?,
             ..record.clone()

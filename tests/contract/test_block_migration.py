@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -233,3 +234,39 @@ def test_sqlite_events_check_is_rewritten_in_place(tmp_path: Path) -> None:
         assert "OpenEphemeral" not in plan, plan
         # 4 CREATED of old_database, then SPLIT + 2 CREATED + RETIRED.
         assert conn.execute("SELECT count(*) FROM events").fetchone() == (len(ids) + 4,)
+
+
+def test_a_partial_action_reaches_its_own_remainder_when_another_block_holds_its_last_credit(backend: Backend, tmp_path: Path) -> None:
+    """An older server split CDM blocks into children of one credit, which
+    are no blocks (two equal unit serials name no range; SPEC §6 now refuses
+    such a split as not_divisible), so it left their credit out of the index
+    and another block could be registered over it. A partial action
+    addressed to the split block must still act on its own remainder, not on
+    that other block. The state is made by removing the remainder's entry
+    from the index, as that server would have left it."""
+    unit = "KR-5-123-1-1-0-{}-7"
+    url = backend.new_url(tmp_path)
+    server = Server(url, tmp_path).start()
+    try:
+        def cdm(first: int, last: int, project: str) -> dict[str, Any]:
+            return {"project_name": project, "registry": "cdm", "vintage": 2022, "quantity": last - first + 1,
+                    "serial_number": f"{unit.format(first)} - {unit.format(last)}"}
+
+        a = server.post("/records", cdm(1001, 1010, "A"))
+        assert a.status == 201 and a.json["block"] is not None, a.raw
+        # One credit is no CDM block: the split is refused, nothing written.
+        assert_problem(server.post(f"/records/{a.json['id']}/retire", {"quantity": 9}), 422, "not_divisible")
+        split = server.post(f"/records/{a.json['id']}/retire", {"quantity": 8})
+        assert split.status == 200, split.raw
+        back = split.json["split"]["back"]
+        assert back["record"]["serial_number"] == f"{unit.format(1009)} - {unit.format(1010)}".lower()
+        backend.execute(url, f"DELETE FROM live_blocks WHERE record_id = '{back['id']}'")
+        b = server.post("/records", cdm(1010, 1012, "B"))
+        assert b.status == 201, b.raw
+        # Addressed to A: its remainder (2 credits) is retired whole; B is untouched.
+        r = server.post(f"/records/{a.json['id']}/retire", {"quantity": 2})
+        assert r.status == 200 and r.json["record_id"] == back["id"] and "split" not in r.json, r.raw
+        got = server.get(f"/records/{b.json['id']}").json
+        assert got["status"] == "ACTIVE" and got["children"] == [], got
+    finally:
+        assert server.stop() == 0

@@ -54,8 +54,10 @@ def children(record: dict[str, Any], requested: int) -> tuple[dict[str, Any], di
     """The front and back records of a split of ``requested`` credits off the
     block ``record``: the front the first ``requested`` credits of the range,
     the back the rest, both with the parent's other fields. Refused
-    ``not_divisible`` for a record that is not a block or a count that leaves
-    one side empty, ``insufficient_quantity`` for more than it holds."""
+    ``not_divisible`` for a record that is not a block, a count that leaves
+    one side empty, or a child whose serial would not parse back as a block
+    of the same issuance (a CDM pair of one credit); ``insufficient_quantity``
+    for more than it holds."""
     available = _credits(record)
     if requested > available:
         raise Refused("insufficient_quantity")
@@ -67,7 +69,15 @@ def children(record: dict[str, Any], requested: int) -> tuple[dict[str, Any], di
     cut = start + requested - 1
 
     def child(a: int, b: int, count: int) -> dict[str, Any]:
-        return dict(record, serial_number=serials_v1.render(record["serial_number"], a, b), quantity=f"{count}.0000")
+        serial = serials_v1.render(record["serial_number"], a, b)
+        # A child must be a block of the parent's issuance: its serial parses
+        # back to the same scheme, prefix and suffix, with its own range. A
+        # CDM pair of one credit (two equal unit serials) does not.
+        parsed = serials_v1.parse(serial)
+        expected = {**block, "start": str(a), "end": str(b)}
+        if parsed is None or any(parsed[k] != expected[k] for k in ("scheme", "prefix", "suffix", "start", "end")):
+            raise Refused("not_divisible")
+        return dict(record, serial_number=serial, quantity=f"{count}.0000")
 
     return child(start, cut, requested), child(cut + 1, start + available - 1, available - requested)
 

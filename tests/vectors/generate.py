@@ -775,7 +775,12 @@ def splits_vectors() -> dict[str, Any]:
     acr = block_record("ACR-FR-1129-2025-2917-30932 to 35143", 4212, registry="ACR")
     cases += chain("ACR block", acr, created_history(acr), [("RETIRED", 1000), ("RETIRED", 3211), ("RETIRED", 2)])
     cdm = block_record("IN-5-123456789-1-1-0-1234 - IN-5-123456888-1-1-0-1234", 100, registry="CDM")
-    cases += chain("CDM block", cdm, created_history(cdm), [("CANCELLED", 40), ("RETIRED", 59)])
+    # Step 3 would leave children of one credit, which a CDM pair cannot
+    # name as a block (two equal unit serials): not_divisible.
+    cases += chain("CDM block", cdm, created_history(cdm), [("CANCELLED", 40), ("RETIRED", 58), ("RETIRED", 1)])
+    # A one-credit child here would read as a generic block of another prefix.
+    odd = block_record("X:7-7 - X:7-9", 3, registry="CDM")
+    cases.append(split_case("a CDM child of one credit that reads as another block", odd, created_history(odd), "RETIRED", {"quantity": 1}, T1))
     generic = block_record("My Registry Lot:1-64", 64, registry="Other")
     cases += chain("generic block, one credit at a time", generic, created_history(generic), [("RETIRED", 1)] * 6)
     return {

@@ -1010,7 +1010,7 @@ fn remainder(
     let found = find_block(
         conn,
         "SELECT l.record_id FROM live_blocks l \
-         WHERE l.scheme = ?1 AND l.prefix = ?2 AND l.first <= ?3 AND l.first >= ?4 AND l.last >= ?3 \
+         WHERE l.scheme = ?1 AND l.prefix = ?2 AND l.first <= ?3 AND l.first >= ?4 AND l.last = ?3 \
          AND NOT EXISTS (SELECT 1 FROM left_out_blocks o \
              WHERE o.scheme = ?1 AND o.prefix = ?2 AND o.first <= ?3 AND o.last >= ?4) \
          ORDER BY l.first DESC LIMIT 1",

@@ -767,7 +767,10 @@ fn a_cell_at_the_end_of_the_sheet_is_refused_before_the_range_is_made() {
         ),
         "{error}"
     );
-    assert!(error.to_string().contains("to its cell XFD1048576"), "{error}");
+    assert!(
+        error.to_string().contains("to its cell XFD1048576"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -394,7 +394,7 @@ pub(super) async fn remainder<C: GenericClient + Sync>(
 /// holds its last credit, unless a left-out block overlaps the range.
 const REMAINDER: &str = "SELECT l.record_id FROM live_blocks l \
     WHERE l.scheme = $1 AND l.prefix = $2 AND l.credits @> $4::text::numeric \
-    AND lower(l.credits) >= $3::text::numeric \
+    AND l.credits <@ numrange($3::text::numeric, $4::text::numeric, '[]') \
     AND NOT EXISTS (SELECT 1 FROM left_out_blocks o WHERE o.scheme = $1 AND o.prefix = $2 \
         AND o.credits && numrange($3::text::numeric, $4::text::numeric, '[]'))";
 
