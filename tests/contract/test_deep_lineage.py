@@ -92,7 +92,7 @@ def test_a_lineage_too_large_to_answer_is_refused_by_name(tmp_path: Path) -> Non
         # Every record's lineage holds the whole tree: 20,001 records.
         for rid in (chain[0], chain[5_000], deepest):
             body = assert_problem(server.get(f"/records/{rid}/lineage"), 422, "lineage_too_large")
-            assert rid in body["detail"], body
+            assert rid in body["detail"] and "whole tree" in body["detail"], body
         # The records themselves read as usual, and a retire of 1 credit
         # addressed to the registered block acts on the deepest remainder,
         # which holds just that one.

@@ -97,7 +97,7 @@ pub(crate) async fn lineage(
     nodes.insert(id, parent);
     while let Some(next) = up {
         if ancestors.len() >= MAX_RECORDS {
-            return Err(too_large(id, LINEAGE_HELP));
+            return Err(tree_too_large(id));
         }
         parent = node(load(&app, next).await?)?;
         up = parent.parent;
@@ -110,7 +110,7 @@ pub(crate) async fn lineage(
     let mut stack = vec![root];
     while let Some(next) = stack.pop() {
         if order.len() >= MAX_RECORDS {
-            return Err(too_large(id, LINEAGE_HELP));
+            return Err(tree_too_large(id));
         }
         if let std::collections::hash_map::Entry::Vacant(slot) = nodes.entry(next) {
             slot.insert(node(load(&app, next).await?)?);
@@ -201,16 +201,24 @@ fn node(record: StoredRecord) -> Result<Node, StoreError> {
 const LINEAGE_HELP: &str = "GET /records/{id} names each record's parent and children: \
      read the tree a record at a time";
 
-/// The answer for `id` when what it asks for holds more than
-/// [`MAX_RECORDS`] records; `help` says what to do instead.
-pub(crate) fn too_large(id: RecordId, help: &str) -> Problem {
+/// The answer when what a request asks for holds more than [`MAX_RECORDS`]
+/// records: `detail` says which, `help` what to do instead.
+pub(crate) fn too_large(detail: String, help: &str) -> Problem {
     Problem::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         "lineage_too_large",
-        format!(
-            "the answer for record {id} would hold more than {MAX_RECORDS} records of its lineage, \
-             more than this server answers with"
-        ),
+        detail,
     )
     .with_help(help)
+}
+
+/// [`too_large`] for the lineage of `id`.
+fn tree_too_large(id: RecordId) -> Problem {
+    too_large(
+        format!(
+            "the lineage of record {id} covers the whole tree of its registered block, \
+             which has more than {MAX_RECORDS} records, the most an answer holds"
+        ),
+        LINEAGE_HELP,
+    )
 }

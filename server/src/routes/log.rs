@@ -279,9 +279,11 @@ pub(crate) async fn certificate(
     while let Some(parent) = chain.last().and_then(|r| Lineage::of(&r.events).parent) {
         if chain.len() >= MAX_RECORDS {
             return Err(too_large(
-                id,
-                "a certificate holds the record and all its ancestors; \
-                 each event's inclusion proof is at GET /events/{id}/proof",
+                format!(
+                    "record {id} has at least {MAX_RECORDS} ancestors; a certificate holds the record \
+                     and all its ancestors, at most {MAX_RECORDS} records"
+                ),
+                "each event's inclusion proof is at GET /events/{id}/proof",
             ));
         }
         let record = app.store.get(parent).await?.ok_or_else(|| {
