@@ -78,7 +78,34 @@ pub(crate) fn plan(rows: Vec<Cells>, summary: &mut Summary) -> Vec<Node> {
             Err(r) => summary.rejected.push(r),
         }
     }
-    nodes
+    // A row whose parent is in the file must be one of the children that
+    // row names: otherwise the file holds the parent before its split and
+    // the child after it, as an export taken while records were being split
+    // may (it would be replayed from no row, so it is never left unsaid).
+    let children: HashMap<RecordId, (usize, Option<(RecordId, RecordId)>)> =
+        nodes.iter().map(|n| (n.id, (n.row, n.children))).collect();
+    let mut kept = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        match n
+            .parent
+            .and_then(|p| children.get(&p).map(|&(row, c)| (p, row, c)))
+        {
+            Some((parent, row, named)) if !named.is_some_and(|(f, b)| f == n.id || b == n.id) => {
+                summary.rejected.push(Rejected {
+                    row: n.row,
+                    column: Some("parent".to_owned()),
+                    code: "lineage_differs".to_owned(),
+                    message: format!(
+                        "the parent {parent} (row {row}) is not split into this record in the file: \
+                         an export taken while records were being split can hold a block before its split \
+                         and its children after it; export again, or give the parent's row as it is now"
+                    ),
+                });
+            }
+            _ => kept.push(n),
+        }
+    }
+    kept
 }
 
 fn node(row: usize, cells: &Map<String, Value>) -> Result<Node, Rejected> {
@@ -241,7 +268,7 @@ pub(crate) async fn apply(
                 row: n.row,
                 column: Some("parent".to_owned()),
                 code: "parent_missing".to_owned(),
-                message: format!("the parent {parent} is not in the file"),
+                message: format!("the parent {parent} is not in the file, or its row is rejected"),
             }),
             Some(_) => {}
         }
