@@ -2,7 +2,9 @@
 //! `GET /records?format=csv|jsonl`. One row per record — split parents too —
 //! with its block, status, holder, lineage and retirement fields, in the
 //! order records were stored (a parent before its children), read page by
-//! page so memory stays constant however many records there are.
+//! page so memory stays constant however many records there are, every
+//! page from one snapshot of the database, so that each split block comes
+//! with its children however long the export takes.
 //!
 //! An export is also an import: `import --from tracker` (or `auto`) replays
 //! it into a database and gives the same ids, statuses, holders and lineage
@@ -16,7 +18,7 @@ use carbon_tracker_core::{Lineage, RecordId};
 use futures_util::stream::{self, Stream};
 use serde_json::{Map, Value};
 
-use crate::store::{ListQuery, Position, Store, StoreError, StoredRecord};
+use crate::store::{ListQuery, Store, StoreError, StoredRecord};
 
 /// Records read per page.
 const PAGE: u32 = 1000;
@@ -143,26 +145,22 @@ pub(crate) fn row(record: &StoredRecord) -> Result<Map<String, Value>, StoreErro
     Ok(out)
 }
 
-/// Every record matching `query`'s filters, page by page, oldest first. It
-/// owns its handle on the store: a response body outlives its handler.
+/// Every record matching `query`'s filters, page by page, oldest first, all
+/// from one snapshot of the database ([`Store::snapshot`]): an export taken
+/// while others write holds each split block with its children. It owns its
+/// handle on the store: a response body outlives its handler.
 pub(crate) fn pages(
     store: Arc<dyn Store>,
     query: ListQuery,
 ) -> impl Stream<Item = Result<Vec<StoredRecord>, StoreError>> + Send {
-    let first = ListQuery {
+    let (sender, receiver) = tokio::sync::mpsc::channel(2);
+    let query = ListQuery {
         limit: PAGE,
         ..query
     };
-    stream::try_unfold((store, Some(first)), |(store, next)| async move {
-        let Some(query) = next else {
-            return Ok(None);
-        };
-        let page = store.list(query.clone()).await?;
-        let following = page.next.map(|after: Position| ListQuery {
-            after: Some(after),
-            ..query
-        });
-        Ok(Some((page.items, (store, following))))
+    tokio::spawn(async move { store.snapshot(query, sender).await });
+    stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|page| (page, receiver))
     })
 }
 

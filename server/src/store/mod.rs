@@ -332,6 +332,9 @@ pub struct Position {
     pub pos: i64,
 }
 
+/// Where [`Store::snapshot`] sends its pages.
+pub type Pages = tokio::sync::mpsc::Sender<Result<Vec<StoredRecord>, StoreError>>;
+
 /// A database that holds records and their events.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -394,6 +397,14 @@ pub trait Store: Send + Sync {
 
     /// One page of records, oldest first.
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError>;
+
+    /// Every record matching `query`'s filters, oldest first, `query.limit`
+    /// at a time, into `pages`, all read in one snapshot of the database:
+    /// each record as it was at one instant, a split block with its children
+    /// (an export taken while others write is one state, which an import
+    /// replays). Returns when the last page is sent or `pages` is closed; an
+    /// error is the last item sent.
+    async fn snapshot(&self, query: ListQuery, pages: Pages);
 
     /// The leaves of every tree (records that are not `SPLIT`), counted and
     /// their credits added up per group of `keys` (none: one grand total),

@@ -31,7 +31,7 @@ use super::rows::{log_checkpoint, log_leaf};
 use super::summary::{self, Credits, Group, GroupKey, RawRow, Tally};
 use super::write::Step;
 use super::{
-    migrate, write, Answer, ApiKey, Append, Created, IdempotencyKey, Leaf, ListQuery, Page,
+    migrate, write, Answer, ApiKey, Append, Created, IdempotencyKey, Leaf, ListQuery, Page, Pages,
     Remember, SavedResponse, Store, StoreError, StoredCheckpoint, StoredRecord, Write,
 };
 use crate::access;
@@ -162,21 +162,41 @@ impl SqliteStore {
         let pooled = lock(&self.readers).pop();
         let conn = match pooled {
             Some(conn) => conn,
-            None => {
-                let conn = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(failed)?;
-                configure(&conn).map_err(failed)?;
-                conn.pragma_update(None, "query_only", true)
-                    .map_err(failed)?;
-                conn
-            }
+            None => open_reader(&self.path)?,
         };
         let result = f(&conn);
         lock(&self.readers).push(conn);
         result
+    }
+}
+
+/// A connection that only reads.
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(failed)?;
+    configure(&conn).map_err(failed)?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(failed)?;
+    Ok(conn)
+}
+
+/// [`Store::snapshot`] on a connection of its own, in one read transaction
+/// (under WAL, its snapshot is the database as of its first read).
+fn snapshot(path: &Path, mut query: ListQuery, pages: &Pages) -> Result<(), StoreError> {
+    let mut conn = open_reader(path)?;
+    let tx = conn.transaction().map_err(failed)?;
+    loop {
+        let page = list_records(&tx, &query)?;
+        if pages.blocking_send(Ok(page.items)).is_err() {
+            return Ok(());
+        }
+        match page.next {
+            Some(after) => query.after = Some(after),
+            None => return Ok(()),
+        }
     }
 }
 
@@ -334,6 +354,19 @@ impl Store for SqliteStore {
 
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
         self.read(|conn| list_records(conn, &query))
+    }
+
+    async fn snapshot(&self, query: ListQuery, pages: Pages) {
+        let path = self.path.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            if let Err(e) = snapshot(&path, query, &pages) {
+                let _ = pages.blocking_send(Err(e));
+            }
+        })
+        .await;
+        if let Err(e) = done {
+            tracing::error!(error = %e, "an export's reader stopped");
+        }
     }
 
     async fn summary(&self, keys: Vec<GroupKey>) -> Result<Vec<(Group, Tally)>, StoreError> {

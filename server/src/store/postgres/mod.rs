@@ -64,8 +64,8 @@ use super::blocks::LiveBlock;
 use super::rows::{log_checkpoint, log_leaf};
 use super::write::Step;
 use super::{
-    write, Answer, ApiKey, Append, IdempotencyKey, Leaf, ListQuery, Page, Position, Remember,
-    SavedResponse, Store, StoreError, StoredCheckpoint, StoredRecord, Write,
+    write, Answer, ApiKey, Append, IdempotencyKey, Leaf, ListQuery, Page, Pages, Position,
+    Remember, SavedResponse, Store, StoreError, StoredCheckpoint, StoredRecord, Write,
 };
 
 use group::Creates;
@@ -211,6 +211,12 @@ impl Store for PostgresStore {
         let q = &query;
         self.run(|client| async move { sql::list_records(&client, q).await })
             .await
+    }
+
+    async fn snapshot(&self, query: ListQuery, pages: Pages) {
+        if let Err(e) = snapshot(&self.pool, query, &pages).await {
+            let _ = pages.send(Err(e.error)).await;
+        }
     }
 
     async fn summary(
@@ -475,6 +481,29 @@ async fn create_alone(
         Ok(answer)
     })
     .await
+}
+
+/// [`Store::snapshot`] in one read-only `REPEATABLE READ` transaction: every
+/// page is read in the snapshot its first statement takes. Not retried: a
+/// retry would send the pages again.
+async fn snapshot(pool: &Pool, mut query: ListQuery, pages: &Pages) -> Result<(), Failed> {
+    let mut client = pool.get().await.map_err(Failed::from_pool)?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    loop {
+        let page = sql::list_records(&tx, &query).await?;
+        if pages.send(Ok(page.items)).await.is_err() {
+            return Ok(());
+        }
+        match page.next {
+            Some(after) => query.after = Some(after),
+            None => return Ok(()),
+        }
+    }
 }
 
 /// A lifecycle call on its own, in one transaction.

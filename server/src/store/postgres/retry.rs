@@ -65,7 +65,7 @@ pub(super) struct Failed {
 }
 
 impl Failed {
-    fn from_pool(e: PoolError) -> Self {
+    pub(super) fn from_pool(e: PoolError) -> Self {
         match e {
             PoolError::Backend(e) => Self::from(e),
             PoolError::Closed => Self::final_(StoreError::stopped("the server is shutting down")),
