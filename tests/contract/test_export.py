@@ -251,3 +251,47 @@ def test_an_export_taken_while_blocks_split_is_one_state(backend: Backend, tmp_p
             writer.join()
     finally:
         s.stop()
+
+
+def test_a_row_the_stored_record_cannot_reach_is_rejected_before_anything_is_written(backend: Backend, tmp_path: Path) -> None:
+    """The target database holds one record of the file already, cancelled;
+    the file says it was sold. The row is `status_differs` in the check
+    before writing (and in a dry run), so the file's other row is not
+    written either (it was: the store's state was only compared while
+    writing)."""
+    url = backend.new_url(tmp_path)
+    s = Server(url, tmp_path).start()
+    try:
+        first = s.post("/records", {"project_name": "Plain", "registry": "GS", "vintage": 2021, "quantity": "12.5",
+                                    "serial_number": f"P-1-{fresh_issuance()}"}).json
+        second = {"project_name": "Plain 2", "registry": "GS", "vintage": 2021, "quantity": 1,
+                  "serial_number": f"P-2-{fresh_issuance()}"}
+        assert s.post(f"/records/{first['id']}/cancel", {"reason": "error"}).status == 200
+    finally:
+        s.stop()
+    # The file as another database exported it: the first record sold, the second retired.
+    (tmp_path / "src").mkdir()
+    source = Server(backend.new_url(tmp_path / "src"), tmp_path / "src").start()
+    try:
+        fields = {k: first[k] for k in ("project_name", "registry", "vintage", "quantity", "serial_number")}
+        one = source.post("/records", fields).json["id"]
+        assert one == first["id"]
+        assert source.post(f"/records/{one}/sell", {"buyer": "Dan"}).status == 200
+        two = source.post("/records", second).json["id"]
+        assert source.post(f"/records/{two}/retire", {"beneficiary": "Eve"}).status == 200
+        text = source.get("/records?format=csv").raw.decode()
+    finally:
+        source.stop()
+    f = tmp_path / "file.csv"
+    f.write_text(text)
+    for flags in (["--dry-run"], []):
+        p = run_cli("import", *flags, str(f), env={"DATABASE_URL": url})
+        assert p.returncode == 1, p.stdout + p.stderr
+        assert "1 rejected" in p.stdout, p.stdout
+        assert (f"row 2: status: status_differs: {one} is stored CANCELLED (held by nobody); "
+                "the file says SOLD (held by Dan)") in p.stdout, p.stdout
+    s = Server(url, tmp_path).start()
+    try:
+        assert s.get(f"/records/{two}").status == 404
+    finally:
+        s.stop()

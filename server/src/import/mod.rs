@@ -653,12 +653,31 @@ async fn finish_tracker(
     progress: bool,
 ) -> Result<Summary, ImportError> {
     allowed(options, nodes.iter().flat_map(tracker::Node::actions))?;
+    // The rows whose stored record cannot reach the row's state are
+    // rejected before anything is written, as the rows' own faults are.
+    let ids: Vec<RecordId> = nodes.iter().map(tracker::Node::id).collect();
+    let stored = stored_ids(store.store, &ids).await?;
+    let mut reachable = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        let refused = if stored.contains(&n.id()) {
+            match store.get(n.id()).await? {
+                Some(record) => tracker::unreachable(&n, &record)?,
+                None => None,
+            }
+        } else {
+            None
+        };
+        match refused {
+            Some(r) => summary.rejected.push(r),
+            None => reachable.push(n),
+        }
+    }
+    let nodes = reachable;
     if stop_before_writing(&mut summary, options) {
         if options.dry_run {
-            let ids: Vec<RecordId> = nodes.iter().map(tracker::Node::id).collect();
-            let stored = stored_ids(store.store, &ids).await?.len();
-            summary.existing = stored;
-            summary.created = ids.len() - stored;
+            let existing = nodes.iter().filter(|n| stored.contains(&n.id())).count();
+            summary.existing = existing;
+            summary.created = nodes.len() - existing;
         }
         return Ok(sorted(summary));
     }

@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 
 use super::{Rejected, Summary, Writer};
 use crate::export::FINAL_FIELDS;
-use crate::store::{Append, Created, StoreError};
+use crate::store::{Append, Created, StoreError, StoredRecord};
 
 /// Records sent to the store per create call.
 const CHUNK: usize = 1000;
@@ -379,33 +379,17 @@ async fn settle(
             format!("the record {} was not created by its parent's split", n.id),
         );
     };
+    if let Some(refused) = unreachable(n, &stored)? {
+        return Ok(Err(refused));
+    }
     let state = lifecycle::replay(&stored.events)
         .map_err(|e| StoreError::corrupt(Some(n.id), "history", e))?;
     let (status, mut holder) = (state.status, state.owner);
     if status == n.status && holder == n.holder {
-        if status == Status::Split && Lineage::of(&stored.events).children != n.children {
-            return refuse(
-                "lineage_differs",
-                format!("{} is stored split into other children", n.id),
-            );
-        }
         if !counts.fresh.contains(&n.id) {
             counts.existing += 1;
         }
         return Ok(Ok(()));
-    }
-    if matches!(status, Status::Retired | Status::Cancelled | Status::Split) {
-        return refuse(
-            "status_differs",
-            format!(
-                "{} is stored {} (holder {:?}); the file says {} (holder {:?})",
-                n.id,
-                status.as_str(),
-                holder,
-                n.status.as_str(),
-                n.holder
-            ),
-        );
     }
     // A sale to the exported holder when the holder changed, or when a
     // record held since its split was sold again to the same holder.
@@ -413,10 +397,7 @@ async fn settle(
         let Some(buyer) = &n.holder else {
             return refuse(
                 "holder_differs",
-                format!(
-                    "{} is held by {holder:?} in the store; a sale cannot be undone",
-                    n.id
-                ),
+                format!("the file says {} is SOLD but names no holder", n.id),
             );
         };
         if let Err(e) = act(store, n.id, Action::Sell, sale(buyer), None).await {
@@ -436,6 +417,60 @@ async fn settle(
     }
     counts.retired += 1;
     Ok(Ok(()))
+}
+
+/// Why the row `n` cannot be reached from `stored`, its record as the store
+/// holds it, if it cannot: a final state other than the row's
+/// (`status_differs`), a split into other children (`lineage_differs`), or
+/// a holder the row does not name (`holder_differs`: a sale cannot be
+/// undone). Checked for every stored row before anything is written, and
+/// again as each is replayed.
+pub(crate) fn unreachable(n: &Node, stored: &StoredRecord) -> Result<Option<Rejected>, StoreError> {
+    let state = lifecycle::replay(&stored.events)
+        .map_err(|e| StoreError::corrupt(Some(n.id), "history", e))?;
+    let (status, holder) = (state.status, state.owner);
+    let refuse = |code: &str, message: String| {
+        Ok(Some(Rejected {
+            row: n.row,
+            column: Some("status".to_owned()),
+            code: code.to_owned(),
+            message,
+        }))
+    };
+    let shown = |holder: &Option<String>| holder.as_deref().unwrap_or("nobody").to_owned();
+    if status == n.status && holder == n.holder {
+        if status == Status::Split && Lineage::of(&stored.events).children != n.children {
+            return refuse(
+                "lineage_differs",
+                format!("{} is stored split into other children", n.id),
+            );
+        }
+        return Ok(None);
+    }
+    if matches!(status, Status::Retired | Status::Cancelled | Status::Split) {
+        return refuse(
+            "status_differs",
+            format!(
+                "{} is stored {} (held by {}); the file says {} (held by {})",
+                n.id,
+                status.as_str(),
+                shown(&holder),
+                n.status.as_str(),
+                shown(&n.holder)
+            ),
+        );
+    }
+    if holder.is_some() && n.holder.is_none() {
+        return refuse(
+            "holder_differs",
+            format!(
+                "{} is held by {} in the store; the file names no holder, and a sale cannot be undone",
+                n.id,
+                shown(&holder)
+            ),
+        );
+    }
+    Ok(None)
 }
 
 /// Splits `n` (held by `holder`) by the partial action its front child shows.
