@@ -815,20 +815,38 @@ async fn overlapping_rows(
         })
         .collect();
     let mut rejected = HashMap::new();
+    let mut found = Vec::new();
     let mut looks = stream::iter(looks).buffer_unordered(LOOKS_AT_ONCE);
     while let Some(look) = looks.next().await {
         if let (row, Some(tracked)) = look? {
-            rejected.insert(
-                row,
-                overlap(
-                    row,
-                    format!(
-                        "the block shares credits with the tracked block {tracked}: \
-                         the same credits cannot be registered twice"
-                    ),
-                ),
-            );
+            found.push((row, tracked));
         }
+    }
+    // A row's own record, stored (and maybe split) by another client since
+    // the first look, is that record, not an overlap.
+    let row_ids: HashMap<usize, RecordId> = blocks.iter().map(|(row, r)| (*row, r.id())).collect();
+    let found_ids: Vec<RecordId> = found
+        .iter()
+        .filter_map(|(row, _)| row_ids.get(row).copied())
+        .collect();
+    let stored_since = stored_ids(store, &found_ids).await?;
+    for (row, tracked) in found {
+        if row_ids
+            .get(&row)
+            .is_some_and(|id| stored_since.contains(id))
+        {
+            continue;
+        }
+        rejected.insert(
+            row,
+            overlap(
+                row,
+                format!(
+                    "the block shares credits with the tracked block {tracked}: \
+                     the same credits cannot be registered twice"
+                ),
+            ),
+        );
     }
     // Among the rows still kept, in order of first credit.
     let mut kept: Vec<(usize, LiveBlock)> = checked
