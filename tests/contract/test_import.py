@@ -274,3 +274,19 @@ def test_an_import_racing_clients_that_register_and_split_its_blocks(fresh_serve
         for c in clients:
             c.join()
     assert outputs, "the clients finished before an import ran"
+
+
+def test_an_error_says_each_thing_once(backend: Backend, tmp_path: Path) -> None:
+    """The cause of a failure is printed after its message, unless the
+    message says it already (it printed "No such file or directory (os error
+    2): No such file or directory (os error 2)"); a file the sheet reader
+    refuses is named once."""
+    missing = tmp_path / "missing.csv"
+    p = run_cli("import", str(missing), env={"DATABASE_URL": backend.new_url(tmp_path)})
+    one_line_error(p, f"cannot read {missing}")
+    assert p.stderr.count("No such file or directory") == 1, p.stderr
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(HEADER.encode() + b"\nFor\xeat,Verra,2021,10,VCS-1\n")
+    p = run_cli("import", str(latin), env={"DATABASE_URL": backend.new_url(tmp_path)})
+    one_line_error(p, "not UTF-8")
+    assert p.stderr.count(str(latin)) == 1, p.stderr

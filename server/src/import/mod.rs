@@ -99,6 +99,10 @@ pub enum ImportError {
         /// What was found.
         detail: String,
     },
+    /// The file cannot be read as a sheet (CSV or XLSX): the reader's
+    /// message, which names the file.
+    #[error("{0}")]
+    Sheet(String),
     /// `--from` names no format.
     #[error("unknown format {0:?}: use {FORMATS}")]
     UnknownFormat(String),
@@ -351,7 +355,7 @@ pub async fn import_bytes(
                     .to_owned(),
         });
     }
-    let sheet = registry::read_sheet(name, bytes).map_err(|e| format_error(e.to_string()))?;
+    let sheet = registry::read_sheet(name, bytes).map_err(|e| ImportError::Sheet(e.to_string()))?;
     let headers: Vec<String> = sheet
         .headers
         .iter()
