@@ -107,6 +107,16 @@ def test_a_misspelt_column_is_named_once(backend: Backend, tmp_path: Path) -> No
     assert "does not name serial_number" in out and "semicolon" in out and "row 1:" not in out, out
 
 
+def test_a_column_named_twice_is_refused(backend: Backend, tmp_path: Path) -> None:
+    """Which of two `quantity` columns holds the quantity is a guess; the
+    import took the last one without a word."""
+    content = (HEADER + ",Quantity\nA,VCS,2021,1,P-1,2\n").encode()
+    url, code, out = run_import(backend, tmp_path, "twice.csv", content)
+    assert code == 2, out
+    assert "names quantity more than once (columns 4 and 6)" in out, out
+    assert ids_in(url, tmp_path) == []
+
+
 def test_a_legacy_encoding_is_named(backend: Backend, tmp_path: Path) -> None:
     content = f"{HEADER}\nCaf\xe9,VCS,2021,1,L-1\n".encode("latin-1")
     url, code, out = run_import(backend, tmp_path, "latin1.csv", content)

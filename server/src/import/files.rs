@@ -105,6 +105,22 @@ fn csv_rows(text: &str) -> Result<Vec<Row>, String> {
             missing.join(", "),
         ));
     }
+    // A field named twice: which column holds it is a guess, so none is made.
+    if let Some(field) = RECORD_FIELDS
+        .iter()
+        .find(|field| columns.iter().flatten().filter(|c| c == *field).count() > 1)
+    {
+        let at: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.as_deref() == Some(*field))
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        return Err(format!(
+            "the header row {header_line:?} names {field} more than once (columns {}): keep one",
+            at.join(" and ")
+        ));
+    }
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
