@@ -99,10 +99,11 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
     if request.method() != Method::POST || request.uri().path() == "/ids" {
         return next.run(request).await;
     }
-    let Some(raw) = request.headers().get(IDEMPOTENCY_KEY) else {
+    let mut sent = request.headers().get_all(IDEMPOTENCY_KEY).iter();
+    let Some(raw) = sent.next() else {
         return next.run(request).await;
     };
-    let key = match read_key(raw) {
+    let key = match read_key(raw, sent.next().is_some()) {
         Ok(key) => key,
         Err(problem) => return problem.into_response(),
     };
@@ -172,8 +173,9 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
 
 /// Reads the header: 1 to 255 printable ASCII characters, taken as they
 /// are (the draft's RFC 8941 string form, `"…"`, keeps its quotes: a client
-/// sends the same header again when it retries).
-fn read_key(raw: &HeaderValue) -> Result<String, Problem> {
+/// sends the same header again when it retries); sent more than once
+/// (`twice`), it names no one key (the draft: an Item, not a List).
+fn read_key(raw: &HeaderValue, twice: bool) -> Result<String, Problem> {
     let bad = |why: &str| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -182,6 +184,9 @@ fn read_key(raw: &HeaderValue) -> Result<String, Problem> {
         )
         .with_help("send 1 to 255 printable ASCII characters, such as a UUID")
     };
+    if twice {
+        return Err(bad("is sent more than once"));
+    }
     let key = raw.as_bytes();
     if key.is_empty() {
         return Err(bad("is empty"));
@@ -297,7 +302,7 @@ mod tests {
     fn read(raw: &[u8]) -> Result<String, String> {
         HeaderValue::from_bytes(raw)
             .map_err(|e| e.to_string())
-            .and_then(|v| read_key(&v).map_err(|p| p.detail))
+            .and_then(|v| read_key(&v, false).map_err(|p| p.detail))
     }
 
     #[test]
