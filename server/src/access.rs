@@ -381,8 +381,9 @@ pub async fn command(store: &dyn Store, command: &KeyCommand) -> Result<ExitCode
                 eprintln!("revoked the key {name}");
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!("no active key is named {name}");
-                Ok(ExitCode::FAILURE)
+                Err(format!(
+                    "no active key is named {name}: `keys list` shows the keys and which are revoked"
+                ))
             }
         }
     }

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::{Parser, Subcommand};
+use std::error::Error as _;
 use tracing_subscriber::EnvFilter;
 
 /// The reference REST server of Carbon Credit Tracker.
@@ -355,6 +356,49 @@ pub struct SettingError {
     pub setting: &'static str,
     /// What is wrong and what to do.
     pub problem: String,
+}
+
+/// A value clap refused for a flag (a `--private-reads` that is not `true`
+/// or `false`, a number out of its range) as the one line every other
+/// setting's error is: the environment variable and the flag, the value and
+/// what it must be. `None` for any other error of the command line, which
+/// clap's own message explains with its usage.
+pub fn value_error(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let arg = text(ContextKind::InvalidArg)?;
+    let value = text(ContextKind::InvalidValue)?;
+    let flag = arg.split_whitespace().next()?;
+    let must = match e.get(ContextKind::ValidValue) {
+        Some(ContextValue::Strings(valid)) => format!("is not one of {}", valid.join(", ")),
+        _ => format!("is refused: {}", e.source().map(ToString::to_string)?),
+    };
+    let name = env_of(
+        &<Cli as clap::CommandFactory>::command(),
+        flag.trim_start_matches('-'),
+    )
+    .map_or_else(|| flag.to_owned(), |env| format!("{env} ({flag})"));
+    Some(format!("{name}: {value:?} {must}"))
+}
+
+/// The environment variable of the flag `--long`, in `command` or any of
+/// its subcommands.
+fn env_of(command: &clap::Command, long: &str) -> Option<String> {
+    command
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))
+        .and_then(|a| a.get_env())
+        .map(|env| env.to_string_lossy().into_owned())
+        .or_else(|| command.get_subcommands().find_map(|c| env_of(c, long)))
 }
 
 /// Reads one setting: empty and surrounding whitespace are refused for every

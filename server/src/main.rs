@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Parser;
 use tokio::net::TcpListener;
 
-use carbon_tracker_server::config::{log_filter, Cli, Command, Database, Settings};
+use carbon_tracker_server::config::{self, log_filter, Cli, Command, Database, Settings};
 use carbon_tracker_server::store::postgres::PostgresStore;
 use carbon_tracker_server::store::sqlite::SqliteStore;
 use carbon_tracker_server::store::Store;
@@ -21,7 +21,16 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
     reason = "a failed start is reported in one line on stderr"
 )]
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match config::value_error(&e) {
+            Some(line) => {
+                eprintln!("error: {line}");
+                return ExitCode::from(2);
+            }
+            None => e.exit(),
+        },
+    };
     // Offline: no database, no server, so no setting of theirs can stop it
     // (a PORT=abc in the environment is not the verifier's business).
     if let Some(Command::Verify {

@@ -374,7 +374,9 @@ def test_a_revoked_key_is_refused_at_once(keyed: tuple[Server, str], tmp_path: P
     assert r.returncode == 0, r.stderr
     problem = assert_problem(s.post("/records", new_record(), headers=auth(token)), 401, "unauthorized")
     assert "revoked" in problem["detail"]
-    assert keys_cli(s.database_url, tmp_path, "revoke", "desk").returncode == 1
+    # Again: an error that says why (exit 2, as for every command's errors).
+    again = keys_cli(s.database_url, tmp_path, "revoke", "desk")
+    assert again.returncode == 2 and "error: no active key is named desk" in again.stderr, again.stderr
     listed = keys_cli(s.database_url, tmp_path, "list").stdout.splitlines()
     assert listed[0].split("\t") == ["name", "scopes", "created", "last used", "revoked"]
     row = listed[1].split("\t")

@@ -73,6 +73,10 @@ REFUSED_SETTINGS = [
     ({"DATABASE_POOL_SIZE": "1001"}, ("DATABASE_POOL_SIZE", "1 to 1000")),
     ({"RUST_LOG": ""}, ("RUST_LOG", "empty")),
     ({"RUST_LOG": "info,carbon_tracker_server=loud"}, ("RUST_LOG", "level")),
+    # The flags clap reads itself (switches, ranged numbers): the same one line.
+    ({"PRIVATE_READS": "1"}, ("PRIVATE_READS (--private-reads)", '"1" is not one of true, false')),
+    ({"BODY_TIMEOUT_MS": "0"}, ("BODY_TIMEOUT_MS (--body-timeout-ms)", "100..=3600000")),
+    ({"IDEMPOTENCY_TTL_HOURS": "1"}, ("IDEMPOTENCY_TTL_HOURS (--idempotency-ttl-hours)", "24..=8760")),
 ]
 
 

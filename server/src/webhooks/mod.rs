@@ -64,14 +64,15 @@ pub enum WebhookCommand {
     },
     /// Delivers again every event after EVENT_ID (or every event, with
     /// --from-start), in feed order, then goes on with new events.
+    #[command(group(clap::ArgGroup::new("start").required(true).args(["after", "from_start"])))]
     Replay {
         /// The endpoint's URL, as added.
         url: String,
         /// The event after which to deliver again.
-        #[arg(long, value_name = "EVENT_ID", required_unless_present = "from_start")]
+        #[arg(long, value_name = "EVENT_ID")]
         after: Option<String>,
         /// Deliver again from the feed's first event.
-        #[arg(long, conflicts_with = "after")]
+        #[arg(long)]
         from_start: bool,
     },
 }
