@@ -128,24 +128,34 @@ async fn run(command: Option<Command>, mut settings: Settings) -> Result<ExitCod
     reason = "the overlaps command prints its list on stdout and its count on stderr"
 )]
 async fn run_on(command: Option<Command>, settings: Settings) -> Result<ExitCode, BoxError> {
+    let Some(command) = command else {
+        // The server takes its port first: a port in use stops it before a
+        // database is made or migrated.
+        let listener = listen(&settings).await?;
+        let (store, hooks) = open(&settings).await?;
+        let result = serve(settings, listener, Arc::clone(&store), hooks).await;
+        // Every acknowledged write is committed before the process ends.
+        store.close();
+        return result.map(|()| ExitCode::SUCCESS);
+    };
     let (store, hooks) = open(&settings).await?;
     let result = match &command {
         // Run by `main` before any setting is read.
-        Some(Command::Verify { .. }) => Ok(ExitCode::SUCCESS),
-        Some(Command::Keys { command }) => access::command(store.as_ref(), command)
+        Command::Verify { .. } => Ok(ExitCode::SUCCESS),
+        Command::Keys { command } => access::command(store.as_ref(), command)
             .await
             .map_err(Into::into),
-        Some(Command::Webhooks { command }) => {
+        Command::Webhooks { command } => {
             webhooks::command(store.as_ref(), hooks.as_ref(), command).await
         }
-        Some(Command::Audit) => audit::audit(Arc::clone(&store), &settings.log_key_file()).await,
-        Some(Command::Import {
+        Command::Audit => audit::audit(Arc::clone(&store), &settings.log_key_file()).await,
+        Command::Import {
             file,
             from,
             dry_run,
             skip_rejected,
             report,
-        }) => {
+        } => {
             let options = import::Options {
                 from: Some(from.clone()),
                 dry_run: *dry_run,
@@ -164,12 +174,12 @@ async fn run_on(command: Option<Command>, settings: Settings) -> Result<ExitCode
                 ExitCode::FAILURE
             })
         }
-        Some(Command::Export { format, output }) => {
+        Command::Export { format, output } => {
             let count = export::export(Arc::clone(&store), *format, output.as_deref()).await?;
             eprintln!("exported {count} records");
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Overlaps) => {
+        Command::Overlaps => {
             let overlaps = store.overlaps().await?;
             for (record, with) in &overlaps {
                 println!("{record} overlaps {with}");
@@ -184,9 +194,6 @@ async fn run_on(command: Option<Command>, settings: Settings) -> Result<ExitCode
                 ExitCode::FAILURE
             })
         }
-        None => serve(settings, Arc::clone(&store), hooks)
-            .await
-            .map(|()| ExitCode::SUCCESS),
     };
     // Every acknowledged write is committed before the process ends.
     store.close();
@@ -221,15 +228,20 @@ async fn open(settings: &Settings) -> Result<(Arc<dyn Store>, Arc<dyn WebhookSto
     })
 }
 
+/// The server's listening socket, on `--host` and `--port`.
+async fn listen(settings: &Settings) -> Result<TcpListener, BoxError> {
+    let (host, port) = (settings.host.as_str(), settings.port);
+    Ok(TcpListener::bind((host, port))
+        .await
+        .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?)
+}
+
 async fn serve(
     settings: Settings,
+    listener: TcpListener,
     store: Arc<dyn Store>,
     hooks: Arc<dyn WebhookStore>,
 ) -> Result<(), BoxError> {
-    let (host, port) = (settings.host.as_str(), settings.port);
-    let listener = TcpListener::bind((host, port))
-        .await
-        .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
     let address = listener.local_addr()?;
     tracing::info!("configuration: {}", settings.command_line());
     report_overlaps(store.as_ref()).await?;

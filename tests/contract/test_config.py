@@ -395,3 +395,17 @@ def test_a_log_whose_key_is_missing_is_refused_without_a_new_key(tmp_path: Path)
                        env={**{k: v for k, v in os.environ.items() if k != "API_TOKEN"}, "DATABASE_URL": url})
     one_line_error(p, "signing key", "missing", "a log keeps its key")
     assert not key.exists()
+
+
+def test_a_port_in_use_stops_the_server_before_a_database_is_made(tmp_path: Path) -> None:
+    """The server takes its port before it opens the database: a port in use
+    left a new, migrated SQLite file behind (found by a re-test)."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        p = run_cli(env={"DATABASE_URL": "sqlite://t.db", "HOST": "127.0.0.1", "PORT": str(port)}, cwd=tmp_path)
+    one_line_error(p, f"cannot listen on 127.0.0.1:{port}")
+    assert list(tmp_path.iterdir()) == [], "no database is made"
