@@ -490,7 +490,16 @@ fn bar(len: usize, progress: bool) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} rows, {per_sec}, eta {eta}")
+        ProgressStyle::with_template("{bar:40} {pos}/{len} rows, {rate} rows/s, eta {eta}")
+            .map(|style| {
+                // Whole rows a second: indicatif's {per_sec} shows four decimals.
+                style.with_key(
+                    "rate",
+                    |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}", state.per_sec());
+                    },
+                )
+            })
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
