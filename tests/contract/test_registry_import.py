@@ -182,6 +182,7 @@ def test_a_retirement_from_the_middle_of_a_tracked_block_is_refused_naming_it(ba
         p = run_cli("import", str(f), env={"DATABASE_URL": url})
         assert p.returncode == 1
         assert "not_at_front" in p.stdout and root_id in p.stdout, p.stdout
+        assert f"the credits 1101-1250 lie in the tracked block {root_id}" in p.stdout, p.stdout
         assert s.get(f"/records/{root_id}").json["status"] == "ACTIVE"
     finally:
         s.stop()

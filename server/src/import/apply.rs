@@ -216,11 +216,17 @@ async fn inside(store: &Writer<'_>, p: &Planned, holder: RecordId) -> Result<Don
         return Ok(Done::Rejected(overlap()));
     };
     if start != from || last > to {
+        // Inside the block but not at its front, or across one of its ends.
+        let place = if start >= from && last <= to {
+            "lie in the tracked block"
+        } else {
+            "are partly in the tracked block"
+        };
         return Ok(Done::Rejected(rejected(
             "serial_number",
             "not_at_front",
             format!(
-                "the credits {start}-{last} lie in the tracked block {holder} ({from}-{to}) but not at its front; \
+                "the credits {start}-{last} {place} {holder} ({from}-{to}) and are not its first credits; \
                  a partial retirement takes the first credits of a block (SPEC §6): import the rows that retired the credits before them first"
             ),
         )));
