@@ -151,17 +151,26 @@ def test_an_edited_export_row_is_rejected_and_nothing_is_written(source: Any, ba
     text = s.get("/records?format=csv").raw.decode()
     rows = list(csv.DictReader(io.StringIO(text)))
     rows[0]["quantity"] = "999"
-    out = io.StringIO()
-    w = csv.DictWriter(out, fieldnames=COLUMNS)
-    w.writeheader()
-    w.writerows(rows)
-    f = tmp_path / "edited.csv"
-    f.write_text(out.getvalue())
+    f = write_rows(tmp_path / "edited.csv", rows)
     url = backend.new_url(tmp_path)
     p = run_cli("import", str(f), env={"DATABASE_URL": url})
     assert p.returncode == 1
     assert "row 2: id: id_mismatch" in p.stdout, p.stdout
     assert "nothing was written" in p.stdout
+    assert_empty(url, tmp_path)
+
+
+def write_rows(f: Path, rows: list[dict[str, str]]) -> Path:
+    """`rows` as an export's CSV file `f`."""
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=COLUMNS)
+    w.writeheader()
+    w.writerows(rows)
+    f.write_text(out.getvalue())
+    return f
+
+
+def assert_empty(url: str, tmp_path: Path) -> None:
     copy = Server(url, tmp_path).start()
     try:
         assert copy.get("/records").json["items"] == []
@@ -182,12 +191,7 @@ def test_a_child_whose_parent_row_is_not_split_is_rejected_not_dropped(source: A
     split.update(status="ACTIVE", front="", back="")
     orphans = sorted(i + 2 for i, r in enumerate(rows) if r["parent"] == split["id"])
     assert len(orphans) == 2
-    out = io.StringIO()
-    w = csv.DictWriter(out, fieldnames=COLUMNS)
-    w.writeheader()
-    w.writerows(rows)
-    f = tmp_path / "torn.csv"
-    f.write_text(out.getvalue())
+    f = write_rows(tmp_path / "torn.csv", rows)
     url = backend.new_url(tmp_path)
     for flags in (["--dry-run"], []):
         p = run_cli("import", *flags, str(f), env={"DATABASE_URL": url})
@@ -197,11 +201,7 @@ def test_a_child_whose_parent_row_is_not_split_is_rejected_not_dropped(source: A
         parent_row = rows.index(split) + 2
         for row in orphans:
             assert f"row {row}: parent: lineage_differs: the parent {split['id']} (row {parent_row})" in p.stdout, p.stdout
-    copy = Server(url, tmp_path).start()
-    try:
-        assert copy.get("/records").json["items"] == []
-    finally:
-        copy.stop()
+    assert_empty(url, tmp_path)
 
 
 def torn_rows(rows: list[dict[str, str]]) -> list[str]:

@@ -365,14 +365,7 @@ async fn settle(
     by_id: &HashMap<RecordId, &Node>,
     counts: &mut Counts,
 ) -> Result<Result<(), Rejected>, StoreError> {
-    let refuse = |code: &str, message: String| {
-        Ok(Err(Rejected {
-            row: n.row,
-            column: Some("status".to_owned()),
-            code: code.to_owned(),
-            message,
-        }))
-    };
+    let refuse = |code: &str, message: String| Ok(Err(status_refused(n, code, message)));
     let Some(stored) = store.get(n.id).await? else {
         return refuse(
             "lineage_differs",
@@ -429,14 +422,7 @@ pub(crate) fn unreachable(n: &Node, stored: &StoredRecord) -> Result<Option<Reje
     let state = lifecycle::replay(&stored.events)
         .map_err(|e| StoreError::corrupt(Some(n.id), "history", e))?;
     let (status, holder) = (state.status, state.owner);
-    let refuse = |code: &str, message: String| {
-        Ok(Some(Rejected {
-            row: n.row,
-            column: Some("status".to_owned()),
-            code: code.to_owned(),
-            message,
-        }))
-    };
+    let refuse = |code: &str, message: String| Ok(Some(status_refused(n, code, message)));
     let shown = |holder: &Option<String>| holder.as_deref().unwrap_or("nobody").to_owned();
     if status == n.status && holder == n.holder {
         if status == Status::Split && Lineage::of(&stored.events).children != n.children {
@@ -471,6 +457,16 @@ pub(crate) fn unreachable(n: &Node, stored: &StoredRecord) -> Result<Option<Reje
         );
     }
     Ok(None)
+}
+
+/// The row `n` refused for its `status` column.
+fn status_refused(n: &Node, code: &str, message: String) -> Rejected {
+    Rejected {
+        row: n.row,
+        column: Some("status".to_owned()),
+        code: code.to_owned(),
+        message,
+    }
 }
 
 /// Splits `n` (held by `holder`) by the partial action its front child shows.
