@@ -656,20 +656,34 @@ fn wait_briefly(attempts: i32) -> bool {
 /// (`journal_size_limit` then truncates the file). Should writes outpace
 /// the PASSIVE checkpoints until the WAL is four times that size, the
 /// RESTART runs anyway: a bounded WAL comes before a short stall.
+///
+/// A reader that keeps one snapshot for long (an export: [`Store::snapshot`])
+/// keeps every frame written after it: no checkpoint copies them until it
+/// ends, and a RESTART would only hold off every writer for [`BUSY_WAIT`]
+/// and fail. So a RESTART is tried only when the last PASSIVE checkpoint
+/// copied frames the one before had not (or copied them all): while a
+/// reader holds the copying up, the WAL grows until it ends.
 fn checkpoint_loop(conn: &Connection, stop: &mpsc::Receiver<()>, restart_frames: i64) {
+    let mut copied_before: Option<i64> = None;
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
         // The WAL's size in frames, and how many of them are now copied.
         let passive = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
             Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
         });
         let result = match passive {
-            Ok((frames, copied))
-                if frames > 4 * restart_frames
-                    || (frames > restart_frames && frames - copied <= restart_frames / 16) =>
-            {
-                conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+            Ok((frames, copied)) => {
+                let copying = copied == frames || copied_before.is_some_and(|was| copied != was);
+                copied_before = Some(copied);
+                if copying
+                    && (frames > 4 * restart_frames
+                        || (frames > restart_frames && frames - copied <= restart_frames / 16))
+                {
+                    conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+                } else {
+                    Ok(())
+                }
             }
-            other => other.map(drop),
+            Err(e) => Err(e),
         };
         if let Err(e) = result {
             tracing::warn!(error = %e, "a WAL checkpoint failed; the next one will retry");
@@ -1441,6 +1455,60 @@ mod tests {
                 "{kind:?}"
             );
         }
+    }
+
+    /// A reader that keeps one snapshot (an export's) while writes go on:
+    /// no write waits on the checkpointer. A RESTART tried past the WAL's
+    /// limit waited for that reader and held off every writer for the busy
+    /// wait (5 s) at each checkpoint interval.
+    #[test]
+    fn a_reader_on_an_old_snapshot_holds_up_no_write() {
+        const LIMIT: i64 = 64;
+        let dir =
+            std::env::temp_dir().join(format!("carbon-tracker-pinned-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("wal.db");
+        let open = || {
+            let conn = Connection::open(&path).unwrap();
+            configure(&conn).unwrap();
+            conn
+        };
+        let writer = open();
+        configure_writer(&writer, LIMIT).unwrap();
+        writer.pragma_update(None, "synchronous", "OFF").unwrap();
+        writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
+        writer
+            .execute("INSERT INTO t VALUES (zeroblob(3000))", [])
+            .unwrap();
+        let mut reader = open();
+        let snapshot = reader.transaction().unwrap();
+        snapshot
+            .query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+            .unwrap();
+        let (stop, stopped) = mpsc::channel::<()>();
+        let checkpointer = open();
+        let checkpoints =
+            std::thread::spawn(move || checkpoint_loop(&checkpointer, &stopped, LIMIT));
+        let until = std::time::Instant::now() + std::time::Duration::from_millis(2500);
+        let mut longest = std::time::Duration::ZERO;
+        let mut written = 0_u64;
+        while std::time::Instant::now() < until {
+            let started = std::time::Instant::now();
+            writer
+                .execute("INSERT INTO t VALUES (zeroblob(3000))", [])
+                .unwrap();
+            longest = longest.max(started.elapsed());
+            written += 1;
+        }
+        drop(snapshot);
+        drop(stop);
+        checkpoints.join().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(written > 4 * LIMIT as u64, "only {written} commits");
+        assert!(
+            longest < std::time::Duration::from_secs(1),
+            "a write waited {longest:?} on the checkpointer"
+        );
     }
 
     /// Writes that never pause, and a reader always in a read transaction:
