@@ -107,6 +107,17 @@ def test_a_misspelt_column_is_named_once(backend: Backend, tmp_path: Path) -> No
     assert "does not name serial_number" in out and "semicolon" in out and "row 1:" not in out, out
 
 
+def test_every_problem_of_a_row_is_reported_with_its_field_and_code(backend: Backend, tmp_path: Path) -> None:
+    """A row with two bad fields: two lines, each naming its column and a
+    stable code; the row counts once (the second problem was folded into
+    the first's message, without its column or code)."""
+    content = (HEADER + "\nA,VCS,20x1,-5,P-1\nB,VCS,2021,1,P-2\n").encode()
+    url, code, out = run_import(backend, tmp_path, "two.csv", content)
+    assert code == 1, out
+    assert "1 rejected" in out, out
+    assert "row 2: vintage: not_an_integer" in out and "row 2: quantity: not_positive" in out, out
+
+
 def test_a_column_named_twice_is_refused(backend: Backend, tmp_path: Path) -> None:
     """Which of two `quantity` columns holds the quantity is a guess; the
     import took the last one without a word."""

@@ -232,7 +232,8 @@ pub struct Summary {
     pub sold: usize,
     /// Rows left out: empty rows, rows without a serial.
     pub skipped: Vec<Skipped>,
-    /// Rows not imported.
+    /// Rows not imported: one entry per problem, each with its column and
+    /// code (a row may have several).
     pub rejected: Vec<Rejected>,
     /// Rows imported with something to say: a serial naming a range of
     /// another count than the quantity (a plain record, not a block, SPEC §6).
@@ -531,7 +532,7 @@ fn plan_registry(rows: Vec<registry::RegistryRow>, summary: &mut Summary) -> Vec
         {
             Ok(record) => record,
             Err(e) => {
-                summary.rejected.push(api_rejection(row, &e));
+                summary.rejected.extend(api_rejection(row, &e));
                 continue;
             }
         };
@@ -567,26 +568,25 @@ fn plan_registry(rows: Vec<registry::RegistryRow>, summary: &mut Summary) -> Vec
     planned
 }
 
-fn api_rejection(row: usize, e: &api::ApiError) -> Rejected {
-    match e.errors.first() {
-        Some(f) => Rejected {
-            row,
-            column: Some(f.field.clone()),
-            code: f.code.as_str().to_owned(),
-            message: e
-                .errors
-                .iter()
-                .map(|f| f.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; "),
-        },
-        None => Rejected {
+fn api_rejection(row: usize, e: &api::ApiError) -> Vec<Rejected> {
+    if e.errors.is_empty() {
+        return vec![Rejected {
             row,
             column: None,
             code: e.code.clone(),
             message: e.message.clone(),
-        },
+        }];
     }
+    // Every problem of the row, each with its field and code.
+    e.errors
+        .iter()
+        .map(|f| Rejected {
+            row,
+            column: Some(f.field.clone()),
+            code: f.code.as_str().to_owned(),
+            message: f.message.clone(),
+        })
+        .collect()
 }
 
 /// A dry run of registry rows: which blocks are stored already, which
@@ -737,7 +737,7 @@ async fn records(
             .and_then(|input| api::canonicalize(&input))
         {
             Ok(record) => checked.push((row, value, record)),
-            Err(e) => summary.rejected.push(api_rejection(row, &e)),
+            Err(e) => summary.rejected.extend(api_rejection(row, &e)),
         }
     }
     let overlaps = overlapping_rows(store.store, &checked).await?;
@@ -778,7 +778,7 @@ async fn records(
                         message: p.detail,
                     });
                 }
-                Outcome::Invalid(e) => summary.rejected.push(api_rejection(*row, e)),
+                Outcome::Invalid(e) => summary.rejected.extend(api_rejection(*row, e)),
             }
         }
         bar.inc(chunk.len() as u64);
@@ -946,10 +946,12 @@ pub fn summary_line(name: &str, s: &Summary) -> String {
     if s.sold > 0 {
         line.push_str(&format!(", {} sales applied", s.sold));
     }
+    // Rows, not problems: a row may be rejected for several.
+    let rejected_rows: HashSet<usize> = s.rejected.iter().map(|r| r.row).collect();
     line.push_str(&format!(
         ", {} skipped, {} rejected",
         s.skipped.len(),
-        s.rejected.len()
+        rejected_rows.len()
     ));
     if !s.warnings.is_empty() {
         line.push_str(&format!(", {} with a warning", s.warnings.len()));
