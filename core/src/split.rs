@@ -267,21 +267,14 @@ pub fn split_records(
     let cut = block.start + (requested - 1);
     let child = |start: u64, end: u64, count: u64| -> Result<CanonicalRecord, TransitionError> {
         let serial_number = block.render(start, end);
-        // A child is a block of its parent's issuance, or the credits it
-        // holds would be no block's (SPEC §6): its serial must read back as
-        // the same scheme, prefix and suffix with its own range. A CDM pair
-        // of one credit (two equal unit serials) names no range.
-        let same_issuance = parse_serial(&serial_number).is_some_and(|b| {
-            b.scheme == block.scheme
-                && b.prefix == block.prefix
-                && b.suffix == block.suffix
-                && (b.start, b.end) == (start, end)
-        });
-        if !same_issuance {
-            return Err(not_divisible(
-                "a child's serial would not name its range in the scheme's notation \
-                 (a CDM range of one credit cannot be written): act on more or fewer credits, or on all of them",
-            ));
+        // A child is a block, or the credits it holds would be no block's
+        // (SPEC §6): its serial must read back as the parent's scheme with
+        // its own range (the rendering keeps the rest of the text). A CDM
+        // pair of one credit (two equal unit serials) names no range.
+        let a_block = parse_serial(&serial_number)
+            .is_some_and(|b| (b.scheme, b.start, b.end) == (block.scheme, start, end));
+        if !a_block {
+            return Err(not_divisible("a child's serial would name no range"));
         }
         Ok(CanonicalRecord {
             serial_number,
