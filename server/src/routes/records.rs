@@ -462,7 +462,7 @@ pub(crate) async fn list(
         limit: parse_limit(p.limit.as_deref())?,
     };
     if let Some(format) = format {
-        return Ok(export_response(app, query, format));
+        return export_response(app, query, format).await;
     }
     let page = app.store.list(query).await?;
     let items = page
@@ -477,17 +477,26 @@ pub(crate) async fn list(
     .into_response())
 }
 
-/// Every record `query` matches, as an export streamed page by page. A
-/// failure after the first bytes ends the body early (the status is sent by
-/// then); the last line of a complete CSV export ends with CRLF.
-fn export_response(app: AppState, query: ListQuery, format: ExportFormat) -> Response {
+/// Every record `query` matches, as an export streamed page by page. The
+/// first page is read before the answer starts, so that a failure then (the
+/// database, or every connection exports may use being in use) is its own
+/// status; a failure after the first bytes ends the body early. The last
+/// line of a complete CSV export ends with CRLF.
+async fn export_response(
+    app: AppState,
+    query: ListQuery,
+    format: ExportFormat,
+) -> Result<Response, Problem> {
     use futures_util::{stream, StreamExt};
     let header_line = match format {
         ExportFormat::Csv => Some(export::csv_header()),
         _ => None,
     };
+    let mut pages = Box::pin(export::pages(app.store, query));
+    let first = pages.next().await.transpose()?;
+    let pages = stream::iter(first.map(Ok)).chain(pages);
     let body = stream::iter(header_line.map(|h| Ok::<_, StoreError>(axum::body::Bytes::from(h))))
-        .chain(export::pages(app.store, query).map(move |page| {
+        .chain(pages.map(move |page| {
             let mut out = Vec::new();
             for record in &page? {
                 let row = export::row(record)?;
@@ -502,11 +511,11 @@ fn export_response(app: AppState, query: ListQuery, format: ExportFormat) -> Res
         ExportFormat::Jsonl => "application/x-ndjson",
         _ => "text/csv; charset=utf-8",
     };
-    (
+    Ok((
         [(header::CONTENT_TYPE, content_type)],
         axum::body::Body::from_stream(body),
     )
-        .into_response()
+        .into_response())
 }
 
 /// What happened to one input of a batch.

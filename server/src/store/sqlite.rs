@@ -12,7 +12,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
@@ -100,6 +101,9 @@ pub struct SqliteStore {
     thread: Mutex<Option<JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
+    /// Exports under way ([`Store::snapshot`]): the checkpointer starts the
+    /// WAL over only when there are none.
+    exports: Arc<AtomicUsize>,
 }
 
 impl SqliteStore {
@@ -117,10 +121,16 @@ impl SqliteStore {
         let checkpoint_conn = Connection::open(path).map_err(|e| fail(&e))?;
         configure(&checkpoint_conn).map_err(|e| fail(&e))?;
         let (stop_checkpoints, stopped) = mpsc::channel::<()>();
-        let checkpointer = std::thread::Builder::new()
-            .name("sqlite-checkpoint".to_owned())
-            .spawn(move || checkpoint_loop(&checkpoint_conn, &stopped, WAL_RESTART_FRAMES))
-            .map_err(|e| fail(&e))?;
+        let exports = Arc::new(AtomicUsize::new(0));
+        let checkpointer = {
+            let exports = Arc::clone(&exports);
+            std::thread::Builder::new()
+                .name("sqlite-checkpoint".to_owned())
+                .spawn(move || {
+                    checkpoint_loop(&checkpoint_conn, &stopped, WAL_RESTART_FRAMES, &exports);
+                })
+                .map_err(|e| fail(&e))?
+        };
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
@@ -137,6 +147,7 @@ impl SqliteStore {
             thread: Mutex::new(Some(thread)),
             readers: Mutex::new(Vec::new()),
             path: path.to_owned(),
+            exports,
         })
     }
 
@@ -358,12 +369,14 @@ impl Store for SqliteStore {
 
     async fn snapshot(&self, query: ListQuery, pages: Pages) {
         let path = self.path.clone();
+        self.exports.fetch_add(1, Ordering::SeqCst);
         let done = tokio::task::spawn_blocking(move || {
             if let Err(e) = snapshot(&path, query, &pages) {
                 let _ = pages.blocking_send(Err(e));
             }
         })
         .await;
+        self.exports.fetch_sub(1, Ordering::SeqCst);
         if let Err(e) = done {
             tracing::error!(error = %e, "an export's reader stopped");
         }
@@ -660,10 +673,16 @@ fn wait_briefly(attempts: i32) -> bool {
 /// A reader that keeps one snapshot for long (an export: [`Store::snapshot`])
 /// keeps every frame written after it: no checkpoint copies them until it
 /// ends, and a RESTART would only hold off every writer for [`BUSY_WAIT`]
-/// and fail. So a RESTART is tried only when the last PASSIVE checkpoint
-/// copied frames the one before had not (or copied them all): while a
-/// reader holds the copying up, the WAL grows until it ends.
-fn checkpoint_loop(conn: &Connection, stop: &mpsc::Receiver<()>, restart_frames: i64) {
+/// and fail. So no RESTART is tried while an export is under way
+/// (`exports`), nor unless the last PASSIVE checkpoint copied frames the
+/// one before had not (or copied them all), for any other reader that
+/// holds the copying up: the WAL grows until they end.
+fn checkpoint_loop(
+    conn: &Connection,
+    stop: &mpsc::Receiver<()>,
+    restart_frames: i64,
+    exports: &AtomicUsize,
+) {
     let mut copied_before: Option<i64> = None;
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_INTERVAL) {
         // The WAL's size in frames, and how many of them are now copied.
@@ -675,6 +694,7 @@ fn checkpoint_loop(conn: &Connection, stop: &mpsc::Receiver<()>, restart_frames:
                 let copying = copied == frames || copied_before.is_some_and(|was| copied != was);
                 copied_before = Some(copied);
                 if copying
+                    && exports.load(Ordering::SeqCst) == 0
                     && (frames > 4 * restart_frames
                         || (frames > restart_frames && frames - copied <= restart_frames / 16))
                 {
@@ -1487,8 +1507,9 @@ mod tests {
             .unwrap();
         let (stop, stopped) = mpsc::channel::<()>();
         let checkpointer = open();
-        let checkpoints =
-            std::thread::spawn(move || checkpoint_loop(&checkpointer, &stopped, LIMIT));
+        let checkpoints = std::thread::spawn(move || {
+            checkpoint_loop(&checkpointer, &stopped, LIMIT, &AtomicUsize::new(0));
+        });
         let until = std::time::Instant::now() + std::time::Duration::from_millis(2500);
         let mut longest = std::time::Duration::ZERO;
         let mut written = 0_u64;
@@ -1533,8 +1554,9 @@ mod tests {
         writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
         let (stop, stopped) = mpsc::channel::<()>();
         let checkpointer = open();
-        let checkpoints =
-            std::thread::spawn(move || checkpoint_loop(&checkpointer, &stopped, LIMIT));
+        let checkpoints = std::thread::spawn(move || {
+            checkpoint_loop(&checkpointer, &stopped, LIMIT, &AtomicUsize::new(0));
+        });
         let reading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
         let reader = {
             let (reader, reading) = (open(), reading.clone());

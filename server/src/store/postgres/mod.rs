@@ -48,6 +48,8 @@ mod sql;
 mod tls;
 mod webhooks;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use carbon_tracker_core::lifecycle::Event;
 use carbon_tracker_core::{Acted, CanonicalRecord, RecordId};
@@ -79,7 +81,13 @@ pub struct PostgresStore {
     reader: queue::Sender<(RecordId, reads::Reply)>,
     /// The queue of the grouped API key lookups; `None` once closed.
     keys: queue::Sender<keys::Lookup>,
+    /// Exports under way: each keeps a connection for as long as its client
+    /// reads, so they may hold a quarter of the pool, no more.
+    exports: Arc<tokio::sync::Semaphore>,
 }
+
+/// How long an export waits for one of the others to end.
+const EXPORT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl PostgresStore {
     /// Connects with up to `pool_size` connections and applies pending
@@ -94,6 +102,7 @@ impl PostgresStore {
             writer: std::sync::Mutex::new(Some(writer)),
             reader: std::sync::Mutex::new(Some(reader)),
             keys: std::sync::Mutex::new(Some(keys)),
+            exports: Arc::new(tokio::sync::Semaphore::new((pool_size / 4).max(1))),
         })
     }
 
@@ -214,6 +223,14 @@ impl Store for PostgresStore {
     }
 
     async fn snapshot(&self, query: ListQuery, pages: Pages) {
+        let Ok(Ok(_turn)) = tokio::time::timeout(EXPORT_WAIT, self.exports.acquire()).await else {
+            let busy = StoreError::unavailable(
+                "every connection exports may use is in use by another export",
+                format!("no export ended within {} s", EXPORT_WAIT.as_secs()),
+            );
+            let _ = pages.send(Err(busy)).await;
+            return;
+        };
         if let Err(e) = snapshot(&self.pool, query, &pages).await {
             let _ = pages.send(Err(e.error)).await;
         }
