@@ -333,6 +333,41 @@ def test_pool_size_bounds_the_connections(postgres: PostgresCluster, tmp_path: P
         s.stop()
 
 
+def test_exports_that_read_slowly_leave_the_pool_to_the_rest(postgres: PostgresCluster, tmp_path: Path) -> None:
+    """An export keeps a connection while its client reads; exports may hold
+    a quarter of the pool (here 1 of 4). Clients that read nothing hold
+    theirs: another export is 503 after its wait, and creates and reads go
+    on (16 such clients held all 16 connections, and every request was 503)."""
+    import socket
+
+    url = postgres.create_database()
+    s = Server(url, tmp_path, env={"DATABASE_POOL_SIZE": "4"}).start()
+    held = []
+    try:
+        for batch in range(20):
+            assert s.post("/records/batch", [new_record() for _ in range(1000)]).status == 200
+        for _ in range(3):
+            c = socket.socket()
+            # A small window, set before connecting: the export cannot end into buffers.
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c.connect(("127.0.0.1", s.port))
+            c.sendall(b"GET /records?format=csv HTTP/1.1\r\nHost: x\r\n\r\n")
+            held.append(c)
+        deadline = time.monotonic() + 30
+        answers = []
+        for c in held:
+            c.settimeout(max(0.1, deadline - time.monotonic()))
+            answers.append(c.recv(12))
+        # The first took the exports' connection and holds it: its client reads no more.
+        assert sorted(answers) == [b"HTTP/1.1 200", b"HTTP/1.1 503", b"HTTP/1.1 503"], answers
+        assert s.post("/records", new_record()).status == 201
+        assert s.get("/records?limit=5").status == 200 and s.get("/health").status == 200
+    finally:
+        for c in held:
+            c.close()
+        s.stop()
+
+
 def test_a_server_started_before_the_database_comes_up_fails_clearly_then_works(
     postgres: PostgresCluster, tmp_path: Path
 ) -> None:
