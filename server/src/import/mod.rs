@@ -341,8 +341,9 @@ pub async fn import_bytes(
     if extension == "jsonl" || (extension == "json" && requested == Some(Source::Tracker)) {
         summary.format = Source::Tracker.name().to_owned();
         let rows = json_lines(name, bytes)?;
+        let rows_read = rows.len();
         let nodes = tracker::plan(rows, &mut summary);
-        summary.rows = nodes.len() + summary.rejected.len();
+        summary.rows = rows_read;
         return finish_tracker(store, nodes, summary, options, progress).await;
     }
     if !matches!(extension.as_str(), "csv" | "xlsx")

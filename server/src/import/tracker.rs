@@ -15,13 +15,13 @@ use std::collections::{HashMap, HashSet};
 
 use carbon_tracker_core::api;
 use carbon_tracker_core::lifecycle::{self, Status};
-use carbon_tracker_core::{Acted, Action, CanonicalRecord, Lineage, RecordId};
+use carbon_tracker_core::{split_records, Acted, Action, CanonicalRecord, Lineage, RecordId};
 use futures_util::future::{BoxFuture, FutureExt};
 use futures_util::stream::{self, StreamExt};
 use indicatif::ProgressBar;
 use serde_json::{Map, Value};
 
-use super::{Rejected, Summary, Writer};
+use super::{Rejected, Skipped, Summary, Writer};
 use crate::export::FINAL_FIELDS;
 use crate::store::{Append, Created, StoreError, StoredRecord};
 
@@ -73,36 +73,177 @@ impl Node {
 pub(crate) fn plan(rows: Vec<Cells>, summary: &mut Summary) -> Vec<Node> {
     let mut nodes = Vec::with_capacity(rows.len());
     for (row, cells) in rows {
+        if cells.values().all(is_empty) {
+            summary.skipped.push(Skipped {
+                row,
+                reason: "empty row".to_owned(),
+            });
+            continue;
+        }
         match node(row, &cells) {
             Ok(n) => nodes.push(n),
             Err(r) => summary.rejected.push(r),
         }
     }
-    // A row whose parent is in the file must be one of the children that
-    // row names: otherwise the file holds the parent before its split and
-    // the child after it, as an export taken while records were being split
-    // may (it would be replayed from no row, so it is never left unsaid).
-    let children: HashMap<RecordId, (usize, Option<(RecordId, RecordId)>)> =
+    let nodes = one_row_per_record(nodes, summary);
+    let mut nodes = split_as_derived(nodes, summary);
+    // Every row's lineage within the file, until no more rows go: a row
+    // whose parent or child is rejected cannot be replayed either.
+    loop {
+        let before = summary.rejected.len();
+        nodes = lineage_in_file(nodes, summary);
+        if summary.rejected.len() == before {
+            return nodes;
+        }
+    }
+}
+
+/// The record `n` refused for `column`.
+fn refused(n: &Node, column: &str, code: &str, message: String) -> Rejected {
+    Rejected {
+        row: n.row,
+        column: Some(column.to_owned()),
+        code: code.to_owned(),
+        message,
+    }
+}
+
+/// One row per record: a row repeated as it is is skipped; rows of one
+/// record in different states (two exports joined in one file) are all
+/// rejected, since which state is meant is a guess.
+fn one_row_per_record(nodes: Vec<Node>, summary: &mut Summary) -> Vec<Node> {
+    let same = |a: &Node, b: &Node| {
+        (
+            &a.record, a.status, &a.holder, a.parent, a.children, &a.fields,
+        ) == (
+            &b.record, b.status, &b.holder, b.parent, b.children, &b.fields,
+        )
+    };
+    let mut rows_of: HashMap<RecordId, Vec<usize>> = HashMap::new();
+    for (i, n) in nodes.iter().enumerate() {
+        rows_of.entry(n.id).or_default().push(i);
+    }
+    let mut keep = vec![true; nodes.len()];
+    for indexes in rows_of.values().filter(|v| v.len() > 1) {
+        let all: Vec<&Node> = indexes.iter().filter_map(|&i| nodes.get(i)).collect();
+        let rows: Vec<String> = all.iter().map(|n| n.row.to_string()).collect();
+        let first = all.first().copied();
+        let repeats = first.is_some_and(|f| all.iter().all(|n| same(f, n)));
+        for (k, (&i, n)) in indexes.iter().zip(&all).enumerate() {
+            if repeats && k == 0 {
+                continue;
+            }
+            if let Some(slot) = keep.get_mut(i) {
+                *slot = false;
+            }
+            if repeats {
+                summary.skipped.push(Skipped {
+                    row: n.row,
+                    reason: format!(
+                        "the same as row {}",
+                        rows.first().map_or("", String::as_str)
+                    ),
+                });
+            } else {
+                summary.rejected.push(refused(
+                    n,
+                    "id",
+                    "duplicate_id",
+                    format!(
+                        "the record {} is in the file more than once, in other states (rows {}): \
+                         a file made of two exports? export once",
+                        n.id,
+                        rows.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    nodes
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(n, k)| k.then_some(n))
+        .collect()
+}
+
+/// A split record's children are the two records the core derives from it
+/// for its front child's count (SPEC §6): a row naming others (swapped, or
+/// another block's) is rejected before anything is written.
+fn split_as_derived(nodes: Vec<Node>, summary: &mut Summary) -> Vec<Node> {
+    let by_id: HashMap<RecordId, &Node> = nodes.iter().map(|n| (n.id, n)).collect();
+    let wrong: HashSet<RecordId> = nodes
+        .iter()
+        .filter_map(|n| {
+            let (front, back) = n.children?;
+            let credits = by_id.get(&front)?.record.block()?.credits();
+            let derived = split_records(&n.record, credits)
+                .ok()
+                .map(|(f, b)| (f.id(), b.id()));
+            (derived != Some((front, back))).then_some(n.id)
+        })
+        .collect();
+    let (kept, refused_rows): (Vec<Node>, Vec<Node>) =
+        nodes.into_iter().partition(|n| !wrong.contains(&n.id));
+    for n in refused_rows {
+        summary.rejected.push(refused(
+            &n,
+            "front",
+            "lineage_differs",
+            format!(
+                "{} is not split into the front and back the row names: they are not the two records \
+                 its split by the front's count gives (SPEC §6)",
+                n.id
+            ),
+        ));
+    }
+    kept
+}
+
+/// The rows whose lineage the file holds: a row naming a parent must have
+/// that parent's row, split into it; a split row must have both children's
+/// rows. The others are rejected (a file holding a block from before its
+/// split and its children from after, a row left out or rejected).
+fn lineage_in_file(nodes: Vec<Node>, summary: &mut Summary) -> Vec<Node> {
+    let by_id: HashMap<RecordId, (usize, Option<(RecordId, RecordId)>)> =
         nodes.iter().map(|n| (n.id, (n.row, n.children))).collect();
     let mut kept = Vec::with_capacity(nodes.len());
     for n in nodes {
-        match n
-            .parent
-            .and_then(|p| children.get(&p).map(|&(row, c)| (p, row, c)))
-        {
-            Some((parent, row, named)) if !named.is_some_and(|(f, b)| f == n.id || b == n.id) => {
-                summary.rejected.push(Rejected {
-                    row: n.row,
-                    column: Some("parent".to_owned()),
-                    code: "lineage_differs".to_owned(),
-                    message: format!(
+        let fault = match n.parent.map(|p| (p, by_id.get(&p))) {
+            Some((parent, None)) => Some(refused(
+                &n,
+                "parent",
+                "parent_missing",
+                format!("the parent {parent} is not in the file, or its row is rejected"),
+            )),
+            Some((parent, Some(&(row, named))))
+                if !named.is_some_and(|(f, b)| f == n.id || b == n.id) =>
+            {
+                Some(refused(
+                    &n,
+                    "parent",
+                    "lineage_differs",
+                    format!(
                         "the parent {parent} (row {row}) is not split into this record in the file: \
                          an export taken while records were being split can hold a block before its split \
                          and its children after it; export again, or give the parent's row as it is now"
                     ),
-                });
+                ))
             }
-            _ => kept.push(n),
+            _ => n
+                .children
+                .and_then(|(f, b)| [f, b].into_iter().find(|c| !by_id.contains_key(c)))
+                .map(|child| {
+                    refused(
+                        &n,
+                        "front",
+                        "lineage_differs",
+                        format!("its child {child} is not in the file, or its row is rejected"),
+                    )
+                }),
+        };
+        match fault {
+            Some(r) => summary.rejected.push(r),
+            None => kept.push(n),
         }
     }
     kept
@@ -365,7 +506,7 @@ async fn settle(
     by_id: &HashMap<RecordId, &Node>,
     counts: &mut Counts,
 ) -> Result<Result<(), Rejected>, StoreError> {
-    let refuse = |code: &str, message: String| Ok(Err(status_refused(n, code, message)));
+    let refuse = |code: &str, message: String| Ok(Err(refused(n, "status", code, message)));
     let Some(stored) = store.get(n.id).await? else {
         return refuse(
             "lineage_differs",
@@ -422,7 +563,7 @@ pub(crate) fn unreachable(n: &Node, stored: &StoredRecord) -> Result<Option<Reje
     let state = lifecycle::replay(&stored.events)
         .map_err(|e| StoreError::corrupt(Some(n.id), "history", e))?;
     let (status, holder) = (state.status, state.owner);
-    let refuse = |code: &str, message: String| Ok(Some(status_refused(n, code, message)));
+    let refuse = |code: &str, message: String| Ok(Some(refused(n, "status", code, message)));
     let shown = |holder: &Option<String>| holder.as_deref().unwrap_or("nobody").to_owned();
     if status == n.status && holder == n.holder {
         if status == Status::Split && Lineage::of(&stored.events).children != n.children {
@@ -457,16 +598,6 @@ pub(crate) fn unreachable(n: &Node, stored: &StoredRecord) -> Result<Option<Reje
         );
     }
     Ok(None)
-}
-
-/// The row `n` refused for its `status` column.
-fn status_refused(n: &Node, code: &str, message: String) -> Rejected {
-    Rejected {
-        row: n.row,
-        column: Some("status".to_owned()),
-        code: code.to_owned(),
-        message,
-    }
 }
 
 /// Splits `n` (held by `holder`) by the partial action its front child shows.
