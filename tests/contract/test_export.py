@@ -328,3 +328,27 @@ def test_a_file_of_two_states_or_a_swapped_split_writes_nothing(source: Any, bac
         # The rows under the refused ones go with them: nothing is written.
         assert "nothing was written" in p.stdout, p.stdout
         assert_empty(url, tmp_path)
+
+
+def test_a_final_record_held_by_another_is_holder_differs(backend: Backend, tmp_path: Path) -> None:
+    """Stored retired by Z, the file says retired by X: the holder differs
+    (not the status), and the column named is `holder`."""
+    fields = {"project_name": "Held", "registry": "GS", "vintage": 2021, "quantity": 3, "serial_number": f"H-{fresh_issuance()}"}
+    states = {}
+    for name, buyer in (("target", "Z"), ("source", "X")):
+        (tmp_path / name).mkdir()
+        url = backend.new_url(tmp_path / name)
+        s = Server(url, tmp_path / name).start()
+        try:
+            rid = s.post("/records", fields).json["id"]
+            assert s.post(f"/records/{rid}/sell", {"buyer": buyer}).status == 200
+            assert s.post(f"/records/{rid}/retire", {}).status == 200
+            states[name] = (url, rid, s.get("/records?format=csv").raw.decode())
+        finally:
+            s.stop()
+    url, rid, _ = states["target"]
+    f = tmp_path / "file.csv"
+    f.write_text(states["source"][2])
+    p = run_cli("import", "--dry-run", str(f), env={"DATABASE_URL": url})
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert f"row 2: holder: holder_differs: {rid} is stored RETIRED held by Z; the file says held by X" in p.stdout, p.stdout

@@ -563,19 +563,36 @@ pub(crate) fn unreachable(n: &Node, stored: &StoredRecord) -> Result<Option<Reje
     let state = lifecycle::replay(&stored.events)
         .map_err(|e| StoreError::corrupt(Some(n.id), "history", e))?;
     let (status, holder) = (state.status, state.owner);
-    let refuse = |code: &str, message: String| Ok(Some(refused(n, "status", code, message)));
+    let refuse =
+        |column: &str, code: &str, message: String| Ok(Some(refused(n, column, code, message)));
     let shown = |holder: &Option<String>| holder.as_deref().unwrap_or("nobody").to_owned();
     if status == n.status && holder == n.holder {
         if status == Status::Split && Lineage::of(&stored.events).children != n.children {
             return refuse(
+                "front",
                 "lineage_differs",
                 format!("{} is stored split into other children", n.id),
             );
         }
         return Ok(None);
     }
-    if matches!(status, Status::Retired | Status::Cancelled | Status::Split) {
+    let final_ = matches!(status, Status::Retired | Status::Cancelled | Status::Split);
+    if final_ && status == n.status {
         return refuse(
+            "holder",
+            "holder_differs",
+            format!(
+                "{} is stored {} held by {}; the file says held by {}, and a final record is not sold again",
+                n.id,
+                status.as_str(),
+                shown(&holder),
+                shown(&n.holder)
+            ),
+        );
+    }
+    if final_ {
+        return refuse(
+            "status",
             "status_differs",
             format!(
                 "{} is stored {} (held by {}); the file says {} (held by {})",
@@ -589,6 +606,7 @@ pub(crate) fn unreachable(n: &Node, stored: &StoredRecord) -> Result<Option<Reje
     }
     if holder.is_some() && n.holder.is_none() {
         return refuse(
+            "holder",
             "holder_differs",
             format!(
                 "{} is held by {} in the store; the file names no holder, and a sale cannot be undone",
