@@ -317,7 +317,9 @@ def test_import_csv_reports_rejected_rows(tmp_path: Path) -> None:
     # Every row is checked before any is written: rows 3 and 5 (the file's
     # own numbers, the header being row 1) stop the import.
     assert "4 rows as records: 0 created, 0 already there, 0 retirements applied, 0 skipped, 2 rejected — nothing was written" in p.stdout
-    assert "row 3: vintage: out_of_range: vintage must be a year from 1900 to 2100; quantity must be greater than 0" in p.stdout
+    # Each problem of row 3 on its own line, with its column and code.
+    assert "row 3: vintage: out_of_range: vintage must be a year from 1900 to 2100\n" in p.stdout, p.stdout
+    assert "row 3: quantity: not_positive: quantity must be greater than 0" in p.stdout, p.stdout
     assert "row 5: serial_number: missing: serial_number is required" in p.stdout
     p = run_cli("import", "--skip-rejected", str(csv_file), env=env)
     assert "4 rows as records: 2 created, 0 already there, 0 retirements applied, 0 skipped, 2 rejected" in p.stdout
